@@ -1,0 +1,37 @@
+"""Arrow schemas of every dataset shardlm writes, and their manifests.
+
+`SCHEMA_VERSION` is bumped whenever a schema below changes incompatibly; readers
+refuse a manifest whose version they do not know.
+"""
+
+from schemas.documents import DOCUMENTS_SCHEMA
+from schemas.examples import OBJECTIVES, examples_schema, token_dtype
+from schemas.manifest import (
+    MANIFEST_NAME,
+    ManifestError,
+    NotCommittedError,
+    decode_schema,
+    encode_schema,
+    manifest_url,
+    read_manifest,
+    validate_manifest,
+    write_manifest,
+)
+from schemas.version import SCHEMA_VERSION
+
+__all__ = [
+    "DOCUMENTS_SCHEMA",
+    "MANIFEST_NAME",
+    "OBJECTIVES",
+    "SCHEMA_VERSION",
+    "ManifestError",
+    "NotCommittedError",
+    "decode_schema",
+    "encode_schema",
+    "examples_schema",
+    "manifest_url",
+    "read_manifest",
+    "token_dtype",
+    "validate_manifest",
+    "write_manifest",
+]

@@ -1,0 +1,3 @@
+"""The one version number shared by every schema and manifest shardlm writes."""
+
+SCHEMA_VERSION = 1

@@ -1,0 +1,52 @@
+"""Reading shards: stream a tar over fsspec and decode its Arrow chunks.
+
+Members are checked before use: absolute or `..` names are refused, and members that
+are not `.arrow` chunks are an error (shards are never unpickled).
+"""
+
+from __future__ import annotations
+
+import posixpath
+import tarfile
+from typing import Iterator
+
+import pyarrow as pa
+
+from shards.format import CHUNK_EXTENSION, decode_chunk
+from shards.storage import open_url
+
+
+class ShardFormatError(ValueError):
+    """A shard holds something other than shardlm chunks."""
+
+
+def _check_member(url: str, name: str) -> None:
+    normalized = posixpath.normpath(name)
+    if name.startswith("/") or normalized.startswith("..") or "/../" in f"/{name}/":
+        raise ShardFormatError(f"{url}: refusing tar member {name!r} with an absolute or '..' path")
+    if not name.endswith("." + CHUNK_EXTENSION):
+        raise ShardFormatError(f"{url}: member {name!r} is not a .{CHUNK_EXTENSION} chunk; "
+                               f"is this a shard written by `shardlm build`?")
+
+
+def iter_chunks(url: str, storage_options: dict | None = None) -> Iterator[tuple[str, pa.Table]]:
+    """Yield (member key, table) for each chunk of the shard at `url`, in tar order."""
+    with open_url(url, "rb", storage_options) as f:
+        try:
+            with tarfile.open(fileobj=f, mode="r|") as tar:
+                for member in tar:
+                    if not member.isfile():
+                        continue
+                    _check_member(url, member.name)
+                    data = tar.extractfile(member).read()
+                    yield member.name[: -len(CHUNK_EXTENSION) - 1], decode_chunk(data, f"{url}:{member.name}")
+        except tarfile.TarError as err:
+            raise ShardFormatError(f"{url} is not a readable tar file: {err}") from err
+
+
+def read_shard(url: str, storage_options: dict | None = None) -> pa.Table:
+    """All examples of one shard as a table (small shards, tests, inspection)."""
+    tables = [t for _, t in iter_chunks(url, storage_options)]
+    if not tables:
+        raise ShardFormatError(f"{url} holds no chunks")
+    return pa.concat_tables(tables)
