@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import posixpath
 import tarfile
-from typing import Iterator
+from typing import BinaryIO, Iterator
 
 import pyarrow as pa
 
@@ -22,26 +22,35 @@ class ShardFormatError(ValueError):
 
 def _check_member(url: str, name: str) -> None:
     normalized = posixpath.normpath(name)
-    if name.startswith("/") or normalized.startswith("..") or "/../" in f"/{name}/":
+    if name.startswith("/") or normalized == ".." or normalized.startswith("../") or "/../" in f"/{name}/":
         raise ShardFormatError(f"{url}: refusing tar member {name!r} with an absolute or '..' path")
     if not name.endswith("." + CHUNK_EXTENSION):
         raise ShardFormatError(f"{url}: member {name!r} is not a .{CHUNK_EXTENSION} chunk; "
                                f"is this a shard written by `shardlm build`?")
 
 
+def iter_members(fileobj: BinaryIO, url: str) -> Iterator[tuple[str, bytes]]:
+    """Yield (member key, chunk bytes) of a shard tar read from `fileobj`, in tar order.
+
+    Names are checked before the bytes are read; `url` only names the shard in errors.
+    The bytes are not decoded, so a caller can skip chunks it does not need.
+    """
+    try:
+        with tarfile.open(fileobj=fileobj, mode="r|") as tar:
+            for member in tar:
+                if not member.isfile():
+                    continue
+                _check_member(url, member.name)
+                yield member.name[: -len(CHUNK_EXTENSION) - 1], tar.extractfile(member).read()
+    except tarfile.TarError as err:
+        raise ShardFormatError(f"{url} is not a readable tar file: {err}") from err
+
+
 def iter_chunks(url: str, storage_options: dict | None = None) -> Iterator[tuple[str, pa.Table]]:
     """Yield (member key, table) for each chunk of the shard at `url`, in tar order."""
     with open_url(url, "rb", storage_options) as f:
-        try:
-            with tarfile.open(fileobj=f, mode="r|") as tar:
-                for member in tar:
-                    if not member.isfile():
-                        continue
-                    _check_member(url, member.name)
-                    data = tar.extractfile(member).read()
-                    yield member.name[: -len(CHUNK_EXTENSION) - 1], decode_chunk(data, f"{url}:{member.name}")
-        except tarfile.TarError as err:
-            raise ShardFormatError(f"{url} is not a readable tar file: {err}") from err
+        for key, data in iter_members(f, url):
+            yield key, decode_chunk(data, f"{url}:{key}.{CHUNK_EXTENSION}")
 
 
 def read_shard(url: str, storage_options: dict | None = None) -> pa.Table:

@@ -138,4 +138,4 @@ class ShardSetWriter:
 
 
 __all__ = ["ShardInfo", "ShardSetWriter", "rechunk", "shard_name", "shard_set_manifest", "tar_bytes",
-           "write_shard", "posixpath"]
+           "write_shard"]
