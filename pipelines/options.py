@@ -35,5 +35,5 @@ def parse_job_args(parser: argparse.ArgumentParser, argv: list[str] | None
 
 def configure_logging() -> None:
     """Entry points call this once; library code only uses logging.getLogger(__name__)."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True)
     logging.getLogger("apache_beam").setLevel(logging.WARNING)

@@ -1,0 +1,178 @@
+"""`shardlm clean`: raw crawl files (WARC, WET, JSONL, text) -> the documents dataset.
+
+    python -m pipelines.clean --input URL_OR_GLOB [--input ...] --output URL [Beam options]
+
+read -> extract -> normalize -> filter -> exact dedup -> Parquet parts, rejects, manifest.
+This module only wires transforms; the logic lives in readers, extract, textnorm, filters,
+dedup and documents_io. Stats are computed as data (one reason key per outcome, counted per
+key, handed to the commit step as a side input), so they are right on every runner; the same
+names are Beam Metrics counters for monitoring.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+from dataclasses import asdict, dataclass
+
+import apache_beam as beam
+from apache_beam.metrics import Metrics
+
+from pipelines import documents_io as dio
+from pipelines.dedup import ExactDedup
+from pipelines.filters import PRESETS, FilterConfig, clean_record, preset
+from pipelines.options import add_storage_flag, configure_logging, parse_job_args
+from pipelines.readers import FORMATS, RawRecord, ReaderConfig, Reject, expand_inputs, read_source, resolve_format
+from schemas import read_manifest
+from shards.storage import check_url
+
+log = logging.getLogger(__name__)
+
+METRICS_NAMESPACE = "shardlm.clean"
+# Default number of parts: one per this many input bytes (at least one). Deterministic: it
+# depends only on the input files' sizes.
+INPUT_BYTES_PER_PART = 512 << 20
+
+
+@dataclass(frozen=True, kw_only=True)
+class CleanJob:
+    files: tuple[str, ...]
+    output: str
+    reader: ReaderConfig
+    filters: FilterConfig
+    num_parts: int
+    storage_options: dict
+    config: dict  # what the manifest records under created_by.config
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="shardlm clean", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--input", action="append", required=True, metavar="URL_OR_GLOB",
+                        help="input file, folder or glob (any fsspec URL); repeatable")
+    parser.add_argument("--output", required=True, metavar="URL", help="dataset folder to write")
+    parser.add_argument("--format", default="auto", choices=FORMATS,
+                        help="input format (default: from each file's extension)")
+    parser.add_argument("--text-field", default="text", help="JSONL field holding the text")
+    parser.add_argument("--url-field", default="url", help="JSONL field holding the URL, if any")
+    parser.add_argument("--num-parts", type=int, default=None,
+                        help=f"number of Parquet parts (default: one per {INPUT_BYTES_PER_PART >> 20} MiB of input)")
+    parser.add_argument("--preset", default="basic", choices=sorted(PRESETS), help="filter preset")
+    add_storage_flag(parser)
+    return parser
+
+
+def plan(args: argparse.Namespace) -> CleanJob:
+    """Check the configuration and list the input files: fails fast, before any work."""
+    if args.num_parts is not None and args.num_parts < 1:
+        raise ValueError(f"--num-parts must be at least 1, got {args.num_parts}")
+    check_url(args.output)
+    found = expand_inputs(args.input, args.storage_options)
+    for url, _ in found:
+        resolve_format(url, args.format)
+    num_parts = args.num_parts or max(1, math.ceil(sum(size for _, size in found) / INPUT_BYTES_PER_PART))
+    reader = ReaderConfig(format=args.format, text_field=args.text_field, url_field=args.url_field)
+    filters = preset(args.preset)
+    config = {"inputs": list(args.input), "format": args.format, "text_field": args.text_field,
+              "url_field": args.url_field, "num_parts": num_parts, "filters": asdict(filters)}
+    return CleanJob(files=tuple(url for url, _ in found), output=args.output.rstrip("/"), reader=reader,
+                    filters=filters, num_parts=num_parts, storage_options=args.storage_options,
+                    config=config)
+
+
+# --- thin per-element steps (module level, so they pickle by reference) -------------------------
+
+def _metrics_count(name: str, n: int = 1) -> None:
+    Metrics.counter(METRICS_NAMESPACE, name).inc(n)
+
+
+def clean_item(item, filters: FilterConfig):
+    return clean_record(item, filters, _metrics_count) if isinstance(item, RawRecord) else item
+
+
+def route_item(item, num_partitions: int) -> int:
+    return 0 if isinstance(item, dict) else 1
+
+
+def count_outcome(item) -> str:
+    key = dio.outcome_key(item)
+    _metrics_count("read")
+    _metrics_count(key)
+    return key
+
+
+def key_by_part(row: dict, num_parts: int) -> tuple[int, dict]:
+    return (dio.part_of(row["id"], num_parts), row)
+
+
+def write_part(keyed: tuple[int, list], folder: str, storage_options: dict) -> dict:
+    index, rows = keyed
+    return dio.write_part(folder, index, (r for r in rows if r is not None), storage_options)
+
+
+def write_rejects(rejects: list[dict], folder: str, storage_options: dict) -> dict:
+    return dio.write_rejects(folder, rejects, storage_options)
+
+
+def commit(_, job: CleanJob, files: list[dict], rejects: dict, counts: dict[str, int]) -> str:
+    manifest = dio.documents_manifest(files=files, rejects=rejects, stats=dio.stats_from_counts(counts),
+                                      config=job.config)
+    return dio.commit(job.output, manifest, job.storage_options)
+
+
+# --- the pipeline -----------------------------------------------------------------------------
+
+def build_pipeline(p: beam.Pipeline, job: CleanJob) -> None:
+    items = (p
+             | "Files" >> beam.Create(job.files)
+             | "SpreadFiles" >> beam.Reshuffle()
+             | "Read" >> beam.FlatMap(read_source, job.reader, job.storage_options)
+             | "SpreadRecords" >> beam.Reshuffle()
+             | "Clean" >> beam.Map(clean_item, job.filters))
+    docs, others = items | "Route" >> beam.Partition(route_item, 2)
+    deduped = docs | "ExactDedup" >> ExactDedup()
+    counts = ((deduped, others)
+              | "Outcomes" >> beam.Flatten()
+              | "OutcomeKey" >> beam.Map(count_outcome)
+              | "CountPerKey" >> beam.combiners.Count.PerElement())
+    rejects = (others
+               | "Rejects" >> beam.Filter(lambda item: isinstance(item, Reject))
+               | "RejectJson" >> beam.Map(Reject.to_json)
+               | "AllRejects" >> beam.combiners.ToList()
+               | "WriteRejects" >> beam.Map(write_rejects, job.output, job.storage_options))
+    every_part = p | "PartIndexes" >> beam.Create([(i, None) for i in range(job.num_parts)])
+    files = (((deduped
+               | "Kept" >> beam.Filter(lambda item: isinstance(item, dict))
+               | "KeyByPart" >> beam.Map(key_by_part, job.num_parts)), every_part)
+             | "WithEmptyParts" >> beam.Flatten()
+             | "GroupParts" >> beam.GroupByKey()
+             | "WriteParts" >> beam.Map(write_part, job.output, job.storage_options)
+             | "AllParts" >> beam.combiners.ToList())
+    _ = (p
+         | "Once" >> beam.Create([None])
+         | "Commit" >> beam.Map(commit, job, files=beam.pvalue.AsSingleton(files),
+                                rejects=beam.pvalue.AsSingleton(rejects),
+                                counts=beam.pvalue.AsDict(counts)))
+
+
+def main(argv: list[str] | None = None) -> dict:
+    """Run the job; returns the manifest it committed."""
+    args, options = parse_job_args(build_parser(), argv)
+    job = plan(args)
+    if dio.uncommit(job.output, job.storage_options):
+        log.info("removed the old manifest of %s; it is committed again when this job ends", job.output)
+    log.info("cleaning %d input files into %d parts at %s", len(job.files), job.num_parts, job.output)
+    with beam.Pipeline(options=options) as p:
+        build_pipeline(p, job)
+    manifest = read_manifest(job.output, job.storage_options)
+    log.info("shardlm clean: %d documents in %d parts at %s\n%s", manifest["rows"], len(manifest["files"]),
+             job.output, dio.summary_table(manifest["stats"]))
+    return manifest
+
+
+if __name__ == "__main__":
+    configure_logging()
+    try:
+        main()
+    except (FileNotFoundError, ValueError) as err:
+        raise SystemExit(f"shardlm clean: {err}") from None

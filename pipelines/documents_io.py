@@ -1,0 +1,176 @@
+"""The documents dataset on storage: Parquet parts, rejects, stats and the manifest (written last).
+
+Layout of a dataset folder (any fsspec URL):
+
+    part-00000.parquet ...          documents, schemas.DOCUMENTS_SCHEMA, sorted by id in a part
+    rejects/part-00000.jsonl        one JSON object per rejected record (always written)
+    manifest.json                   written last; commits the dataset
+
+Bytes are deterministic: a document goes to part `int(id, 16) % num_parts`, rows are sorted
+by id inside a part, the Parquet writer options are fixed and carry no timestamps, and
+rejects are sorted. Readers (`iter_document_files`, `read_documents`) go through the manifest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any, Iterable, Iterator
+
+import fsspec
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from pipelines.readers import Drop, Reject
+from schemas import DOCUMENTS_SCHEMA, SCHEMA_VERSION, encode_schema, read_manifest, write_manifest
+from schemas.manifest import dataset_folder, manifest_url
+from shards.storage import check_url, join
+
+TOOL = "shardlm clean"
+REJECTS_PATH = "rejects/part-00000.jsonl"
+ROW_GROUP_ROWS = 16384
+READ_BATCH_ROWS = 1024
+# Fixed writer options: same rows in, same bytes out (pyarrow writes no timestamps).
+_PARQUET_OPTIONS = {"compression": "zstd", "compression_level": 3, "use_dictionary": ["lang", "source"],
+                    "write_statistics": True, "version": "2.6", "row_group_size": ROW_GROUP_ROWS}
+
+
+def part_name(index: int) -> str:
+    return f"part-{index:05d}.parquet"
+
+
+def part_of(doc_id: str, num_parts: int) -> int:
+    """The part a document goes to: its id (hex) modulo the number of parts."""
+    return int(doc_id, 16) % num_parts
+
+
+def documents_table(rows: Iterable[dict]) -> pa.Table:
+    """Rows sorted by id, as a table of exactly DOCUMENTS_SCHEMA."""
+    ordered = sorted(rows, key=lambda r: (r["id"], r["text"]))
+    return pa.Table.from_pylist(ordered, schema=DOCUMENTS_SCHEMA)
+
+
+def parquet_bytes(table: pa.Table) -> bytes:
+    sink = io.BytesIO()
+    pq.write_table(table.cast(DOCUMENTS_SCHEMA), sink, **_PARQUET_OPTIONS)
+    return sink.getvalue()
+
+
+def write_file(folder: str, path: str, data: bytes, rows: int, storage_options: dict | None = None) -> dict:
+    """Put `data` at `folder/path` in one write; returns its manifest entry."""
+    with fsspec.open(check_url(join(folder, path)), "wb", **(storage_options or {})) as f:
+        f.write(data)
+    return {"path": path, "rows": rows, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+
+
+def write_part(folder: str, index: int, rows: Iterable[dict], storage_options: dict | None = None) -> dict:
+    """Write `part-{index:05d}.parquet` (possibly empty); returns its manifest entry."""
+    table = documents_table(rows)
+    return write_file(folder, part_name(index), parquet_bytes(table), table.num_rows, storage_options)
+
+
+def rejects_bytes(rejects: Iterable[dict]) -> bytes:
+    ordered = sorted(rejects, key=lambda r: (r["source"], r["position"], r["reason"], r["detail"]))
+    return "".join(json.dumps(r, sort_keys=True, ensure_ascii=False) + "\n" for r in ordered).encode("utf-8")
+
+
+def write_rejects(folder: str, rejects: Iterable[dict], storage_options: dict | None = None) -> dict:
+    """Write `rejects/part-00000.jsonl` (empty when nothing was rejected); returns its entry."""
+    rejects = list(rejects)
+    return write_file(folder, REJECTS_PATH, rejects_bytes(rejects), len(rejects), storage_options)
+
+
+# --- stats -----------------------------------------------------------------------------------
+
+def outcome_key(item: dict | Drop | Reject) -> str:
+    """The stats key of one final outcome: kept, dropped/<reason> or rejected/<reason>."""
+    if isinstance(item, Drop):
+        return f"dropped/{item.reason}"
+    if isinstance(item, Reject):
+        return f"rejected/{item.reason}"
+    return "kept"
+
+
+def stats_from_counts(counts: dict[str, int]) -> dict[str, int]:
+    """Manifest stats: read (every outcome), kept, then the drop and reject reasons, sorted."""
+    stats = {"read": sum(counts.values()), "kept": counts.get("kept", 0)}
+    stats.update(sorted((k, v) for k, v in counts.items() if k != "kept"))
+    return stats
+
+
+def summary_table(stats: dict[str, int]) -> str:
+    """A readable table of the stats, one key per line with its share of `read`."""
+    read = stats.get("read", 0) or 1
+    width = max(len(k) for k in stats)
+    lines = [f"  {k:<{width}}  {v:>10,d}  {100 * v / read:6.2f}%" for k, v in stats.items()]
+    return "\n".join(lines)
+
+
+# --- manifest ----------------------------------------------------------------------------------
+
+def tool_version() -> str:
+    try:
+        return version("shardlm")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def documents_manifest(*, files: list[dict], rejects: dict, stats: dict[str, int],
+                       config: dict[str, Any]) -> dict:
+    files = sorted(files, key=lambda f: f["path"])
+    return {
+        "kind": "documents",
+        "schema_version": SCHEMA_VERSION,
+        "arrow_schema": encode_schema(DOCUMENTS_SCHEMA),
+        "rows": sum(f["rows"] for f in files),
+        "files": files,
+        "rejects": rejects,
+        "stats": stats,
+        "created_by": {"tool": TOOL, "version": tool_version(), "config": config},
+    }
+
+
+def uncommit(folder: str, storage_options: dict | None = None) -> bool:
+    """Remove an old manifest.json so a failed rerun leaves an uncommitted folder; True if removed."""
+    fs, path = fsspec.core.url_to_fs(check_url(manifest_url(folder)), **(storage_options or {}))
+    if fs.exists(path):
+        fs.rm(path)
+        return True
+    return False
+
+
+def commit(folder: str, manifest: dict, storage_options: dict | None = None) -> str:
+    """Write manifest.json last; returns its URL."""
+    return write_manifest(folder, manifest, storage_options)
+
+
+# --- reading -----------------------------------------------------------------------------------
+
+def iter_document_files(url: str, storage_options: dict | None = None) -> list[str]:
+    """URLs of the Parquet parts of the documents dataset at `url` (folder or manifest URL).
+
+    FileNotFoundError / NotCommittedError for a missing or unfinished dataset; ValueError
+    for a dataset of another kind.
+    """
+    manifest = read_manifest(check_url(url), storage_options)
+    if manifest["kind"] != "documents":
+        raise ValueError(f"{url} is a {manifest['kind']} dataset, not a documents dataset; "
+                         f"give the output folder of `shardlm clean`")
+    folder = dataset_folder(url)
+    return [join(folder, entry["path"]) for entry in manifest["files"]]
+
+
+def read_documents(url: str, storage_options: dict | None = None,
+                   columns: list[str] | None = None) -> Iterator[pa.RecordBatch]:
+    """Record batches of every document of the dataset at `url`, part by part in manifest order.
+
+    Batches have exactly DOCUMENTS_SCHEMA (or its `columns`): Parquet cannot store second
+    timestamps and reads them back in milliseconds, so they are cast back here.
+    """
+    schema = DOCUMENTS_SCHEMA if columns is None else pa.schema([DOCUMENTS_SCHEMA.field(c) for c in columns])
+    for file_url in iter_document_files(url, storage_options):
+        with fsspec.open(file_url, "rb", **(storage_options or {})) as f:
+            for batch in pq.ParquetFile(f).iter_batches(batch_size=READ_BATCH_ROWS, columns=columns):
+                yield batch.cast(schema)
