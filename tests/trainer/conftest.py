@@ -1,0 +1,111 @@
+"""Tiny shard sets for trainer tests: a WordPiece tokenizer trained on the spot, mlm and nsp shards."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+WORDS = ("the a cat dog bird fish runs jumps sleeps eats sees likes over under near big small red "
+         "blue green quick slow happy sad tree house river stone sun moon").split()
+SEQ_LEN = 32
+
+
+def sentences(n: int, seed: int) -> list[str]:
+    rng = random.Random(seed)
+    return [" ".join(rng.choice(WORDS) for _ in range(rng.randint(3, 8))) + " ." for _ in range(n)]
+
+
+def train_tokenizer(folder: Path):
+    """A WordPiece tokenizer (vocab ~200) saved as a transformers folder; returns the fast tokenizer."""
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    tok.normalizer = normalizers.BertNormalizer(lowercase=True)
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tok.decoder = decoders.WordPiece()
+    trainer = trainers.WordPieceTrainer(vocab_size=200, special_tokens=SPECIALS)
+    tok.train_from_iterator(sentences(500, seed=1) + ["".join(chr(c) for c in range(97, 123))], trainer)
+    cls, sep = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
+    tok.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1", special_tokens=[("[CLS]", cls), ("[SEP]", sep)])
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]",
+                                   sep_token="[SEP]", mask_token="[MASK]")
+    fast.save_pretrained(str(folder))
+    return fast
+
+
+def tokenizer_entry(folder: Path, fast) -> dict:
+    ids = {k: fast.convert_tokens_to_ids(t) for k, t in
+           (("pad", "[PAD]"), ("unk", "[UNK]"), ("cls", "[CLS]"), ("sep", "[SEP]"), ("mask", "[MASK]"))}
+    return {"url": str(folder), "sha256": "0" * 64, "vocab_size": len(fast), "special_ids": ids}
+
+
+def _word_starts(fast, ids: list[int]) -> list[bool]:
+    return [not t.startswith("##") for t in fast.convert_ids_to_tokens(ids)]
+
+
+def make_examples(objective: str, fast, n: int, seed: int) -> dict[str, list]:
+    """Rows of `n` examples: packed single sequences (mlm) or sentence pairs with NSP labels."""
+    rng = random.Random(seed)
+    cls, sep = fast.cls_token_id, fast.sep_token_id
+    sents = [fast.encode(s, add_special_tokens=False) for s in sentences(3 * n, seed)]
+    cols: dict[str, list] = {"input_ids": [], "word_start": [], "doc_id": []}
+    if objective == "nsp":
+        cols.update(segment_b_start=[], next_sentence_label=[])
+    for i in range(n):
+        if objective == "mlm":
+            body = (sents[3 * i] + sents[3 * i + 1] + sents[3 * i + 2])[: SEQ_LEN - 2]
+            ids = [cls] + body + [sep]
+        else:
+            label = rng.randint(0, 1)  # 0: B follows A (HF convention), 1: random B
+            a = sents[3 * i][:13]
+            b = (sents[3 * i + 1] if label == 0 else sents[rng.randrange(len(sents))])[:14]
+            ids = [cls] + a + [sep] + b + [sep]
+            cols["segment_b_start"].append(len(a) + 2)
+            cols["next_sentence_label"].append(label)
+        cols["input_ids"].append(ids)
+        cols["word_start"].append(_word_starts(fast, ids))
+        cols["doc_id"].append(f"doc-{seed}-{i}")
+    return cols
+
+
+def write_shard_set(folder: Path, objective: str, fast, tok_entry: dict, *, train_shards: int = 2,
+                    per_shard: int = 48, valid: int = 32, chunk_size: int = 16) -> Path:
+    """`train-*.tar` and `valid-000000.tar` plus one manifest listing both splits."""
+    from schemas import examples_schema, write_manifest
+    from shards.writer import rechunk, shard_set_manifest, write_shard
+
+    schema = examples_schema(objective, tok_entry["vocab_size"])
+    infos = []
+    plan = [("train", i, per_shard) for i in range(train_shards)] + [("valid", 0, valid)]
+    for split, index, n in plan:
+        table = pa.table(make_examples(objective, fast, n, seed=1000 * (split == "valid") + index), schema=schema)
+        infos.append(write_shard(str(folder), split, index, rechunk(table, chunk_size)))
+    manifest = shard_set_manifest(objective=objective, seq_len=SEQ_LEN, tokenizer=tok_entry, schema=schema,
+                                  shards=infos, created_by={"tool": "tests/trainer"})
+    write_manifest(str(folder), manifest)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tokenizer_dir(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("tok")
+    fast = train_tokenizer(folder)
+    return folder, fast
+
+
+@pytest.fixture(scope="session")
+def nsp_shards(tmp_path_factory, tokenizer_dir):
+    folder, fast = tokenizer_dir
+    return write_shard_set(tmp_path_factory.mktemp("nsp"), "nsp", fast, tokenizer_entry(folder, fast))
+
+
+@pytest.fixture(scope="session")
+def mlm_shards(tmp_path_factory, tokenizer_dir):
+    folder, fast = tokenizer_dir
+    return write_shard_set(tmp_path_factory.mktemp("mlm"), "mlm", fast, tokenizer_entry(folder, fast))

@@ -1,0 +1,79 @@
+"""Export to a Hugging Face folder: `save_pretrained` of the model plus the shard set's tokenizer.
+
+`AutoModelForPreTraining` / `AutoModelForMaskedLM` and `AutoTokenizer` then load `DIR/hf`
+offline (DESIGN.md "Models").
+"""
+
+from __future__ import annotations
+
+import logging
+import posixpath
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import fsspec
+from transformers import AutoTokenizer, PreTrainedTokenizerFast
+
+from shards.storage import join
+
+log = logging.getLogger(__name__)
+
+_TOKEN_NAMES = {"cls": "cls_token", "sep": "sep_token", "pad": "pad_token", "mask": "mask_token", "unk": "unk_token"}
+
+
+def _locate(url: str, folder: str, storage_options: dict) -> str:
+    """The tokenizer URL as written, or relative to the shard-set folder when that is where it is."""
+    fs, path = fsspec.core.url_to_fs(url, **storage_options)
+    if fs.exists(path):
+        return url
+    candidate = join(folder, url)
+    fs, path = fsspec.core.url_to_fs(candidate, **storage_options)
+    if fs.exists(path):
+        return candidate
+    raise FileNotFoundError(f"tokenizer {url} named by the shard set's manifest does not exist; "
+                            f"rebuild the shards with a reachable --tokenizer")
+
+
+def _copy_local(url: str, storage_options: dict, dest: Path) -> Path:
+    """Copy a tokenizer folder (its files) or a tokenizer.json to a local folder."""
+    fs, path = fsspec.core.url_to_fs(url, **storage_options)
+    if fs.isdir(path):
+        for entry in fs.ls(path, detail=False):
+            if fs.isfile(entry):
+                fs.get(entry, str(dest / posixpath.basename(entry)))
+    else:
+        fs.get(path, str(dest / "tokenizer.json"))
+    return dest
+
+
+def load_tokenizer(tokenizer: dict[str, Any], folder: str, storage_options: dict | None = None):
+    """The shard set's tokenizer as a `transformers` fast tokenizer, wherever it lives."""
+    options = storage_options or {}
+    url = _locate(tokenizer["url"], folder, options)
+    with tempfile.TemporaryDirectory(prefix="shardlm-tok-") as tmp:
+        local = _copy_local(url, options, Path(tmp))
+        if (local / "tokenizer_config.json").exists():
+            return AutoTokenizer.from_pretrained(str(local))
+        tok = PreTrainedTokenizerFast(tokenizer_file=str(local / "tokenizer.json"))
+        specials = {}
+        for key, attr in _TOKEN_NAMES.items():
+            sid = tokenizer.get("special_ids", {}).get(key)
+            if sid is not None:
+                specials[attr] = tok.convert_ids_to_tokens(int(sid))
+        tok.add_special_tokens(specials)
+        return tok
+
+
+def export_hf(model, tokenizer, out_dir: str | Path, *, seq_len: int) -> Path:
+    """Write model and tokenizer into `out_dir` with `save_pretrained`."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(str(out))
+    tokenizer.model_max_length = seq_len  # the longest input the model saw (and has positions for)
+    tokenizer.save_pretrained(str(out))
+    log.info("exported Hugging Face model and tokenizer to %s", out)
+    return out
+
+
+__all__ = ["export_hf", "load_tokenizer"]
