@@ -9,7 +9,6 @@ from typing import Any, Iterable
 
 import fsspec
 import pyarrow as pa
-import webdataset as wds
 
 from schemas import SCHEMA_VERSION, encode_schema, write_manifest
 from shards.format import CHUNK_EXTENSION, DEFAULT_CHUNK_SIZE, encode_chunk
@@ -33,6 +32,9 @@ def shard_name(split: str, index: int) -> str:
 
 def tar_bytes(stem: str, batches: Iterable[pa.RecordBatch]) -> tuple[bytes, int]:
     """A reproducible tar (fixed mtime, owner, mode) of one chunk per batch; returns (bytes, examples)."""
+    # Imported here: webdataset imports torch, which Beam workers writing shards do not need.
+    import webdataset as wds
+
     buffer = io.BytesIO()
     examples = 0
     with wds.TarWriter(buffer, encoder=False, mtime=0, user="shardlm", group="shardlm") as tar:
