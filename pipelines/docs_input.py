@@ -8,9 +8,8 @@ from typing import Iterator
 import fsspec
 import pyarrow.parquet as pq
 
-from schemas import read_manifest
-from schemas.manifest import dataset_folder
-from shards.storage import check_url, join
+from pipelines.documents_io import iter_document_files
+from shards.storage import check_url
 
 log = logging.getLogger(__name__)
 
@@ -18,17 +17,8 @@ READ_BATCH_ROWS = 1024
 
 
 def document_files(url: str, storage_options: dict | None = None) -> list[str]:
-    """URLs of the Parquet files of the documents dataset at `url` (a folder or its manifest URL).
-
-    Raises FileNotFoundError / NotCommittedError (from schemas.read_manifest) for a missing or
-    unfinished dataset, and ValueError when `url` is a shard set instead.
-    """
-    manifest = read_manifest(check_url(url), storage_options)
-    if manifest["kind"] != "documents":
-        raise ValueError(f"{url} is a {manifest['kind']} dataset, not a documents dataset; "
-                         f"give the output of `shardlm clean`")
-    folder = dataset_folder(url)
-    return [join(folder, entry["path"]) for entry in manifest["files"]]
+    """URLs of the Parquet files of the documents dataset at `url` (a folder or its manifest URL)."""
+    return iter_document_files(url, storage_options)
 
 
 def iter_documents(file_url: str, storage_options: dict | None = None,

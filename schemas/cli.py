@@ -4,7 +4,7 @@ URL is a documents dataset (folder or manifest), a shard set (folder or manifest
 shard `.tar`, or one Parquet file. Prints the Arrow schema, the counts the manifest
 records, and a few decoded rows. Reads only the manifest and a sample: the first rows
 of one Parquet file, or the first chunk of one tar (plus member headers, to count).
-This module imports neither torch nor Beam nor `shards` (whose webdataset pulls torch).
+This module imports neither torch nor Beam.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from schemas.manifest import NotCommittedError, dataset_folder, decode_schema, manifest_url, read_manifest
+from shards.storage import parse_storage_options
 
 log = logging.getLogger(__name__)
 
@@ -43,19 +44,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error(f"--rows must be 0 or more, got {args.rows}")
     args.storage_options = parse_storage_options(args.storage_options)
     return args
-
-
-def parse_storage_options(text: str | None) -> dict:
-    """Parse `--storage-options '{json}'` (the same rules as shards.storage, without importing it)."""
-    if not text:
-        return {}
-    try:
-        options = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise ValueError(f"--storage-options is not valid JSON: {err}") from err
-    if not isinstance(options, dict):
-        raise ValueError("--storage-options must be a JSON object, e.g. '{\"anon\": true}'")
-    return options
 
 
 # ---- reading a sample ------------------------------------------------------------------

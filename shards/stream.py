@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator
 
 import fsspec
-import numpy as np
 import pyarrow as pa
 import torch.distributed as dist
 from torch.utils.data import IterableDataset, get_worker_info
