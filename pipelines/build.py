@@ -27,10 +27,11 @@ from apache_beam.pvalue import AsList, AsSingleton, TaggedOutput
 
 from pipelines.builders import MlmConfig, NspConfig, build_mlm, build_nsp, examples_table
 from pipelines.docs_input import document_files, iter_documents
-from pipelines.options import add_storage_flag, configure_logging, parse_job_args
+from pipelines.options import add_storage_flag, parse_job_args
 from pipelines.tokenize_docs import TokenizedDoc, tokenize_documents
 from pipelines.tokenizer_train import load_tokenizer
-from schemas import examples_schema, read_manifest, token_dtype, write_manifest
+from schemas import examples_schema, read_manifest, token_dtype, uncommit, write_manifest
+from shards.storage import check_url
 from shards.writer import ShardInfo, rechunk, shard_set_manifest, write_shard
 
 log = logging.getLogger(__name__)
@@ -251,8 +252,11 @@ def main(argv: list[str] | None = None) -> dict:
         output=args.output.rstrip("/"), seed=args.seed, valid_fraction=args.valid_fraction,
         chunk_size=args.chunk_size, num_shards=args.num_shards, target_shard_bytes=args.target_shard_bytes,
         short_seq_prob=args.short_seq_prob, dupe_factor=args.dupe_factor, storage_options=args.storage_options)
+    check_url(config.output)
     files = document_files(config.input, config.storage_options)
     _, tokenizer_info = load_tokenizer(config.tokenizer, config.storage_options)
+    if uncommit(config.output, config.storage_options):
+        log.info("removed the old manifest of %s; it is committed again when this job ends", config.output)
     with beam.Pipeline(options=options) as p:
         build_pipeline(p, config, files, tokenizer_info)
     manifest = read_manifest(config.output, config.storage_options)
@@ -264,5 +268,9 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    configure_logging()
-    main(sys.argv[1:])
+    # Through the console script's dispatcher: the job's functions are then pickled as
+    # `pipelines.build.*` (not `__main__.*`, which Beam workers cannot import), and
+    # configuration errors print one line.
+    from shardlm.cli import main as shardlm_main
+
+    sys.exit(shardlm_main(["build", *sys.argv[1:]]))

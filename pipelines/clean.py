@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import logging
 import math
+import sys
 from dataclasses import asdict, dataclass
 
 import apache_beam as beam
@@ -22,7 +23,7 @@ from apache_beam.metrics import Metrics
 from pipelines import documents_io as dio
 from pipelines.dedup import ExactDedup
 from pipelines.filters import PRESETS, FilterConfig, clean_record, preset
-from pipelines.options import add_storage_flag, configure_logging, parse_job_args
+from pipelines.options import add_storage_flag, parse_job_args
 from pipelines.readers import FORMATS, RawRecord, ReaderConfig, Reject, expand_inputs, read_source, resolve_format
 from schemas import read_manifest
 from shards.storage import check_url
@@ -171,8 +172,9 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    configure_logging()
-    try:
-        main()
-    except (FileNotFoundError, ValueError) as err:
-        raise SystemExit(f"shardlm clean: {err}") from None
+    # Through the console script's dispatcher: the job's functions are then pickled as
+    # `pipelines.clean.*` (not `__main__.*`, which Beam workers cannot import), and
+    # configuration errors print one line.
+    from shardlm.cli import main as shardlm_main
+
+    sys.exit(shardlm_main(["clean", *sys.argv[1:]]))

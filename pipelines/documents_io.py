@@ -25,7 +25,8 @@ import pyarrow.parquet as pq
 
 from pipelines.readers import Drop, Reject
 from schemas import DOCUMENTS_SCHEMA, SCHEMA_VERSION, encode_schema, read_manifest, write_manifest
-from schemas.manifest import dataset_folder, manifest_url
+from schemas import uncommit as uncommit_manifest
+from schemas.manifest import dataset_folder
 from shards.storage import check_url, join
 
 TOOL = "shardlm clean"
@@ -134,11 +135,7 @@ def documents_manifest(*, files: list[dict], rejects: dict, stats: dict[str, int
 
 def uncommit(folder: str, storage_options: dict | None = None) -> bool:
     """Remove an old manifest.json so a failed rerun leaves an uncommitted folder; True if removed."""
-    fs, path = fsspec.core.url_to_fs(check_url(manifest_url(folder)), **(storage_options or {}))
-    if fs.exists(path):
-        fs.rm(path)
-        return True
-    return False
+    return uncommit_manifest(check_url(folder), storage_options)
 
 
 def commit(folder: str, manifest: dict, storage_options: dict | None = None) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 
 from apache_beam.options.pipeline_options import PipelineOptions, SetupOptions, StandardOptions
 
@@ -32,8 +31,3 @@ def parse_job_args(parser: argparse.ArgumentParser, argv: list[str] | None
     options.view_as(SetupOptions).save_main_session = False
     return args, options
 
-
-def configure_logging() -> None:
-    """Entry points call this once; library code only uses logging.getLogger(__name__)."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True)
-    logging.getLogger("apache_beam").setLevel(logging.WARNING)

@@ -12,7 +12,7 @@ import logging
 import sys
 
 from pipelines.docs_input import document_files, iter_texts
-from pipelines.options import add_storage_flag, configure_logging
+from pipelines.options import add_storage_flag
 from pipelines.tokenizer_train import KINDS, TokenizerConfig, save_tokenizer, train_tokenizer
 from shards.storage import parse_storage_options
 
@@ -50,5 +50,9 @@ def main(argv: list[str] | None = None) -> str:
 
 
 if __name__ == "__main__":
-    configure_logging()
-    main(sys.argv[1:])
+    # Through the console script's dispatcher: the job's functions are then pickled as
+    # `pipelines.tokenizer.*` (not `__main__.*`, which Beam workers cannot import), and
+    # configuration errors print one line.
+    from shardlm.cli import main as shardlm_main
+
+    sys.exit(shardlm_main(["tokenizer", *sys.argv[1:]]))

@@ -215,6 +215,11 @@ def load_tokenizer(url: str, storage_options: dict | None = None) -> tuple[Token
         raise ValueError(f"{json_url} is not a Hugging Face tokenizer.json: {err}") from err
     tok.no_padding()
     tok.no_truncation()
-    info = {"url": url, "sha256": hashlib.sha256(data).hexdigest(),
+    # The canonical URL (absolute path, or protocol://...), so a relative --tokenizer still
+    # resolves when the trainer runs from another directory.
+    canonical = fs.unstrip_protocol(path) if "://" in url else fs._strip_protocol(path)
+    if url.rstrip("/") != json_url:  # a folder was given: name the folder
+        canonical = posixpath.dirname(canonical)
+    info = {"url": canonical, "sha256": hashlib.sha256(data).hexdigest(),
             "vocab_size": tok.get_vocab_size(with_added_tokens=True), "special_ids": special_ids(tok)}
     return tok, info

@@ -14,6 +14,7 @@ from schemas.manifest import (
     encode_schema,
     manifest_url,
     read_manifest,
+    uncommit,
     validate_manifest,
     write_manifest,
 )
@@ -32,6 +33,7 @@ __all__ = [
     "manifest_url",
     "read_manifest",
     "token_dtype",
+    "uncommit",
     "validate_manifest",
     "write_manifest",
 ]

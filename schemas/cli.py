@@ -10,6 +10,7 @@ This module imports neither torch nor Beam.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import logging
 import posixpath
@@ -100,8 +101,8 @@ def decode_chunk(data: bytes, where: str) -> pa.Table:
         raise ValueError(f"{where} is not an Arrow IPC stream: {err}") from err
 
 
-def scan_shard(url: str, storage_options: dict) -> tuple[pa.Table, int, int]:
-    """(first chunk, number of chunks, number of examples) of one shard."""
+def scan_shard(url: str, storage_options: dict) -> tuple[pa.Table | None, int, int]:
+    """(first chunk or None for an empty shard, number of chunks, number of examples) of one shard."""
     first: pa.Table | None = None
     chunks = examples = 0
     for name, data in iter_tar_chunks(url, storage_options):
@@ -109,8 +110,6 @@ def scan_shard(url: str, storage_options: dict) -> tuple[pa.Table, int, int]:
         first = table if first is None else first
         chunks += 1
         examples += table.num_rows
-    if first is None:
-        raise ValueError(f"{url} holds no chunks; is this a shard written by `shardlm build`?")
     return first, chunks, examples
 
 
@@ -124,9 +123,15 @@ def load_tokenizer(spec: dict[str, Any] | None, storage_options: dict):
     url = url if url.endswith(".json") else _join(url, "tokenizer.json")
     try:
         with _open(url, storage_options) as f:
-            text = f.read().decode("utf-8")
+            data = f.read()
+        text = data.decode("utf-8")
     except (OSError, ValueError) as err:
         log.warning("cannot read tokenizer %s (%s); showing token ids", url, err)
+        return None
+    want = (spec or {}).get("sha256")
+    if want and hashlib.sha256(data).hexdigest() != want:
+        log.warning("tokenizer %s is not the one the shards were built with (sha256 differs from the "
+                    "manifest's); showing token ids", url)
         return None
     try:
         return Tokenizer.from_str(text)
@@ -223,8 +228,10 @@ def describe_examples(url: str, manifest: dict[str, Any], rows: int, options: di
     lines = format_manifest_header("shard set", url, manifest)
     lines += format_examples_counts(manifest)
     lines += format_schema(decode_schema(manifest["arrow_schema"]))
-    if rows and manifest["shards"]:
-        first = _join(dataset_folder(url), manifest["shards"][0]["url"])
+    # empty shards are legitimate (every planned shard is written): sample the first with examples
+    sample = next((s for s in manifest["shards"] if s["examples"]), None)
+    if rows and sample is not None:
+        first = _join(dataset_folder(url), sample["url"])
         chunk = decode_chunk(next(iter_tar_chunks(first, options))[1], first)
         lines += format_rows(chunk.slice(0, rows), "examples", load_tokenizer(manifest["tokenizer"], options))
     return lines
@@ -245,6 +252,9 @@ def describe_shard(url: str, rows: int, options: dict) -> list[str]:
     if manifest is not None and manifest["kind"] == "examples":
         lines.append(f"folder manifest: {manifest_url(folder)}")
         lines += [f"  {line}" for line in format_examples_counts(manifest)]
+    if first is None:
+        lines.append("an empty shard (a planned shard that got no examples)")
+        return lines
     lines += format_schema(first.schema)
     if rows:
         tokenizer = load_tokenizer(manifest.get("tokenizer"), options) if manifest else None

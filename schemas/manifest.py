@@ -67,6 +67,16 @@ def write_manifest(folder: str, manifest: dict[str, Any], storage_options: dict 
     return url
 
 
+def uncommit(folder: str, storage_options: dict | None = None) -> bool:
+    """Remove a dataset's manifest.json before rewriting the folder, so a failed rerun leaves
+    an uncommitted folder rather than a manifest describing half-replaced files. True if removed."""
+    fs, path = fsspec.core.url_to_fs(manifest_url(folder), **(storage_options or {}))
+    if fs.exists(path):
+        fs.rm(path)
+        return True
+    return False
+
+
 def read_manifest(url: str, storage_options: dict | None = None) -> dict[str, Any]:
     """Read and validate the manifest of the dataset at `url` (a folder or a manifest URL)."""
     murl = manifest_url(url)

@@ -67,8 +67,16 @@ def _exit_code(code: object) -> int:
 
 def configure_logging() -> None:
     """INFO to stderr for our loggers; Beam's own chatter only from WARNING up."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # force: importing Beam may already have configured the root logger at WARNING
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True)
     logging.getLogger("apache_beam").setLevel(logging.WARNING)
+
+
+def _is_credentials_error(err: Exception) -> bool:
+    """botocore's and google-auth's missing/invalid-credentials errors (not OSErrors)."""
+    names = {cls.__name__ for cls in type(err).__mro__}
+    return bool(names & {"NoCredentialsError", "PartialCredentialsError", "DefaultCredentialsError",
+                         "RefreshError"})
 
 
 def run_subcommand(name: str, argv: list[str]) -> int:
@@ -76,8 +84,14 @@ def run_subcommand(name: str, argv: list[str]) -> int:
     try:
         module = importlib.import_module(SUBCOMMANDS[name].module)
         module.main(argv)
-    except (ValueError, FileNotFoundError) as err:
+    except (ValueError, OSError) as err:  # FileNotFoundError and PermissionError are OSErrors
         print(f"shardlm {name}: error: {one_line(err)}", file=sys.stderr)
+        return 2
+    except Exception as err:  # noqa: BLE001 - only storage credential errors are turned into one line
+        if not _is_credentials_error(err):
+            raise
+        print(f"shardlm {name}: error: {one_line(err)}; set the storage credentials (e.g. AWS_ACCESS_KEY_ID, "
+              f"GOOGLE_APPLICATION_CREDENTIALS) or pass --storage-options", file=sys.stderr)
         return 2
     except SystemExit as exit_:
         return _exit_code(exit_.code)

@@ -144,6 +144,9 @@ class TrainConfig:
             raise ValueError(f"--warmup-steps must be within [0, --max-steps={self.max_steps}], got {self.warmup_steps}")
         if self.size not in SIZES:
             raise ValueError(f"unknown size {self.size!r}; choose one of {', '.join(SIZES)}")
+        if "://" in self.output:
+            raise ValueError(f"--output {self.output} must be a local folder (checkpoints are written locally); "
+                             f"copy DIR/hf to object storage after the run")
         if self.device not in ("auto", "cpu", "cuda"):
             raise ValueError(f"--device must be auto, cpu or cuda, got {self.device!r}")
 

@@ -6,6 +6,7 @@ offline (DESIGN.md "Models").
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import posixpath
 import tempfile
@@ -47,12 +48,23 @@ def _copy_local(url: str, storage_options: dict, dest: Path) -> Path:
     return dest
 
 
+def _check_sha256(local: Path, tokenizer: dict[str, Any], url: str) -> None:
+    """Refuse a tokenizer.json that is not the one the shards were built with."""
+    want = tokenizer.get("sha256")
+    got = hashlib.sha256((local / "tokenizer.json").read_bytes()).hexdigest()
+    if want and got != want:
+        raise ValueError(f"tokenizer {url} has changed since the shards were built (sha256 {got[:12]} but the "
+                         f"manifest says {want[:12]}); use the tokenizer the shards were built with, or rebuild them")
+
+
 def load_tokenizer(tokenizer: dict[str, Any], folder: str, storage_options: dict | None = None):
-    """The shard set's tokenizer as a `transformers` fast tokenizer, wherever it lives."""
+    """The shard set's tokenizer as a `transformers` fast tokenizer, wherever it lives; its
+    tokenizer.json must be the one the manifest's sha256 names."""
     options = storage_options or {}
     url = _locate(tokenizer["url"], folder, options)
     with tempfile.TemporaryDirectory(prefix="shardlm-tok-") as tmp:
         local = _copy_local(url, options, Path(tmp))
+        _check_sha256(local, tokenizer, url)
         if (local / "tokenizer_config.json").exists():
             return AutoTokenizer.from_pretrained(str(local))
         tok = PreTrainedTokenizerFast(tokenizer_file=str(local / "tokenizer.json"))

@@ -71,6 +71,7 @@ class Run:
     scheduler: Any
     stream: ShardStream
     eval_urls: list[str]
+    tokenizer: Any  # the shard set's tokenizer (transformers), exported with the model
 
 
 def build_training(run_args: dict[str, Any]) -> Run:
@@ -239,8 +240,9 @@ def restore_checkpoint(run: Run, folder) -> Counters:
     """Load a checkpoint into the run (weights, optimizer, scheduler, RNG, stream)."""
     state = ckpt.load_checkpoint(folder, run.rt.rank)
     saved = state["config"]["train"]
-    for key in ("model", "size"):
-        if saved[key] != getattr(run.config, key):
+    # What decides the stream and the batches must match, or the resumed run is not exact.
+    for key in ("model", "size", "data", "seed", "batch_size", "grad_accum", "shuffle_buffer", "num_workers"):
+        if saved.get(key) != getattr(run.config, key):
             raise ValueError(f"{folder} was trained with --{key} {saved[key]} but this run asks for "
                              f"{getattr(run.config, key)}; use the same --{key} or a new --output")
     if saved["max_steps"] != run.config.max_steps:

@@ -74,6 +74,8 @@ def setup(config: TrainConfig) -> Run:
     data = resolve_data(config.data, config.storage_options)
     check_shards(spec, config.size, data.manifest, config.data)
     vocab = VocabInfo.from_manifest(data.manifest)
+    # Loaded (and its sha256 checked) now, so a missing or changed tokenizer fails before training.
+    tokenizer = load_tokenizer(data.manifest["tokenizer"], data.folder, config.storage_options)
     eval_urls = eval_urls_for(config, data)
     if not eval_urls:
         log.warning("no held-out shards (--data has no valid split and no --eval-data): skipping evaluation")
@@ -85,7 +87,7 @@ def setup(config: TrainConfig) -> Run:
     if rt.world_size > 1:
         model = DistributedDataParallel(raw, device_ids=[rt.local_rank] if rt.device.type == "cuda" else None)
     return build_training(dict(config=config, spec=spec, data=data, vocab=vocab, rt=rt, model=model,
-                               raw_model=raw, eval_urls=eval_urls))
+                               raw_model=raw, eval_urls=eval_urls, tokenizer=tokenizer))
 
 
 def start_counters(run: Run) -> tuple[Counters, bool]:
@@ -169,8 +171,7 @@ def train(config: TrainConfig) -> TrainResult:
         outcome = train_steps(run, counters, metrics)
         hf_dir = Path(config.output) / "hf"
         if run.rt.is_main:
-            tokenizer = load_tokenizer(run.data.manifest["tokenizer"], run.data.folder, config.storage_options)
-            export_hf(run.raw_model, tokenizer, hf_dir, seq_len=int(run.data.manifest["seq_len"]))
+            export_hf(run.raw_model, run.tokenizer, hf_dir, seq_len=int(run.data.manifest["seq_len"]))
         runtime.barrier(run.rt)
     finally:
         runtime.stop(run.rt)

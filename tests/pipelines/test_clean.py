@@ -162,5 +162,5 @@ def test_command_line_prints_one_line_for_a_missing_input(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "pipelines.clean", "--input", str(missing),
                            "--output", str(tmp_path / "out")], capture_output=True, text=True, timeout=120,
                           cwd=Path(__file__).resolve().parents[2])
-    assert proc.returncode == 1
-    assert proc.stderr.strip().splitlines()[-1] == f"shardlm clean: --input {missing} matches no files"
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [f"shardlm clean: error: --input {missing} matches no files"]

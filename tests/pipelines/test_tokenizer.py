@@ -110,3 +110,12 @@ def test_errors_name_the_problem(tmp_path, documents_dataset):
         load_tokenizer(str(tmp_path / "nowhere"))
     with pytest.raises(SystemExit):
         train(documents_dataset, str(tmp_path / "tok"), "sentencepiece")
+
+
+def test_manifest_url_is_canonical_for_a_relative_path(documents_dataset, tmp_path, monkeypatch):
+    train(documents_dataset, str(tmp_path / "tok"), "wordpiece", 300, "--min-frequency", "1")
+    monkeypatch.chdir(tmp_path)
+    _, folder_info = load_tokenizer("tok")
+    _, file_info = load_tokenizer("./tok/tokenizer.json")
+    assert folder_info["url"] == str(tmp_path / "tok")  # the trainer may run from another directory
+    assert file_info["url"] == str(tmp_path / "tok" / "tokenizer.json")

@@ -65,7 +65,8 @@ def shard_set(tmp_path):
                       "doc_id": ["doc-a", "doc-b"], "segment_b_start": [len(a) + 2, 0],
                       "next_sentence_label": [0, 1]}).cast(schema)
     folder = tmp_path / "shards"
-    tok = {"url": str(tmp_path / "tok"), "sha256": "0" * 64, "vocab_size": 20, "special_ids": {"[CLS]": 2}}
+    sha256 = hashlib.sha256((tmp_path / "tok" / "tokenizer.json").read_bytes()).hexdigest()
+    tok = {"url": str(tmp_path / "tok"), "sha256": sha256, "vocab_size": 20, "special_ids": {"[CLS]": 2}}
     with ShardSetWriter(str(folder), objective="nsp", seq_len=32, tokenizer=tok, schema=schema,
                         chunk_size=1) as writer:
         writer.write(table)
@@ -158,7 +159,8 @@ def test_shard_set_on_s3(s3_bucket, shard_set):
     fs.put(str(shard_set.parent / "tok" / "tokenizer.json"), f"{s3_bucket}/tok/tokenizer.json")
     schema = examples_schema("nsp", 20)
     table = pa.Table.from_batches(list(local_batches(shard_set))).cast(schema)  # the 3 examples of the fixture
-    tok = {"url": f"{s3_bucket}/tok/tokenizer.json", "sha256": "0" * 64, "vocab_size": 20, "special_ids": {}}
+    sha256 = hashlib.sha256((shard_set.parent / "tok" / "tokenizer.json").read_bytes()).hexdigest()
+    tok = {"url": f"{s3_bucket}/tok/tokenizer.json", "sha256": sha256, "vocab_size": 20, "special_ids": {}}
     with ShardSetWriter(f"{s3_bucket}/set", objective="nsp", seq_len=32, tokenizer=tok, schema=schema) as writer:
         writer.write(table)
     report = main([f"{s3_bucket}/set", "--rows", "1", "--storage-options", "{}"])
@@ -173,3 +175,20 @@ def local_batches(folder: Path):
 
     for name, data in iter_tar_chunks(str(folder / "train-000000.tar"), {}):
         yield from decode_chunk(data, name).to_batches()
+
+
+def test_changed_tokenizer_shows_ids_and_empty_first_shard_is_skipped(shard_set, tmp_path, caplog):
+    import json
+
+    manifest = json.loads((shard_set / "manifest.json").read_text())
+    manifest["tokenizer"]["sha256"] = "f" * 64
+    empty = {"url": "train-000000.tar", "split": "train", "examples": 0, "bytes": 10240, "sha256": "0" * 64}
+    (shard_set / "train-000000.tar").rename(shard_set / "train-000009.tar")
+    manifest["shards"] = [empty] + [{**s, "url": s["url"].replace("000000", "000009")} for s in manifest["shards"]]
+    with tarfile.open(shard_set / "train-000000.tar", "w"):
+        pass  # an empty shard, as build writes for a planned shard that got no examples
+    (shard_set / "manifest.json").write_text(json.dumps(manifest))
+    report = describe(str(shard_set))
+    assert "not the one the shards were built with" in caplog.text
+    assert "the river flows" not in report and "doc_id=doc-a" in report
+    assert "an empty shard" in describe(str(shard_set / "train-000000.tar"))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import random
 from pathlib import Path
 
@@ -42,7 +44,8 @@ def train_tokenizer(folder: Path):
 def tokenizer_entry(folder: Path, fast) -> dict:
     ids = {k: fast.convert_tokens_to_ids(t) for k, t in
            (("pad", "[PAD]"), ("unk", "[UNK]"), ("cls", "[CLS]"), ("sep", "[SEP]"), ("mask", "[MASK]"))}
-    return {"url": str(folder), "sha256": "0" * 64, "vocab_size": len(fast), "special_ids": ids}
+    sha256 = hashlib.sha256((folder / "tokenizer.json").read_bytes()).hexdigest()
+    return {"url": str(folder), "sha256": sha256, "vocab_size": len(fast), "special_ids": ids}
 
 
 def _word_starts(fast, ids: list[int]) -> list[bool]:

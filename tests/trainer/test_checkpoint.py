@@ -112,3 +112,14 @@ def test_fresh_run_refuses_a_folder_with_checkpoints_and_resume_checks_model(nsp
     with pytest.raises(ValueError, match="trained with --model bert but this run asks for roberta"):
         main(["--model", "roberta", "--data", str(mlm_shards), "--output", str(out), "--max-steps", "2",
               "--resume"])
+
+
+def test_resume_refuses_a_different_batch_size_or_seed(nsp_shards, tmp_path):
+    out = tmp_path / "run"
+    base = ["--model", "bert", "--data", str(nsp_shards), "--output", str(out), "--max-steps", "2",
+            "--batch-size", "4", "--eval-batches", "1", "--checkpoint-every", "1"]
+    main(base[:7] + ["1"] + base[8:])
+    with pytest.raises(ValueError, match="trained with --batch_size 4 but this run asks for 8"):
+        main(base[:9] + ["8"] + base[10:] + ["--resume"])
+    with pytest.raises(ValueError, match="trained with --seed 0 but this run asks for 3"):
+        main(base + ["--seed", "3", "--resume"])

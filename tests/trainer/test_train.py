@@ -170,3 +170,22 @@ def test_load_tokenizer_from_a_bare_tokenizer_json(tokenizer_dir, tmp_path):
     assert tok("the cat")["input_ids"] == fast("the cat")["input_ids"]
     with pytest.raises(FileNotFoundError, match="tokenizer nowhere/tokenizer.json named by the shard set"):
         load_tokenizer({"url": "nowhere/tokenizer.json", "special_ids": ids}, str(tmp_path))
+
+
+def test_a_changed_tokenizer_or_remote_output_fails_before_training(nsp_shards, tmp_path):
+    import json
+    import shutil
+
+    from trainer.cli import main as train_main
+
+    data = tmp_path / "shards"
+    shutil.copytree(nsp_shards, data)
+    manifest = json.loads((data / "manifest.json").read_text())
+    manifest["tokenizer"]["sha256"] = "f" * 64  # the shards were built with another tokenizer.json
+    (data / "manifest.json").write_text(json.dumps(manifest))
+    out = tmp_path / "run"
+    with pytest.raises(ValueError, match="has changed since the shards were built"):
+        train_main(["--model", "bert", "--data", str(data), "--output", str(out), "--max-steps", "1"])
+    assert not (out / "checkpoints").exists()
+    with pytest.raises(ValueError, match="must be a local folder"):
+        train_main(["--model", "bert", "--data", str(nsp_shards), "--output", "s3://bucket/run", "--max-steps", "1"])
