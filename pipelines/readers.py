@@ -319,7 +319,7 @@ def _jsonl_item(raw: bytes, source: str, number: int, config: ReaderConfig) -> I
         return Reject(source=source, position=number, reason=reason, detail=detail)
 
     try:
-        line = raw.decode("utf-8")
+        line = raw.decode("utf-8-sig")  # a byte-order mark at the start of a file is not text
     except UnicodeDecodeError as err:
         return reject("invalid_utf8", _detail(err))
     try:

@@ -181,6 +181,12 @@ def test_jsonl_rejects_bad_lines_and_continues():
     assert items[0].lang == "de" and items[0].text == "first doc" and items[-1].lang is None
 
 
+def test_jsonl_byte_order_mark_is_not_an_error():
+    items = list(iter_jsonl([b'\xef\xbb\xbf{"text": "first"}\n', b'{"text": "second"}\n'], "bom.jsonl", ReaderConfig()))
+    assert summarize(items) == [("record", 1, None), ("record", 2, None)]
+    assert items[0].text == "first"
+
+
 def test_jsonl_custom_fields():
     items = list(iter_jsonl([b'{"body": "x y", "link": "http://l/"}\n'], "m.jsonl",
                             ReaderConfig(text_field="body", url_field="link")))
