@@ -21,8 +21,11 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 
 from pipelines import documents_io as dio
-from pipelines.dedup import ExactDedup
-from pipelines.filters import PRESETS, FilterConfig, clean_record, preset
+from pipelines.dedup import ExactDedup, UrlDedup
+from pipelines.filters import PRESETS, FilterConfig, clean_record, configure, manifest_config
+from pipelines.linededup import LineDedup, LineDedupConfig
+from pipelines.minhash import VERIFY_MODES, NearDedupConfig
+from pipelines.neardedup import NearDedup
 from pipelines.options import add_storage_flag, parse_job_args
 from pipelines.readers import FORMATS, RawRecord, ReaderConfig, Reject, expand_inputs, read_source, resolve_format
 from schemas import read_manifest
@@ -42,6 +45,9 @@ class CleanJob:
     output: str
     reader: ReaderConfig
     filters: FilterConfig
+    url_dedup: bool
+    near_dedup: NearDedupConfig | None  # None: off
+    line_dedup: LineDedupConfig | None  # None: off
     num_parts: int
     storage_options: dict
     config: dict  # what the manifest records under created_by.config
@@ -58,9 +64,37 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--url-field", default="url", help="JSONL field holding the URL, if any")
     parser.add_argument("--num-parts", type=int, default=None,
                         help=f"number of Parquet parts (default: one per {INPUT_BYTES_PER_PART >> 20} MiB of input)")
-    parser.add_argument("--preset", default="basic", choices=sorted(PRESETS), help="filter preset")
+    parser.add_argument("--preset", default="basic", metavar="NAME[,NAME...]",
+                        help=f"quality filter presets, combinable with commas: {', '.join(PRESETS)} "
+                             f"(default basic; docs/filters.md)")
+    parser.add_argument("--wordlist", default=None, metavar="URL",
+                        help="drop documents containing any word or phrase of this file (one per line)")
+    parser.add_argument("--mask-pii", action="store_true",
+                        help="replace e-mail addresses with <email> and public IP addresses with <ip>")
+    add_dedup_flags(parser)
     add_storage_flag(parser)
     return parser
+
+
+def add_dedup_flags(parser: argparse.ArgumentParser) -> None:
+    defaults = NearDedupConfig()
+    on_off = argparse.BooleanOptionalAction
+    parser.add_argument("--url-dedup", action=on_off, default=True,
+                        help="keep the newest crawl of each normalized URL (default on)")
+    parser.add_argument("--near-dedup", action=on_off, default=True,
+                        help="MinHash LSH near-duplicate removal (default on)")
+    parser.add_argument("--minhash-bands", type=int, default=defaults.num_bands,
+                        help=f"LSH bands (default {defaults.num_bands}, FineWeb)")
+    parser.add_argument("--minhash-rows", type=int, default=defaults.rows_per_band,
+                        help=f"rows per band (default {defaults.rows_per_band}, FineWeb)")
+    parser.add_argument("--minhash-ngram", type=int, default=defaults.ngram,
+                        help=f"words per shingle (default {defaults.ngram})")
+    parser.add_argument("--near-dedup-verify", default=defaults.verify, choices=VERIFY_MODES,
+                        help=f"how candidate pairs are checked before linking (default {defaults.verify})")
+    parser.add_argument("--near-dedup-threshold", type=float, default=defaults.min_similarity,
+                        help=f"Jaccard similarity that makes a near duplicate (default {defaults.min_similarity})")
+    parser.add_argument("--line-dedup", action=on_off, default=True,
+                        help="remove lines repeated across documents, C4-style (default on)")
 
 
 def plan(args: argparse.Namespace) -> CleanJob:
@@ -73,12 +107,19 @@ def plan(args: argparse.Namespace) -> CleanJob:
         resolve_format(url, args.format)
     num_parts = args.num_parts or max(1, math.ceil(sum(size for _, size in found) / INPUT_BYTES_PER_PART))
     reader = ReaderConfig(format=args.format, text_field=args.text_field, url_field=args.url_field)
-    filters = preset(args.preset)
+    filters = configure(args.preset, wordlist_url=args.wordlist, mask_pii=args.mask_pii,
+                        storage_options=args.storage_options)
+    near = NearDedupConfig(num_bands=args.minhash_bands, rows_per_band=args.minhash_rows, ngram=args.minhash_ngram,
+                           verify=args.near_dedup_verify, min_similarity=args.near_dedup_threshold) \
+        if args.near_dedup else None
+    lines = LineDedupConfig() if args.line_dedup else None
     config = {"inputs": list(args.input), "format": args.format, "text_field": args.text_field,
-              "url_field": args.url_field, "num_parts": num_parts, "filters": asdict(filters)}
+              "url_field": args.url_field, "num_parts": num_parts, "filters": manifest_config(filters),
+              "wordlist": args.wordlist, "url_dedup": args.url_dedup,
+              "near_dedup": asdict(near) if near else None, "line_dedup": asdict(lines) if lines else None}
     return CleanJob(files=tuple(url for url, _ in found), output=args.output.rstrip("/"), reader=reader,
-                    filters=filters, num_parts=num_parts, storage_options=args.storage_options,
-                    config=config)
+                    filters=filters, url_dedup=args.url_dedup, near_dedup=near, line_dedup=lines,
+                    num_parts=num_parts, storage_options=args.storage_options, config=config)
 
 
 # --- thin per-element steps (module level, so they pickle by reference) -------------------------
@@ -123,6 +164,28 @@ def commit(_, job: CleanJob, files: list[dict], rejects: dict, counts: dict[str,
 
 # --- the pipeline -----------------------------------------------------------------------------
 
+class Dedup(beam.PTransform):
+    """URL -> exact -> near -> line dedup; every input row comes out once, as a row or a Drop.
+
+    URL first, so the newest crawl of a page is the one the later stages see; exact before near
+    because it is cheap and shrinks the MinHash work; near before line, because removing shared
+    lines first would leave a near duplicate's differing fragments looking distinct.
+    """
+
+    def __init__(self, job: CleanJob):
+        super().__init__()
+        self.stages = ([("UrlDedup", UrlDedup())] if job.url_dedup else []) + [("ExactDedup", ExactDedup())] \
+            + ([("NearDedup", NearDedup(job.near_dedup))] if job.near_dedup else []) \
+            + ([("LineDedup", LineDedup(job.line_dedup))] if job.line_dedup else [])
+
+    def expand(self, rows):
+        dropped = []
+        for name, transform in self.stages:
+            rows, drops = rows | name >> transform | f"Split{name}" >> beam.Partition(route_item, 2)
+            dropped.append(drops)
+        return (rows, *dropped) | "Outcomes" >> beam.Flatten()
+
+
 def build_pipeline(p: beam.Pipeline, job: CleanJob) -> None:
     items = (p
              | "Files" >> beam.Create(job.files)
@@ -131,7 +194,7 @@ def build_pipeline(p: beam.Pipeline, job: CleanJob) -> None:
              | "SpreadRecords" >> beam.Reshuffle()
              | "Clean" >> beam.Map(clean_item, job.filters))
     docs, others = items | "Route" >> beam.Partition(route_item, 2)
-    deduped = docs | "ExactDedup" >> ExactDedup()
+    deduped = docs | "Dedup" >> Dedup(job)
     counts = ((deduped, others)
               | "Outcomes" >> beam.Flatten()
               | "OutcomeKey" >> beam.Map(count_outcome)

@@ -1,26 +1,52 @@
-"""Quality filters and the per-record cleaning flow. Pure functions, no Beam.
+"""The per-record cleaning flow: extraction, normalization, quality rules, PII masking. No Beam.
 
 `clean_record` takes one `RawRecord` through extraction (HTML), normalization, the line rules
 and the document rules, and returns a documents-schema row (a dict) or a `Drop` / `Reject`
 with a reason. Line-level counts go to the `count(name, n)` function passed in (C4's
 `counter_inc_fn`), so a test can count into a dict and a Beam job into Metrics counters.
 
-Filter settings are a frozen `FilterConfig`; presets are named module constants (`BASIC`) in
-`PRESETS`. Stricter C4 / Gopher / FineWeb presets add fields and rules here.
+Filter settings are a frozen `FilterConfig`; the named presets (`none`, `basic`, `c4`,
+`gopher`, `fineweb`) and their combination (`preset("c4,gopher")`) live in
+`pipelines.quality.config`, the rules in `pipelines.quality.*`. The order (docs/filters.md):
+
+1. line stage: whitespace runs collapse and empty lines go (`lines/removed_empty`); then C4's
+   line rules (`lines/c4_*`), which may drop the page (`c4_lorem_ipsum`, `c4_curly_brace`,
+   `c4_too_few_sentences`);
+2. on the page as extracted (before C4's line removal, as in FineWeb's pipeline, where the
+   Gopher filters run before C4's): the word rules (`too_few_words`, `too_many_words`,
+   `low_alpha_ratio`, `empty`) and Gopher's quality rules (`gopher_*`);
+3. on the text after C4's line removal: FineWeb's line filters (`fineweb_*`), the word list
+   (`wordlist`);
+4. on the page as extracted: Gopher's repetition rules (`gopher_dup_*`, `gopher_top_*`), last
+   because they cost the most.
+
+The first rule that fires names the drop reason; which documents are kept does not depend on
+the order. A kept document's e-mails and public IPs are then masked when `mask_pii` is set.
 """
 
 from __future__ import annotations
 
-import re
-import unicodedata
-from dataclasses import dataclass
+import dataclasses
+import hashlib
+from collections import Counter
 from typing import Callable
 
 from resiliparse.parse.html import HTMLParserException
 
 from pipelines.extract import html_to_text
+from pipelines.pii import mask_pii
+from pipelines.quality.c4 import c4_lines
+from pipelines.quality.config import BASIC, C4, FINEWEB, GOPHER, NONE, PRESETS, FilterConfig, combine, preset
+from pipelines.quality.fineweb import fineweb_lines
+from pipelines.quality.gopher import QUALITY_RULES, WORD_RULES
+from pipelines.quality.repetition import REPETITION_RULES
+from pipelines.quality.text import Page, split_words
+from pipelines.quality.wordlist import find_listed, load_wordlist
 from pipelines.readers import Drop, RawRecord, Reject
 from pipelines.textnorm import normalize_text
+
+__all__ = ["BASIC", "C4", "FINEWEB", "GOPHER", "NONE", "PRESETS", "FilterConfig", "Page", "clean_lines",
+           "clean_record", "combine", "configure", "filter_page", "manifest_config", "preset", "split_words"]
 
 Count = Callable[..., None]  # count(name: str, n: int = 1)
 
@@ -29,93 +55,69 @@ def no_count(name: str, n: int = 1) -> None:
     """The default counter: counts nothing."""
 
 
-@dataclass(frozen=True, kw_only=True)
-class FilterConfig:
-    name: str
-    min_words: int
-    min_alpha_word_fraction: float
-    max_words: int | None = None
+def configure(presets: str = "basic", *, wordlist_url: str | None = None, mask_pii: bool = False,
+              storage_options: dict | None = None) -> FilterConfig:
+    """The config for `--preset`, `--wordlist` and `--mask-pii` (reads the word list once)."""
+    config = preset(presets)
+    if wordlist_url is not None:
+        config = dataclasses.replace(config, wordlist=load_wordlist(wordlist_url, storage_options))
+    return dataclasses.replace(config, mask_pii=True) if mask_pii else config
 
 
-# Lenient defaults that drop junk (near-empty pages, pages of symbols and numbers) without
-# dropping short real texts:
-# - min_words=5: C4 keeps only lines of at least 5 words (Raffel et al. 2020, T5, section 2.2,
-#   "We only retained lines that contained at least 5 words"); here applied to the document.
-#   Gopher's document minimum is 50 words (Rae et al. 2021, Table A1), for a stricter preset.
-# - min_alpha_word_fraction=0.8: "80% of words in a document contain at least one alphabetic
-#   character" (Rae et al. 2021, Gopher, Appendix A.1.1 / Table A1).
-BASIC = FilterConfig(name="basic", min_words=5, min_alpha_word_fraction=0.8)
-
-PRESETS: dict[str, FilterConfig] = {"basic": BASIC}
-
-# A word is a run of non-space characters, except that each CJK ideograph or kana counts as
-# one word (those scripts are written without spaces; word processors count them this way).
-# Tokens made only of punctuation (a dialogue dash, French guillemets, "--") are not words,
-# as datatrove's Gopher filter counts only "non_symbol_words"; symbols ($, |, +) and digits
-# stay words, so pages of symbols and numbers still fail the alphabetic-word rule.
-_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
-_WORD = re.compile(rf"[{_CJK}]|[^\s{_CJK}]+")
-_SPACES = re.compile(r"\s+")
+def manifest_config(config: FilterConfig) -> dict:
+    """The config as the manifest records it: the word list by size and sha256, not its words."""
+    described = dataclasses.asdict(config)
+    if config.wordlist:
+        digest = hashlib.sha256("\n".join(config.wordlist).encode("utf-8")).hexdigest()
+        described["wordlist"] = {"entries": len(config.wordlist), "sha256": digest}
+    return described
 
 
-def preset(name: str) -> FilterConfig:
-    try:
-        return PRESETS[name]
-    except KeyError:
-        raise ValueError(f"unknown filter preset {name!r}; choose one of {', '.join(sorted(PRESETS))}") from None
+def clean_lines(text: str, count: Count = no_count) -> tuple[Page, int]:
+    """Collapse whitespace runs inside each line and drop lines left empty: (page, lines removed).
 
-
-def split_words(text: str) -> list[str]:
-    return [w for w in _WORD.findall(text) if not _is_punctuation(w)]
-
-
-def _is_punctuation(token: str) -> bool:
-    return all(unicodedata.category(c).startswith("P") for c in token)
-
-
-def clean_lines(text: str, config: FilterConfig, count: Count = no_count) -> tuple[str, int]:
-    """Collapse whitespace runs inside each line and drop lines left empty; (text, lines removed)."""
-    del config  # the basic line rules have no settings yet; presets will add some
-    kept: list[str] = []
-    removed = 0
+    A run of empty lines separates paragraphs (Gopher's paragraph rules).
+    """
+    lines: list[str] = []
+    paragraph_of: list[int] = []
+    paragraph = removed = 0
     for line in text.split("\n"):
-        line = _SPACES.sub(" ", line).strip()
+        line = " ".join(line.split())
         if line:
-            kept.append(line)
+            lines.append(line)
+            paragraph_of.append(paragraph)
         else:
             removed += 1
-    count("lines/kept", len(kept))
+            paragraph += 1
     if removed:
         count("lines/removed_empty", removed)
-    return "\n".join(kept), removed
+    return Page(lines, paragraph_of), removed
 
 
-def too_few_words(words: list[str], config: FilterConfig) -> bool:
-    return len(words) < config.min_words
-
-
-def too_many_words(words: list[str], config: FilterConfig) -> bool:
-    return config.max_words is not None and len(words) > config.max_words
-
-
-def low_alpha_ratio(words: list[str], config: FilterConfig) -> bool:
-    if not words:
-        return False
-    alpha = sum(1 for w in words if any(c.isalpha() for c in w))
-    return alpha / len(words) < config.min_alpha_word_fraction
-
-
-# Document rules in the order they run; the first that fires names the drop reason.
-DOCUMENT_RULES: tuple[Callable[[list[str], FilterConfig], bool], ...] = (
-    too_few_words, too_many_words, low_alpha_ratio)
-
-
-def document_verdict(words: list[str], config: FilterConfig) -> tuple[bool, str | None]:
-    """(True, None) to keep the document, or (False, reason)."""
-    for rule in DOCUMENT_RULES:
-        if rule(words, config):
-            return False, rule.__name__
-    return True, None
+def filter_page(page: Page, config: FilterConfig, count: Count = no_count) -> tuple[Page, str | None]:
+    """(the page after the line rules, None) to keep it, or (page, drop reason)."""
+    final = page
+    if config.uses_c4_lines:
+        removed: Counter = Counter()
+        result = c4_lines(page, config, removed)
+        for name, n in sorted(removed.items()):
+            count(name, n)
+        if isinstance(result, str):
+            return page, result
+        final = result
+    count("lines/kept", len(final.lines))
+    for rule in WORD_RULES + QUALITY_RULES:
+        reason = rule(page, config)
+        if reason is not None:
+            return final, reason
+    if not final.lines:
+        return final, "empty"
+    reason = fineweb_lines(final, config)
+    if reason is None and config.wordlist and find_listed(final.text, config.wordlist) is not None:
+        reason = "wordlist"
+    for rule in REPETITION_RULES:
+        reason = reason or rule(page, config)
+    return final, reason
 
 
 def record_text(record: RawRecord) -> str:
@@ -132,11 +134,19 @@ def clean_record(record: RawRecord, config: FilterConfig, count: Count = no_coun
     except HTMLParserException as err:
         return Reject(source=record.source, position=record.position, reason="html_parse_error",
                       detail=f"{type(err).__name__}: {err}"[:200])
-    text, removed = clean_lines(normalize_text(raw), config, count)
-    words = split_words(text)
-    keep, reason = document_verdict(words, config)
-    if not keep:
+    page, removed = clean_lines(normalize_text(raw), count)
+    final, reason = filter_page(page, config, count)
+    if reason is not None:
         return Drop(reason=reason, source=record.source, position=record.position)
+    text, words = final.text, final.words
+    if config.mask_pii:
+        text, emails, ips = mask_pii(text)
+        if emails:
+            count("pii/email_masked", emails)
+        if ips:
+            count("pii/ip_masked", ips)
+        if emails or ips:
+            words = split_words(text)
     return {
         "id": record.id,
         "url": record.url,
@@ -147,7 +157,7 @@ def clean_record(record: RawRecord, config: FilterConfig, count: Count = no_coun
         "timestamp": record.timestamp,
         "num_chars": len(text),
         "num_words": len(words),
-        "num_lines": text.count("\n") + 1 if text else 0,
-        "num_lines_removed": removed,
+        "num_lines": len(final.lines),
+        "num_lines_removed": removed + len(page.lines) - len(final.lines),
         "mean_word_length": sum(map(len, words)) / len(words) if words else 0.0,
     }
