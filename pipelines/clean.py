@@ -22,7 +22,9 @@ from apache_beam.metrics import Metrics
 
 from pipelines import documents_io as dio
 from pipelines.dedup import ExactDedup, UrlDedup
-from pipelines.filters import PRESETS, FilterConfig, clean_record, configure, manifest_config
+from pipelines.extract import DEFAULT_EXTRACTOR, EXTRACTORS, check_extractor
+from pipelines.filters import PRESETS, FilterConfig, LangConfig, clean_record, configure, manifest_config
+from pipelines.langid import parse_langs
 from pipelines.linededup import LineDedup, LineDedupConfig
 from pipelines.minhash import VERIFY_MODES, NearDedupConfig
 from pipelines.neardedup import NearDedup
@@ -45,6 +47,8 @@ class CleanJob:
     output: str
     reader: ReaderConfig
     filters: FilterConfig
+    langs: LangConfig
+    extractor: str
     url_dedup: bool
     near_dedup: NearDedupConfig | None  # None: off
     line_dedup: LineDedupConfig | None  # None: off
@@ -64,6 +68,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--url-field", default="url", help="JSONL field holding the URL, if any")
     parser.add_argument("--num-parts", type=int, default=None,
                         help=f"number of Parquet parts (default: one per {INPUT_BYTES_PER_PART >> 20} MiB of input)")
+    parser.add_argument("--extractor", default=DEFAULT_EXTRACTOR, choices=sorted(EXTRACTORS),
+                        help=f"HTML main-text extractor (default {DEFAULT_EXTRACTOR}; docs/language.md)")
+    parser.add_argument("--langs", default=None, metavar="CODE[,CODE...]",
+                        help="keep only documents identified as these languages, e.g. en,de (default: all)")
+    parser.add_argument("--lang-min-score", type=float, default=0.0,
+                        help="drop documents whose language score is below this (default 0; FineWeb: 0.65)")
     parser.add_argument("--preset", default="basic", metavar="NAME[,NAME...]",
                         help=f"quality filter presets, combinable with commas: {', '.join(PRESETS)} "
                              f"(default basic; docs/filters.md)")
@@ -113,12 +123,16 @@ def plan(args: argparse.Namespace) -> CleanJob:
                            verify=args.near_dedup_verify, min_similarity=args.near_dedup_threshold) \
         if args.near_dedup else None
     lines = LineDedupConfig() if args.line_dedup else None
+    langs = LangConfig(keep=parse_langs(args.langs) if args.langs else None, min_score=args.lang_min_score)
+    extractor = check_extractor(args.extractor)
     config = {"inputs": list(args.input), "format": args.format, "text_field": args.text_field,
               "url_field": args.url_field, "num_parts": num_parts, "filters": manifest_config(filters),
-              "wordlist": args.wordlist, "url_dedup": args.url_dedup,
+              "wordlist": args.wordlist, "extractor": extractor,
+              "langs": sorted(langs.keep) if langs.keep else None, "lang_min_score": langs.min_score,
+              "url_dedup": args.url_dedup,
               "near_dedup": asdict(near) if near else None, "line_dedup": asdict(lines) if lines else None}
     return CleanJob(files=tuple(url for url, _ in found), output=args.output.rstrip("/"), reader=reader,
-                    filters=filters, url_dedup=args.url_dedup, near_dedup=near, line_dedup=lines,
+                    filters=filters, langs=langs, extractor=extractor, url_dedup=args.url_dedup, near_dedup=near, line_dedup=lines,
                     num_parts=num_parts, storage_options=args.storage_options, config=config)
 
 
@@ -128,8 +142,15 @@ def _metrics_count(name: str, n: int = 1) -> None:
     Metrics.counter(METRICS_NAMESPACE, name).inc(n)
 
 
-def clean_item(item, filters: FilterConfig):
-    return clean_record(item, filters, _metrics_count) if isinstance(item, RawRecord) else item
+def clean_item(item, filters: FilterConfig, langs: LangConfig, extractor: str):
+    if not isinstance(item, RawRecord):
+        return item
+    return clean_record(item, filters, _metrics_count, langs=langs, extractor=extractor)
+
+
+def language_of(row: dict) -> str:
+    _metrics_count(f"lang/{row['lang']}")
+    return row["lang"]
 
 
 def route_item(item, num_partitions: int) -> int:
@@ -156,8 +177,10 @@ def write_rejects(rejects: list[dict], folder: str, storage_options: dict) -> di
     return dio.write_rejects(folder, rejects, storage_options)
 
 
-def commit(_, job: CleanJob, files: list[dict], rejects: dict, counts: dict[str, int]) -> str:
-    manifest = dio.documents_manifest(files=files, rejects=rejects, stats=dio.stats_from_counts(counts),
+def commit(_, job: CleanJob, files: list[dict], rejects: dict, counts: dict[str, int],
+           languages: dict[str, int]) -> str:
+    stats = dio.stats_from_counts(counts, languages)
+    manifest = dio.documents_manifest(files=files, rejects=rejects, stats=stats,
                                       config=job.config)
     return dio.commit(job.output, manifest, job.storage_options)
 
@@ -192,7 +215,7 @@ def build_pipeline(p: beam.Pipeline, job: CleanJob) -> None:
              | "SpreadFiles" >> beam.Reshuffle()
              | "Read" >> beam.FlatMap(read_source, job.reader, job.storage_options)
              | "SpreadRecords" >> beam.Reshuffle()
-             | "Clean" >> beam.Map(clean_item, job.filters))
+             | "Clean" >> beam.Map(clean_item, job.filters, job.langs, job.extractor))
     docs, others = items | "Route" >> beam.Partition(route_item, 2)
     deduped = docs | "Dedup" >> Dedup(job)
     counts = ((deduped, others)
@@ -204,6 +227,10 @@ def build_pipeline(p: beam.Pipeline, job: CleanJob) -> None:
                | "RejectJson" >> beam.Map(Reject.to_json)
                | "AllRejects" >> beam.combiners.ToList()
                | "WriteRejects" >> beam.Map(write_rejects, job.output, job.storage_options))
+    languages = (deduped
+                 | "KeptRows" >> beam.Filter(lambda item: isinstance(item, dict))
+                 | "Language" >> beam.Map(language_of)
+                 | "CountLanguages" >> beam.combiners.Count.PerElement())
     every_part = p | "PartIndexes" >> beam.Create([(i, None) for i in range(job.num_parts)])
     files = (((deduped
                | "Kept" >> beam.Filter(lambda item: isinstance(item, dict))
@@ -216,7 +243,8 @@ def build_pipeline(p: beam.Pipeline, job: CleanJob) -> None:
          | "Once" >> beam.Create([None])
          | "Commit" >> beam.Map(commit, job, files=beam.pvalue.AsSingleton(files),
                                 rejects=beam.pvalue.AsSingleton(rejects),
-                                counts=beam.pvalue.AsDict(counts)))
+                                counts=beam.pvalue.AsDict(counts),
+                                languages=beam.pvalue.AsDict(languages)))
 
 
 def main(argv: list[str] | None = None) -> dict:

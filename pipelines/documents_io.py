@@ -94,10 +94,12 @@ def outcome_key(item: dict | Drop | Reject) -> str:
     return "kept"
 
 
-def stats_from_counts(counts: dict[str, int]) -> dict[str, int]:
-    """Manifest stats: read (every outcome), kept, then the drop and reject reasons, sorted."""
+def stats_from_counts(counts: dict[str, int], languages: dict[str, int] | None = None) -> dict[str, int]:
+    """Manifest stats: read (every outcome), kept, the drop and reject reasons, sorted, then the
+    kept documents per language as `lang/<code>` (they add up to kept)."""
     stats = {"read": sum(counts.values()), "kept": counts.get("kept", 0)}
     stats.update(sorted((k, v) for k, v in counts.items() if k != "kept"))
+    stats.update(sorted((f"lang/{k}", v) for k, v in (languages or {}).items()))
     return stats
 
 
@@ -105,7 +107,12 @@ def summary_table(stats: dict[str, int]) -> str:
     """A readable table of the stats, one key per line with its share of `read`."""
     read = stats.get("read", 0) or 1
     width = max(len(k) for k in stats)
-    lines = [f"  {k:<{width}}  {v:>10,d}  {100 * v / read:6.2f}%" for k, v in stats.items()]
+
+    def rank(key: str) -> tuple[int, str]:  # read, kept, drops, rejects, then per-language counts
+        order = ("read", "kept", "dropped/", "rejected/")
+        return next((i for i, p in enumerate(order) if key.startswith(p)), len(order)), key
+
+    lines = [f"  {k:<{width}}  {stats[k]:>10,d}  {100 * stats[k] / read:6.2f}%" for k in sorted(stats, key=rank)]
     return "\n".join(lines)
 
 

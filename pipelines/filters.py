@@ -29,11 +29,13 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 from collections import Counter
+from dataclasses import dataclass
 from typing import Callable
 
 from resiliparse.parse.html import HTMLParserException
 
-from pipelines.extract import html_to_text
+from pipelines.extract import DEFAULT_EXTRACTOR, extract_html
+from pipelines.langid import identify
 from pipelines.pii import mask_pii
 from pipelines.quality.c4 import c4_lines
 from pipelines.quality.config import BASIC, C4, FINEWEB, GOPHER, NONE, PRESETS, FilterConfig, combine, preset
@@ -45,14 +47,31 @@ from pipelines.quality.wordlist import find_listed, load_wordlist
 from pipelines.readers import Drop, RawRecord, Reject
 from pipelines.textnorm import normalize_text
 
-__all__ = ["BASIC", "C4", "FINEWEB", "GOPHER", "NONE", "PRESETS", "FilterConfig", "Page", "clean_lines",
-           "clean_record", "combine", "configure", "filter_page", "manifest_config", "preset", "split_words"]
+__all__ = ["BASIC", "C4", "FINEWEB", "GOPHER", "KEEP_ALL", "NONE", "PRESETS", "FilterConfig", "LangConfig", "Page",
+           "clean_lines", "clean_record", "combine", "configure", "filter_page", "manifest_config", "preset", "split_words"]
 
 Count = Callable[..., None]  # count(name: str, n: int = 1)
 
 
 def no_count(name: str, n: int = 1) -> None:
     """The default counter: counts nothing."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class LangConfig:
+    """Which identified languages to keep (`--langs`, `--lang-min-score`). Every kept document's
+    language is identified (pipelines.langid) whatever this says."""
+
+    keep: frozenset[str] | None = None  # None: every language
+    # 0 keeps everything; FineWeb keeps English at a fastText score >= 0.65 (Penedo et al. 2024)
+    min_score: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.min_score <= 1.0:
+            raise ValueError(f"--lang-min-score must be within [0, 1], got {self.min_score}")
+
+
+KEEP_ALL = LangConfig()
 
 
 def configure(presets: str = "basic", *, wordlist_url: str | None = None, mask_pii: bool = False,
@@ -120,22 +139,45 @@ def filter_page(page: Page, config: FilterConfig, count: Count = no_count) -> tu
     return final, reason
 
 
-def record_text(record: RawRecord) -> str:
+def record_text(record: RawRecord, extractor: str = DEFAULT_EXTRACTOR, count: Count = no_count) -> str:
     """The raw text of a record: extracted from its HTML payload, or its plain text."""
-    if record.html is not None:
-        return html_to_text(record.html, record.charset)
-    return record.text or ""
+    if record.html is None:
+        return record.text or ""
+    extraction = extract_html(record.html, record.charset, extractor=extractor)
+    if extraction.truncated:
+        count("extract/truncated")
+    if extraction.too_deep:
+        count("extract/too_deep")
+    return extraction.text
 
 
-def clean_record(record: RawRecord, config: FilterConfig, count: Count = no_count) -> dict | Drop | Reject:
-    """A documents-schema row for `record`, or why it is not kept."""
+def language_verdict(text: str, langs: LangConfig, count: Count = no_count) -> tuple[str, float, str | None]:
+    """(language, score, drop reason or None) of a page's text."""
+    lang, score = identify(text)
+    if langs.keep is not None and lang not in langs.keep:
+        count(f"lang_dropped/{lang}")
+        return lang, score, "lang_not_wanted"
+    if score < langs.min_score:
+        return lang, score, "lang_low_score"
+    return lang, score, None
+
+
+def clean_record(record: RawRecord, config: FilterConfig, count: Count = no_count, *,
+                 langs: LangConfig = KEEP_ALL, extractor: str = DEFAULT_EXTRACTOR) -> dict | Drop | Reject:
+    """A documents-schema row for `record`, or why it is not kept.
+
+    The language is identified after line cleaning and before the quality rules (FineWeb's
+    order: the Gopher and C4 rules are written for English).
+    """
     try:
-        raw = record_text(record)
+        raw = record_text(record, extractor, count)
     except HTMLParserException as err:
         return Reject(source=record.source, position=record.position, reason="html_parse_error",
                       detail=f"{type(err).__name__}: {err}"[:200])
     page, removed = clean_lines(normalize_text(raw), count)
-    final, reason = filter_page(page, config, count)
+    lang, score, reason = language_verdict(page.text, langs, count)
+    if reason is None:
+        final, reason = filter_page(page, config, count)
     if reason is not None:
         return Drop(reason=reason, source=record.source, position=record.position)
     text, words = final.text, final.words
@@ -151,8 +193,8 @@ def clean_record(record: RawRecord, config: FilterConfig, count: Count = no_coun
         "id": record.id,
         "url": record.url,
         "text": text,
-        "lang": record.lang or "und",
-        "lang_score": None,
+        "lang": lang,
+        "lang_score": score,
         "source": record.source,
         "timestamp": record.timestamp,
         "num_chars": len(text),

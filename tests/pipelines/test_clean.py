@@ -21,6 +21,7 @@ EXPECTED_STATS = {
     "dropped/warc_type_request": 2,
     "rejected/empty_file": 1, "rejected/invalid_json": 1, "rejected/invalid_utf8": 1, "rejected/no_text": 1,
     "rejected/truncated_gzip": 1,
+    "lang/en": 4,  # the kept documents by identified language: they add up to kept
 }
 
 
@@ -133,7 +134,7 @@ def test_reads_from_and_writes_to_s3(corpus, s3_bucket):
         "read": 14, "kept": 2, "dropped/exact_duplicate": 2, "dropped/http_status_404": 1,
         "dropped/low_alpha_ratio": 1, "dropped/not_html": 1, "dropped/too_few_words": 2,
         "dropped/warc_type_metadata": 1, "dropped/warc_type_request": 1,
-        "rejected/invalid_json": 1, "rejected/invalid_utf8": 1, "rejected/no_text": 1}
+        "rejected/invalid_json": 1, "rejected/invalid_utf8": 1, "rejected/no_text": 1, "lang/en": 2}
     rows = [r for batch in read_documents(f"{s3_bucket}/docs", columns=["source", "url"]) for r in batch.to_pylist()]
     assert sorted(rows, key=lambda r: r["url"] or "") == [
         {"source": f"{s3_bucket}/raw/docs.jsonl", "url": None},
@@ -164,3 +165,11 @@ def test_command_line_prints_one_line_for_a_missing_input(tmp_path):
                           cwd=Path(__file__).resolve().parents[2])
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [f"shardlm clean: error: --input {missing} matches no files"]
+
+
+def test_summary_table_lists_read_kept_drops_rejects_then_languages():
+    from pipelines.documents_io import summary_table
+
+    table = summary_table({"dropped/x": 1, "lang/en": 2, "read": 4, "rejected/y": 1, "kept": 2})
+    assert [line.split()[0] for line in table.splitlines()] == ["read", "kept", "dropped/x", "rejected/y", "lang/en"]
+    assert table.splitlines()[1].split()[1:] == ["2", "50.00%"]

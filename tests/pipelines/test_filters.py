@@ -5,7 +5,7 @@ from collections import Counter
 import pytest
 
 from pipelines.filters import (
-    BASIC, C4, FINEWEB, GOPHER, NONE, PRESETS, FilterConfig, clean_lines, clean_record, combine, configure,
+    BASIC, C4, FINEWEB, GOPHER, NONE, PRESETS, FilterConfig, LangConfig, clean_lines, clean_record, combine, configure,
     filter_page, manifest_config, preset, split_words)
 from pipelines.readers import Drop, RawRecord, Reject, doc_id
 from pipelines.textnorm import normalize_text
@@ -145,9 +145,10 @@ def test_clean_record_text_row():
                        lang="fr", timestamp=1700000000)
     counts, count = counter()
     row = clean_record(record, BASIC, count)
+    assert 0.3 < row.pop("lang_score") < 1.0  # identified, whatever the input said
     assert row == {
         "id": doc_id("s.jsonl", 3), "url": "http://x/", "text": "Caf\u00e9 au lait\nis a drink.", "lang": "fr",
-        "lang_score": None, "source": "s.jsonl", "timestamp": 1700000000, "num_chars": 24, "num_words": 6,
+        "source": "s.jsonl", "timestamp": 1700000000, "num_chars": 24, "num_words": 6,
         "num_lines": 2, "num_lines_removed": 1, "mean_word_length": 19 / 6,
     }
     assert counts == {"lines/kept": 2, "lines/removed_empty": 1}
@@ -181,7 +182,7 @@ def test_clean_record_masks_pii_in_kept_documents_only():
 def test_clean_record_html_row_and_drops():
     page = "<html><body><p>Caf\u00e9 cr\u00e8me is served here every day.</p></body></html>".encode("cp1252")
     row = clean_record(RawRecord(source="w.warc.gz", position=10, html=page, charset="cp1252"), BASIC)
-    assert row["text"] == "Caf\u00e9 cr\u00e8me is served here every day." and row["lang"] == "und"
+    assert row["text"] == "Caf\u00e9 cr\u00e8me is served here every day." and row["lang"] == "en"
     assert row["url"] is None and row["timestamp"] is None and row["num_lines_removed"] == 0
     short = clean_record(RawRecord(source="w", position=1, html=b"<html><p>hi</p></html>"), BASIC)
     assert short == Drop(reason="too_few_words", source="w", position=1)
@@ -203,3 +204,17 @@ def test_a_20_mb_single_line_page_finishes_under_every_preset():
     assert {name: o.reason for name, o in outcomes.items() if isinstance(o, Drop)} == {
         "c4": "c4_too_few_sentences", "gopher": "too_many_words", "fineweb": "fineweb_line_punct",
         "c4,gopher,fineweb": "c4_too_few_sentences"}
+
+
+def test_clean_record_keeps_only_wanted_languages():
+    german = RawRecord(source="s.jsonl", position=1, text="Der Hund läuft schnell über die grüne Wiese am Fluss.")
+    counts, count = counter()
+    dropped = clean_record(german, BASIC, count, langs=LangConfig(keep=frozenset({"en"})))
+    assert isinstance(dropped, Drop) and dropped.reason == "lang_not_wanted"
+    assert counts == {"lang_dropped/de": 1}
+    kept = clean_record(german, BASIC, langs=LangConfig(keep=frozenset({"de", "en"})))
+    assert kept["lang"] == "de" and kept["lang_score"] > 0.9
+    low = clean_record(german, BASIC, langs=LangConfig(min_score=0.999999))
+    assert isinstance(low, Drop) and low.reason == "lang_low_score"
+    with pytest.raises(ValueError, match="--lang-min-score must be within"):
+        LangConfig(min_score=1.5)
