@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import tarfile
 from dataclasses import asdict, dataclass
 from typing import Any, Iterable
 
@@ -31,17 +32,24 @@ def shard_name(split: str, index: int) -> str:
 
 
 def tar_bytes(stem: str, batches: Iterable[pa.RecordBatch]) -> tuple[bytes, int]:
-    """A reproducible tar (fixed mtime, owner, mode) of one chunk per batch; returns (bytes, examples)."""
-    # Imported here: webdataset imports torch, which Beam workers writing shards do not need.
-    import webdataset as wds
+    """A reproducible USTAR tar (mtime 0, mode 0444, owner `shardlm`) of one chunk per batch;
+    returns (bytes, examples).
 
+    Written with the standard library rather than webdataset's TarWriter (which gives the same
+    bytes) because importing webdataset imports torch, which Beam workers building shards do not
+    need. `webdataset.WebDataset(url)` reads the result (tests/shards/test_writer_reader.py).
+    """
     buffer = io.BytesIO()
     examples = 0
-    with wds.TarWriter(buffer, encoder=False, mtime=0, user="shardlm", group="shardlm") as tar:
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.USTAR_FORMAT) as tar:
         for i, batch in enumerate(batches):
             if batch.num_rows == 0:
                 continue
-            tar.write({"__key__": f"{stem}-{i:06d}", CHUNK_EXTENSION: encode_chunk(batch)})
+            data = encode_chunk(batch)
+            info = tarfile.TarInfo(f"{stem}-{i:06d}.{CHUNK_EXTENSION}")
+            info.size, info.mtime, info.mode = len(data), 0, 0o444
+            info.uname = info.gname = "shardlm"
+            tar.addfile(info, io.BytesIO(data))
             examples += batch.num_rows
     return buffer.getvalue(), examples
 
