@@ -133,6 +133,11 @@ def expand_inputs(specs: Iterable[str], storage_options: dict | None = None) -> 
     return list(seen.items())
 
 
+def _is_file(fs, path: str, info: dict) -> bool:
+    """A file, or a symbolic link to one (fsspec's local listing types links as 'other')."""
+    return info.get("type") == "file" or (bool(info.get("islink")) and fs.isfile(path))
+
+
 def _expand_one(spec: str, options: dict) -> list[tuple[str, int]]:
     fs, path = fsspec.core.url_to_fs(spec, **options)
     listed, what = True, "matches no files"
@@ -146,7 +151,7 @@ def _expand_one(spec: str, options: dict) -> list[tuple[str, int]]:
         raise FileNotFoundError(f"--input {spec} does not exist; check the path or URL "
                                 f"(and --storage-options for remote storage)")
     # Hidden and marker files (.DS_Store, _SUCCESS) are skipped when listing a glob or folder.
-    files = [(p, info) for p, info in sorted(found.items()) if info.get("type") == "file"
+    files = [(p, info) for p, info in sorted(found.items()) if _is_file(fs, p, info)
              and not (listed and p.rsplit("/", 1)[-1].startswith((".", "_")))]
     if not files:
         raise FileNotFoundError(f"--input {spec} {what}")

@@ -225,6 +225,15 @@ def test_expand_inputs(tmp_path):
     assert [u for u, _ in expand_inputs([f"file://{tmp_path}/a.*"])] == [f"file://{tmp_path}/a.jsonl"]
 
 
+def test_symlinked_inputs_are_listed(tmp_path):
+    (tmp_path / "real").mkdir()
+    (tmp_path / "real" / "a.jsonl").write_text("{}\n")
+    (tmp_path / "links").mkdir()
+    (tmp_path / "links" / "a.jsonl").symlink_to(tmp_path / "real" / "a.jsonl")
+    (tmp_path / "links" / "dangling.jsonl").symlink_to(tmp_path / "real" / "gone.jsonl")
+    assert [u for u, _ in expand_inputs([str(tmp_path / "links" / "*.jsonl")])] == [str(tmp_path / "links" / "a.jsonl")]
+
+
 def test_missing_inputs_fail_with_one_line(tmp_path):
     with pytest.raises(FileNotFoundError, match="nope.warc.gz does not exist") as err:
         expand_inputs([str(tmp_path / "nope.warc.gz")])
