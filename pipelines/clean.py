@@ -2,9 +2,10 @@
 
     python -m pipelines.clean --input URL_OR_GLOB [--input ...] --output URL [Beam options]
 
-read -> extract -> normalize -> filter -> exact dedup -> Parquet parts, rejects, manifest.
-This module only wires transforms; the logic lives in readers, extract, textnorm, filters,
-dedup and documents_io. Stats are computed as data (one reason key per outcome, counted per
+read -> extract -> normalize -> language -> quality filters -> URL, exact, near and line dedup
+-> Parquet parts, rejects, manifest. This module only wires transforms; the logic lives in
+readers, extract, textnorm, langid, filters (and quality/), dedup, neardedup, linededup and
+documents_io. Stats are computed as data (one reason key per outcome, counted per
 key, handed to the commit step as a side input), so they are right on every runner; the same
 names are Beam Metrics counters for monitoring.
 """
@@ -15,7 +16,7 @@ import argparse
 import logging
 import math
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
@@ -28,7 +29,7 @@ from pipelines.langid import parse_langs
 from pipelines.linededup import LineDedup, LineDedupConfig
 from pipelines.minhash import VERIFY_MODES, NearDedupConfig
 from pipelines.neardedup import NearDedup
-from pipelines.options import add_storage_flag, parse_job_args
+from pipelines.options import add_storage_flag, is_direct_runner, parse_job_args
 from pipelines.readers import FORMATS, RawRecord, ReaderConfig, Reject, expand_inputs, read_source, resolve_format
 from schemas import read_manifest
 from shards.storage import check_url
@@ -54,6 +55,10 @@ class CleanJob:
     line_dedup: LineDedupConfig | None  # None: off
     num_parts: int
     storage_options: dict
+    # Rebalance records between reading and cleaning (a fusion break). On distributed runners one
+    # big file would otherwise be cleaned by the worker that read it; the DirectRunner would
+    # instead hold every raw page in memory there, so main() turns it off for it.
+    spread_records: bool = True
     config: dict  # what the manifest records under created_by.config
 
 
@@ -173,11 +178,16 @@ def write_part(keyed: tuple[int, list], folder: str, storage_options: dict) -> d
     return dio.write_part(folder, index, (r for r in rows if r is not None), storage_options)
 
 
-def write_rejects(rejects: list[dict], folder: str, storage_options: dict) -> dict:
-    return dio.write_rejects(folder, rejects, storage_options)
+def key_reject(reject: dict, num_parts: int) -> tuple[int, dict]:
+    return (dio.reject_part(reject, num_parts), reject)
 
 
-def commit(_, job: CleanJob, files: list[dict], rejects: dict, counts: dict[str, int],
+def write_rejects(keyed: tuple[int, list], folder: str, storage_options: dict) -> dict:
+    index, rejects = keyed
+    return dio.write_rejects(folder, index, (r for r in rejects if r is not None), storage_options)
+
+
+def commit(_, job: CleanJob, files: list[dict], rejects: list[dict], counts: dict[str, int],
            languages: dict[str, int]) -> str:
     stats = dio.stats_from_counts(counts, languages)
     manifest = dio.documents_manifest(files=files, rejects=rejects, stats=stats,
@@ -213,9 +223,10 @@ def build_pipeline(p: beam.Pipeline, job: CleanJob) -> None:
     items = (p
              | "Files" >> beam.Create(job.files)
              | "SpreadFiles" >> beam.Reshuffle()
-             | "Read" >> beam.FlatMap(read_source, job.reader, job.storage_options)
-             | "SpreadRecords" >> beam.Reshuffle()
-             | "Clean" >> beam.Map(clean_item, job.filters, job.langs, job.extractor))
+             | "Read" >> beam.FlatMap(read_source, job.reader, job.storage_options))
+    if job.spread_records:
+        items = items | "SpreadRecords" >> beam.Reshuffle()
+    items = items | "Clean" >> beam.Map(clean_item, job.filters, job.langs, job.extractor)
     docs, others = items | "Route" >> beam.Partition(route_item, 2)
     deduped = docs | "Dedup" >> Dedup(job)
     counts = ((deduped, others)
@@ -225,8 +236,13 @@ def build_pipeline(p: beam.Pipeline, job: CleanJob) -> None:
     rejects = (others
                | "Rejects" >> beam.Filter(lambda item: isinstance(item, Reject))
                | "RejectJson" >> beam.Map(Reject.to_json)
-               | "AllRejects" >> beam.combiners.ToList()
-               | "WriteRejects" >> beam.Map(write_rejects, job.output, job.storage_options))
+               | "KeyRejects" >> beam.Map(key_reject, job.num_parts))
+    every_reject_part = p | "RejectParts" >> beam.Create([(i, None) for i in range(job.num_parts)])
+    rejects = ((rejects, every_reject_part)
+               | "WithEmptyRejectParts" >> beam.Flatten()
+               | "GroupRejects" >> beam.GroupByKey()
+               | "WriteRejects" >> beam.Map(write_rejects, job.output, job.storage_options)
+               | "AllRejectParts" >> beam.combiners.ToList())
     languages = (deduped
                  | "KeptRows" >> beam.Filter(lambda item: isinstance(item, dict))
                  | "Language" >> beam.Map(language_of)
@@ -242,7 +258,7 @@ def build_pipeline(p: beam.Pipeline, job: CleanJob) -> None:
     _ = (p
          | "Once" >> beam.Create([None])
          | "Commit" >> beam.Map(commit, job, files=beam.pvalue.AsSingleton(files),
-                                rejects=beam.pvalue.AsSingleton(rejects),
+                                rejects=beam.pvalue.AsSingleton(rejects),  # one entry per part
                                 counts=beam.pvalue.AsDict(counts),
                                 languages=beam.pvalue.AsDict(languages)))
 
@@ -250,7 +266,7 @@ def build_pipeline(p: beam.Pipeline, job: CleanJob) -> None:
 def main(argv: list[str] | None = None) -> dict:
     """Run the job; returns the manifest it committed."""
     args, options = parse_job_args(build_parser(), argv)
-    job = plan(args)
+    job = replace(plan(args), spread_records=not is_direct_runner(options))
     if dio.uncommit(job.output, job.storage_options):
         log.info("removed the old manifest of %s; it is committed again when this job ends", job.output)
     log.info("cleaning %d input files into %d parts at %s", len(job.files), job.num_parts, job.output)

@@ -3,7 +3,7 @@
 Layout of a dataset folder (any fsspec URL):
 
     part-00000.parquet ...          documents, schemas.DOCUMENTS_SCHEMA, sorted by id in a part
-    rejects/part-00000.jsonl        one JSON object per rejected record (always written)
+    rejects/part-00000.jsonl ...    one JSON object per rejected record (every part written)
     manifest.json                   written last; commits the dataset
 
 Bytes are deterministic: a document goes to part `int(id, 16) % num_parts`, rows are sorted
@@ -23,14 +23,14 @@ import fsspec
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipelines.readers import Drop, Reject
+from pipelines.readers import Drop, Reject, doc_id
 from schemas import DOCUMENTS_SCHEMA, SCHEMA_VERSION, encode_schema, read_manifest, write_manifest
 from schemas import uncommit as uncommit_manifest
 from schemas.manifest import dataset_folder
 from shards.storage import check_url, join
 
 TOOL = "shardlm clean"
-REJECTS_PATH = "rejects/part-00000.jsonl"
+REJECTS_FOLDER = "rejects"
 ROW_GROUP_ROWS = 16384
 READ_BATCH_ROWS = 1024
 # Fixed writer options: same rows in, same bytes out (pyarrow writes no timestamps).
@@ -77,10 +77,19 @@ def rejects_bytes(rejects: Iterable[dict]) -> bytes:
     return "".join(json.dumps(r, sort_keys=True, ensure_ascii=False) + "\n" for r in ordered).encode("utf-8")
 
 
-def write_rejects(folder: str, rejects: Iterable[dict], storage_options: dict | None = None) -> dict:
-    """Write `rejects/part-00000.jsonl` (empty when nothing was rejected); returns its entry."""
+def rejects_path(index: int) -> str:
+    return f"{REJECTS_FOLDER}/part-{index:05d}.jsonl"
+
+
+def reject_part(reject: dict, num_parts: int) -> int:
+    """The rejects part of a reject: like a document's part, from the id its record would have had."""
+    return part_of(doc_id(reject["source"], reject["position"]), num_parts)
+
+
+def write_rejects(folder: str, index: int, rejects: Iterable[dict], storage_options: dict | None = None) -> dict:
+    """Write `rejects/part-{index:05d}.jsonl` (empty when that part has no reject); returns its entry."""
     rejects = list(rejects)
-    return write_file(folder, REJECTS_PATH, rejects_bytes(rejects), len(rejects), storage_options)
+    return write_file(folder, rejects_path(index), rejects_bytes(rejects), len(rejects), storage_options)
 
 
 # --- stats -----------------------------------------------------------------------------------
@@ -125,7 +134,7 @@ def tool_version() -> str:
         return "unknown"
 
 
-def documents_manifest(*, files: list[dict], rejects: dict, stats: dict[str, int],
+def documents_manifest(*, files: list[dict], rejects: list[dict], stats: dict[str, int],
                        config: dict[str, Any]) -> dict:
     files = sorted(files, key=lambda f: f["path"])
     return {
@@ -134,7 +143,7 @@ def documents_manifest(*, files: list[dict], rejects: dict, stats: dict[str, int
         "arrow_schema": encode_schema(DOCUMENTS_SCHEMA),
         "rows": sum(f["rows"] for f in files),
         "files": files,
-        "rejects": rejects,
+        "rejects": sorted(rejects, key=lambda f: f["path"]),
         "stats": stats,
         "created_by": {"tool": TOOL, "version": tool_version(), "config": config},
     }

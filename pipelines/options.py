@@ -31,3 +31,10 @@ def parse_job_args(parser: argparse.ArgumentParser, argv: list[str] | None
     options.view_as(SetupOptions).save_main_session = False
     return args, options
 
+
+
+def is_direct_runner(options: PipelineOptions) -> bool:
+    """Whether the job runs on one machine (Beam's DirectRunner, in-process or multi-processing)."""
+    runner = options.view_as(StandardOptions).runner
+    name = runner if isinstance(runner, str) else type(runner).__name__
+    return name.lower().endswith(("directrunner", "direct"))
