@@ -40,7 +40,8 @@ DATATROVE_PYTHON = "/work/bench-venv/bin/python"
 # The shardlm side: extraction (resiliparse, the default) + language (English) + Gopher and C4
 # presets + exact and near dedup (on by default); URL and repeated-line dedup off, as datatrove
 # runs neither here. Adjust to the flags `shardlm clean --help` lists.
-SHARDLM_FLAGS = ["--langs", "en", "--lang-min-score", "0.65", "--preset", "gopher,c4", "--near-dedup", "--no-url-dedup", "--no-line-dedup"]
+SHARDLM_FLAGS = ["--langs", "en", "--lang-min-score", "0.65", "--preset", "gopher,c4", "--near-dedup",
+                 "--no-url-dedup", "--no-line-dedup"]
 
 # The datatrove side, in pipeline order (stage -> blocks); built by datatrove_stages().
 DATATROVE_STEPS = {
