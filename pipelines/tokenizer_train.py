@@ -11,6 +11,7 @@ Families and their special tokens (ids in this order, from 0):
 from __future__ import annotations
 
 import hashlib
+import logging
 import json
 import os
 import posixpath
@@ -22,6 +23,8 @@ import fsspec
 from tokenizers import AddedToken, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
 
 from shards.storage import check_url
+
+log = logging.getLogger(__name__)
 
 KINDS = ("wordpiece", "bpe", "bytelevel", "unigram")
 TOKENIZER_FILE = "tokenizer.json"
@@ -85,16 +88,10 @@ def _normalizer(config: TokenizerConfig) -> normalizers.Normalizer | None:
 
 
 def new_tokenizer(config: TokenizerConfig) -> tuple[Tokenizer, trainers.Trainer]:
-    """An untrained tokenizer of the family and its trainer."""
+    """An untrained tokenizer of a BPE or Unigram family and its trainer (WordPiece: `_train_wordpiece`)."""
     specials = list(special_tokens(config.kind).values())
     common = dict(vocab_size=config.vocab_size, special_tokens=specials, show_progress=False)
-    if config.kind == "wordpiece":
-        tok = Tokenizer(models.WordPiece(unk_token="[UNK]", continuing_subword_prefix="##"))
-        tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-        tok.decoder = decoders.WordPiece(prefix="##")
-        trainer = trainers.WordPieceTrainer(min_frequency=config.min_frequency,
-                                            continuing_subword_prefix="##", **common)
-    elif config.kind == "bytelevel":
+    if config.kind == "bytelevel":
         tok = Tokenizer(models.BPE())
         tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=True)
         tok.decoder = decoders.ByteLevel()
@@ -128,10 +125,76 @@ def _post_processor(kind: str, tok: Tokenizer) -> processors.PostProcessor:
                                          special_tokens=list(ids.items()))
 
 
+_WORD_START = "\u2581"  # marks the first piece of a word while a WordPiece vocabulary is learned
+# Extra BPE merges allowed for joining the word-start mark to a word's first character: about
+# one per distinct word-initial character (some dozens for alphabetic scripts; CJK has more).
+WORD_START_ROOM = 2000
+
+
+def wordpiece_vocab(bpe_vocab: dict[str, int], specials: list[str], vocab_size: int) -> dict[str, int]:
+    """A WordPiece vocabulary from BPE pieces learned on word-start-marked words.
+
+    A marked piece (`\u2581foo`) begins a word (`foo`), an unmarked one continues it (`##foo`);
+    every character is kept alone and as a continuation so that no word of the training text
+    becomes [UNK]. Order: special tokens, characters, continuation characters, then merges in
+    the order they were learned; cut at `vocab_size` (never below the characters).
+    """
+    pieces = []
+    for token, _ in sorted(bpe_vocab.items(), key=lambda item: item[1]):
+        if token in specials:
+            continue
+        if token.startswith(_WORD_START):
+            if len(token) > 1:
+                pieces.append(token[1:])
+        else:
+            pieces.append("##" + token)
+    chars = sorted({p.removeprefix("##") for p in pieces if len(p.removeprefix("##")) == 1})
+    ordered = list(dict.fromkeys([*specials, *chars, *("##" + c for c in chars), *pieces]))
+    return {t: i for i, t in enumerate(ordered[:max(vocab_size, len(specials) + 2 * len(chars))])}
+
+
+def _train_wordpiece(texts: Iterable[str], config: TokenizerConfig) -> Tokenizer:
+    """WordPiece, learned reproducibly.
+
+    tokenizers' WordPieceTrainer numbers its `##x` symbols in hash-map order, which changes from
+    process to process and with it how ties between equally frequent pairs break
+    (huggingface/tokenizers#1794): two runs gave different vocabularies. It is a BPE trainer with
+    a continuation prefix; the same merges are learned by BpeTrainer over words whose first
+    character carries a word-start mark, whose alphabet is numbered in sorted order (the same
+    input then gives the same vocabulary, tests/pipelines/test_tokenizer.py). Marked pieces turn
+    into word-initial pieces, unmarked ones into `##` pieces (`wordpiece_vocab`). Marking a word
+    costs one merge per character that starts a word, so the BPE is trained with room for
+    `WORD_START_ROOM` of them and the vocabulary cut to `vocab_size` in merge order (texts are
+    streamed once, never held in memory).
+    """
+    specials = list(special_tokens("wordpiece").values())
+    bpe = Tokenizer(models.BPE(unk_token="[UNK]"))
+    bpe.normalizer = _normalizer(config)
+    bpe.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.BertPreTokenizer(),
+        pre_tokenizers.Metaspace(replacement=_WORD_START, prepend_scheme="always", split=False)])
+    trainer = trainers.BpeTrainer(vocab_size=config.vocab_size + WORD_START_ROOM, min_frequency=config.min_frequency,
+                                  special_tokens=specials, show_progress=False)
+    bpe.train_from_iterator(_batched(texts, 256), trainer=trainer)
+    vocab = wordpiece_vocab(bpe.get_vocab(), specials, config.vocab_size)
+    if len(vocab) < config.vocab_size:
+        log.warning("the WordPiece vocabulary has %d pieces, fewer than --vocab-size %d: the corpus "
+                    "offers no more merges (or more than %d characters start words)",
+                    len(vocab), config.vocab_size, WORD_START_ROOM)
+    tok = Tokenizer(models.WordPiece(vocab=vocab, unk_token="[UNK]", continuing_subword_prefix="##"))
+    tok.normalizer = _normalizer(config)
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tok.decoder = decoders.WordPiece(prefix="##")
+    return tok
+
+
 def train_tokenizer(texts: Iterable[str], config: TokenizerConfig) -> Tokenizer:
-    """Train on an iterator of texts (streamed, not held in memory) and add the post-processor."""
-    tok, trainer = new_tokenizer(config)
-    tok.train_from_iterator(_batched(texts, 256), trainer=trainer)
+    """Train on an iterator of texts and add the post-processor."""
+    if config.kind == "wordpiece":
+        tok = _train_wordpiece(texts, config)
+    else:
+        tok, trainer = new_tokenizer(config)
+        tok.train_from_iterator(_batched(texts, 256), trainer=trainer)
     missing = [t for t in special_tokens(config.kind).values() if tok.token_to_id(t) is None]
     if missing:
         raise ValueError(f"trained tokenizer lacks special tokens {missing}; this is a bug in shardlm")

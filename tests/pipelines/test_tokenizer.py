@@ -119,3 +119,27 @@ def test_manifest_url_is_canonical_for_a_relative_path(documents_dataset, tmp_pa
     _, file_info = load_tokenizer("./tok/tokenizer.json")
     assert folder_info["url"] == str(tmp_path / "tok")  # the trainer may run from another directory
     assert file_info["url"] == str(tmp_path / "tok" / "tokenizer.json")
+
+
+def test_wordpiece_vocab_from_word_start_marked_pieces():
+    from pipelines.tokenizer_train import wordpiece_vocab
+
+    learned = {"[PAD]": 0, "[UNK]": 1, "\u2581": 2, "a": 3, "b": 4, "\u2581a": 5, "ab": 6, "\u2581ab": 7, "\u2581b": 8}
+    assert wordpiece_vocab(learned, ["[PAD]", "[UNK]"], 10) == {
+        "[PAD]": 0, "[UNK]": 1, "a": 2, "b": 3, "##a": 4, "##b": 5, "##ab": 6, "ab": 7}
+    assert list(wordpiece_vocab(learned, ["[PAD]", "[UNK]"], 7)) == ["[PAD]", "[UNK]", "a", "b", "##a", "##b", "##ab"]
+    assert len(wordpiece_vocab(learned, ["[PAD]", "[UNK]"], 3)) == 6  # never fewer than the characters
+
+
+def test_wordpiece_training_is_reproducible_across_processes(documents_dataset, tmp_path):
+    import subprocess
+    import sys
+
+    outputs = []
+    for run in ("one", "two"):  # separate processes: each has its own hash-map seeds
+        out = tmp_path / run
+        subprocess.run([sys.executable, "-m", "pipelines.tokenizer", "--input", documents_dataset, "--kind",
+                        "wordpiece", "--vocab-size", "300", "--min-frequency", "1", "--output", str(out)],
+                       check=True, capture_output=True)
+        outputs.append((out / "tokenizer.json").read_bytes())
+    assert outputs[0] == outputs[1]
