@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, replace
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
+from apache_beam.metrics.metric import MetricsFilter
 
 from pipelines import documents_io as dio
 from pipelines.dedup import ExactDedup, UrlDedup
@@ -120,6 +121,11 @@ def plan(args: argparse.Namespace) -> CleanJob:
     found = expand_inputs(args.input, args.storage_options)
     for url, _ in found:
         resolve_format(url, args.format)
+        try:
+            url.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError(f"input file name {url.encode('utf-8', 'backslashreplace').decode()} is not "
+                             f"valid UTF-8; rename it") from None
     num_parts = args.num_parts or max(1, math.ceil(sum(size for _, size in found) / INPUT_BYTES_PER_PART))
     reader = ReaderConfig(format=args.format, text_field=args.text_field, url_field=args.url_field)
     filters = configure(args.preset, wordlist_url=args.wordlist, mask_pii=args.mask_pii,
@@ -187,9 +193,16 @@ def write_rejects(keyed: tuple[int, list], folder: str, storage_options: dict) -
     return dio.write_rejects(folder, index, (r for r in rejects if r is not None), storage_options)
 
 
+class LostRecordsError(RuntimeError):
+    """Records read do not all come out as kept, dropped or rejected: a bug, never committed."""
+
+
 def commit(_, job: CleanJob, files: list[dict], rejects: list[dict], counts: dict[str, int],
-           languages: dict[str, int]) -> str:
+           languages: dict[str, int], read: int) -> str:
     stats = dio.stats_from_counts(counts, languages)
+    if stats["read"] != read:  # `read` is counted where records leave the readers
+        raise LostRecordsError(f"{read} records were read but {stats['read']} came out kept, dropped or "
+                               f"rejected; {job.output} is left uncommitted (a bug in shardlm: please report it)")
     manifest = dio.documents_manifest(files=files, rejects=rejects, stats=stats,
                                       config=job.config)
     return dio.commit(job.output, manifest, job.storage_options)
@@ -224,6 +237,7 @@ def build_pipeline(p: beam.Pipeline, job: CleanJob) -> None:
              | "Files" >> beam.Create(job.files)
              | "SpreadFiles" >> beam.Reshuffle()
              | "Read" >> beam.FlatMap(read_source, job.reader, job.storage_options))
+    read = items | "CountRead" >> beam.combiners.Count.Globally()
     if job.spread_records:
         items = items | "SpreadRecords" >> beam.Reshuffle()
     items = items | "Clean" >> beam.Map(clean_item, job.filters, job.langs, job.extractor)
@@ -260,7 +274,8 @@ def build_pipeline(p: beam.Pipeline, job: CleanJob) -> None:
          | "Commit" >> beam.Map(commit, job, files=beam.pvalue.AsSingleton(files),
                                 rejects=beam.pvalue.AsSingleton(rejects),  # one entry per part
                                 counts=beam.pvalue.AsDict(counts),
-                                languages=beam.pvalue.AsDict(languages)))
+                                languages=beam.pvalue.AsDict(languages),
+                                read=beam.pvalue.AsSingleton(read)))
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -270,12 +285,33 @@ def main(argv: list[str] | None = None) -> dict:
     if dio.uncommit(job.output, job.storage_options):
         log.info("removed the old manifest of %s; it is committed again when this job ends", job.output)
     log.info("cleaning %d input files into %d parts at %s", len(job.files), job.num_parts, job.output)
-    with beam.Pipeline(options=options) as p:
-        build_pipeline(p, job)
+    p = beam.Pipeline(options=options)
+    build_pipeline(p, job)
+    result = p.run()
+    result.wait_until_finish()
     manifest = read_manifest(job.output, job.storage_options)
-    log.info("shardlm clean: %d documents in %d parts at %s\n%s", manifest["rows"], len(manifest["files"]),
-             job.output, dio.summary_table(manifest["stats"]))
+    log.info("shardlm clean: %d documents in %d parts at %s\n%s%s", manifest["rows"], len(manifest["files"]),
+             job.output, dio.summary_table(manifest["stats"]), line_counters(result))
     return manifest
+
+
+def line_counters(result) -> str:
+    """The Beam counters that are not record outcomes (removed lines by reason, masked e-mails,
+    languages dropped, near-dedup candidates), as lines for the summary; empty if the runner
+    reports no metrics."""
+    try:
+        found = result.metrics().query(MetricsFilter().with_namespace(METRICS_NAMESPACE))["counters"]
+    except (NotImplementedError, KeyError, AttributeError):
+        return ""
+    values: dict[str, int] = {}
+    for counter in found:
+        name = counter.key.metric.name
+        if not (name in ("read", "kept") or name.startswith(("dropped/", "rejected/", "lang/"))):
+            values[name] = values.get(name, 0) + (counter.committed or counter.attempted or 0)
+    if not values:
+        return ""
+    width = max(map(len, values))
+    return "\ncounters:\n" + "\n".join(f"  {k:<{width}}  {values[k]:>10,d}" for k in sorted(values))
 
 
 if __name__ == "__main__":

@@ -205,13 +205,30 @@ def iter_warc(f: IO[bytes], source: str, *, wet: bool) -> Iterator[Item]:
     records = ArchiveIterator(f, arc2warc=True)
     reason = "truncated_gzip" if gz else "unreadable"
     item: Item | None = None
+    held: Item | None = None  # the first item waits until a second record proves gzip per record
+    last = -1
     try:
         for record in records:
-            item = _warc_item(record, records.offset, source, wet=wet, gz=gz)
-            yield item
+            # Several records in one gzip member get warcio offsets that do not increase (even
+            # negative ones): number them after the last one, so every record keeps its own id.
+            last = records.offset if records.offset > last else last + 1
+            item = _warc_item(record, last, source, wet=wet, gz=gz)
+            if held is not None:
+                yield held
+            held = item
     except _ARCHIVE_ERRORS as err:
-        yield Reject(source=source, position=records.offset, reason=reason, detail=_detail(err))
+        if gz and "non-chunked gzip" in str(err):
+            # The whole file is one gzip stream (gzip -c of a WARC): read it decompressed, with
+            # positions as offsets in the uncompressed stream.
+            f.seek(0)
+            yield from iter_warc(gzip.GzipFile(fileobj=f), source, wet=wet)
+            return
+        if held is not None:
+            yield held
+        yield Reject(source=source, position=max(records.offset, last + 1), reason=reason, detail=_detail(err))
         return
+    if held is not None:
+        yield held
     # warcio stops quietly at a record cut inside its header: bytes left over are damage.
     left = _file_size(f) - records.offset
     if left > 0 and not (isinstance(item, Reject) and item.position == records.offset):
@@ -241,8 +258,8 @@ def _warc_item(record, offset: int, source: str, *, wet: bool, gz: bool) -> Item
     wanted = "conversion" if wet else "response"
     rec_type = record.rec_type
     item: Item
-    if rec_type != wanted:
-        item = Drop(reason=f"warc_type_{_slug(rec_type)}", source=source, position=offset)
+    if rec_type != wanted:  # a record without WARC-Type counts as warc_type_missing
+        item = Drop(reason=f"warc_type_{_slug(rec_type or 'missing')}", source=source, position=offset)
     else:
         try:
             item = _wet_item(record, offset, source) if wet else _response_item(record, offset, source)
@@ -268,8 +285,11 @@ def _response_item(record, offset: int, source: str) -> Item:
     if http is None:
         return Drop(reason="not_html", source=source, position=offset)
     status = http.get_statuscode() or ""
+    if not (len(status) == 3 and status.isdigit()):  # not an HTTP response: a parse failure
+        return Reject(source=source, position=offset, reason="bad_http_status",
+                      detail=f"HTTP status line gives status {status[:40]!r}")
     if status != "200":
-        return Drop(reason=f"http_status_{_slug(status) or 'missing'}", source=source, position=offset)
+        return Drop(reason=f"http_status_{status}", source=source, position=offset)
     content_type = http.get_header("Content-Type")
     if mime_type(content_type) not in (None, *HTML_TYPES):  # decided by the header, payload unread
         return Drop(reason="not_html", source=source, position=offset)
@@ -337,9 +357,20 @@ def _jsonl_item(raw: bytes, source: str, number: int, config: ReaderConfig) -> I
     if not isinstance(text, str) or not text.strip():
         return reject("no_text", f"field {config.text_field!r} is missing, empty or not a string")
     url, lang = obj.get(config.url_field), obj.get("lang")
+    for name, value in (("text", text), ("url", url)):
+        if isinstance(value, str) and not _encodable(value):  # a lone surrogate escape (\ud800)
+            return reject("invalid_utf8", f"field {name!r} holds a lone surrogate, not text")
     return RawRecord(source=source, position=number, text=text,
                      url=url if isinstance(url, str) and url else None,
                      lang=lang.strip() if isinstance(lang, str) and lang.strip() else None)
+
+
+def _encodable(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def iter_text(lines: Iterable[bytes], source: str, *, gz: bool = False) -> Iterator[Item]:

@@ -176,3 +176,11 @@ def test_summary_table_lists_read_kept_drops_rejects_then_languages():
     table = summary_table({"dropped/x": 1, "lang/en": 2, "read": 4, "rejected/y": 1, "kept": 2})
     assert [line.split()[0] for line in table.splitlines()] == ["read", "kept", "dropped/x", "rejected/y", "lang/en"]
     assert table.splitlines()[1].split()[1:] == ["2", "50.00%"]
+
+
+def test_commit_refuses_when_records_were_lost(tmp_path):
+    job = clean.plan(clean.build_parser().parse_args(["--input", str(make_corpus(tmp_path / "c")),
+                                                       "--output", str(tmp_path / "out")]))
+    with pytest.raises(clean.LostRecordsError, match="3 records were read but 2 came out"):
+        clean.commit(None, job, files=[], rejects=[], counts={"kept": 1, "dropped/x": 1}, languages={}, read=3)
+    assert not (tmp_path / "out" / "manifest.json").exists()

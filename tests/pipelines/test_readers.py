@@ -259,3 +259,22 @@ def test_format_flag_overrides_the_extension(tmp_path):
         list(read_source(str(path), ReaderConfig()))
     with pytest.raises(ValueError, match="unknown --format 'csv'"):
         list(read_source(str(path), ReaderConfig(format="csv")))
+
+
+def test_whole_file_gzip_bad_status_and_missing_type(tmp_path):
+    plain = tmp_path / "plain.warc"
+    write_warc(plain, mixed_warc_records(), gzip_records=False)
+    (tmp_path / "whole.warc.gz").write_bytes(gzip.compress(plain.read_bytes()))  # `gzip -c`, not per record
+    per_record = summarize(read_source(str(plain), ReaderConfig()))
+    assert summarize(read_source(str(tmp_path / "whole.warc.gz"), ReaderConfig())) == per_record
+    data = plain.read_bytes()
+    broken = data.replace(b"HTTP/1.1 200 OK", b"that is not http", 1).replace(b"WARC-Type: request\r\n", b"", 1)
+    (tmp_path / "odd.warc").write_bytes(broken)
+    reasons = [s[2] for s in summarize(read_source(str(tmp_path / "odd.warc"), ReaderConfig())) if s[0] != "record"]
+    assert reasons[:2] == ["warc_type_missing", "bad_http_status"]
+
+
+def test_jsonl_lone_surrogate_is_invalid_utf8():
+    lines = [b'{"text": "fine words here", "url": "http://x.example/\\ud800"}\n', b'{"text": "ok \\ud83d\\ude00"}\n']
+    assert summarize(iter_jsonl(lines, "s.jsonl", ReaderConfig())) == [("reject", 1, "invalid_utf8"),
+                                                                        ("record", 2, None)]
