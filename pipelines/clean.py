@@ -211,7 +211,8 @@ def commit(_, job: CleanJob, files: list[dict], rejects: list[dict], counts: dic
 # --- the pipeline -----------------------------------------------------------------------------
 
 class Dedup(beam.PTransform):
-    """URL -> exact -> near -> line dedup; every input row comes out once, as a row or a Drop.
+    """URL -> exact -> near -> line dedup; every input row comes out once, as a kept row or a
+    Drop: returns (kept rows, drops).
 
     URL first, so the newest crawl of a page is the one the later stages see; exact before near
     because it is cheap and shrinks the MinHash work; near before line, because removing shared
@@ -229,7 +230,7 @@ class Dedup(beam.PTransform):
         for name, transform in self.stages:
             rows, drops = rows | name >> transform | f"Split{name}" >> beam.Partition(route_item, 2)
             dropped.append(drops)
-        return (rows, *dropped) | "Outcomes" >> beam.Flatten()
+        return rows, tuple(dropped) | "Drops" >> beam.Flatten()
 
 
 def build_pipeline(p: beam.Pipeline, job: CleanJob) -> None:
@@ -242,8 +243,8 @@ def build_pipeline(p: beam.Pipeline, job: CleanJob) -> None:
         items = items | "SpreadRecords" >> beam.Reshuffle()
     items = items | "Clean" >> beam.Map(clean_item, job.filters, job.langs, job.extractor)
     docs, others = items | "Route" >> beam.Partition(route_item, 2)
-    deduped = docs | "Dedup" >> Dedup(job)
-    counts = ((deduped, others)
+    kept, dedup_drops = docs | "Dedup" >> Dedup(job)
+    counts = ((kept, dedup_drops, others)
               | "Outcomes" >> beam.Flatten()
               | "OutcomeKey" >> beam.Map(count_outcome)
               | "CountPerKey" >> beam.combiners.Count.PerElement())
@@ -257,14 +258,11 @@ def build_pipeline(p: beam.Pipeline, job: CleanJob) -> None:
                | "GroupRejects" >> beam.GroupByKey()
                | "WriteRejects" >> beam.Map(write_rejects, job.output, job.storage_options)
                | "AllRejectParts" >> beam.combiners.ToList())
-    languages = (deduped
-                 | "KeptRows" >> beam.Filter(lambda item: isinstance(item, dict))
+    languages = (kept
                  | "Language" >> beam.Map(language_of)
                  | "CountLanguages" >> beam.combiners.Count.PerElement())
     every_part = p | "PartIndexes" >> beam.Create([(i, None) for i in range(job.num_parts)])
-    files = (((deduped
-               | "Kept" >> beam.Filter(lambda item: isinstance(item, dict))
-               | "KeyByPart" >> beam.Map(key_by_part, job.num_parts)), every_part)
+    files = ((kept | "KeyByPart" >> beam.Map(key_by_part, job.num_parts), every_part)
              | "WithEmptyParts" >> beam.Flatten()
              | "GroupParts" >> beam.GroupByKey()
              | "WriteParts" >> beam.Map(write_part, job.output, job.storage_options)
