@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import importlib.metadata
 import logging
 import math
 import sys
@@ -31,6 +30,7 @@ from pipelines.options import add_storage_flag, parse_job_args
 from pipelines.tokenize_docs import TokenizedDoc, tokenize_documents
 from pipelines.tokenizer_train import load_tokenizer
 from schemas import examples_schema, read_manifest, token_dtype, uncommit, write_manifest
+from schemas.version import tool_version
 from shards.storage import check_url
 from shards.writer import ShardInfo, rechunk, shard_set_manifest, write_shard
 
@@ -191,15 +191,8 @@ def commit(_, config: BuildConfig, tokenizer_info: dict, schema, written: list, 
         objective=config.objective, seq_len=config.seq_len, tokenizer=tokenizer_info, schema=schema,
         shards=[info for info, _ in written],
         counts=sum_counts([counts, *(c for _, c in written)]),
-        created_by={"tool": "shardlm build", "version": _version(), "config": config.recorded()})
+        created_by={"tool": "shardlm build", "version": tool_version(), "config": config.recorded()})
     write_manifest(config.output, manifest, config.storage_options)
-
-
-def _version() -> str:
-    try:
-        return importlib.metadata.version("shardlm")
-    except importlib.metadata.PackageNotFoundError:
-        return "0+unknown"
 
 
 def build_pipeline(p: beam.Pipeline, config: BuildConfig, files: list[str], tokenizer_info: dict) -> None:

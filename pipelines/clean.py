@@ -32,7 +32,7 @@ from pipelines.minhash import VERIFY_MODES, NearDedupConfig
 from pipelines.neardedup import NearDedup
 from pipelines.options import add_storage_flag, is_direct_runner, parse_job_args
 from pipelines.readers import FORMATS, RawRecord, ReaderConfig, Reject, expand_inputs, read_source, resolve_format
-from schemas import read_manifest
+from schemas import read_manifest, write_manifest
 from shards.storage import check_url
 
 log = logging.getLogger(__name__)
@@ -205,7 +205,7 @@ def commit(_, job: CleanJob, files: list[dict], rejects: list[dict], counts: dic
                                f"rejected; {job.output} is left uncommitted (a bug in shardlm: please report it)")
     manifest = dio.documents_manifest(files=files, rejects=rejects, stats=stats,
                                       config=job.config)
-    return dio.commit(job.output, manifest, job.storage_options)
+    return write_manifest(job.output, manifest, job.storage_options)
 
 
 # --- the pipeline -----------------------------------------------------------------------------

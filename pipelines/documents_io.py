@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-from importlib.metadata import PackageNotFoundError, version
 from typing import Any, Iterable, Iterator
 
 import fsspec
@@ -24,9 +23,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipelines.readers import Drop, Reject, doc_id
-from schemas import DOCUMENTS_SCHEMA, SCHEMA_VERSION, encode_schema, read_manifest, write_manifest
+from schemas import DOCUMENTS_SCHEMA, SCHEMA_VERSION, encode_schema, read_manifest
 from schemas import uncommit as uncommit_manifest
 from schemas.manifest import dataset_folder
+from schemas.version import tool_version
 from shards.storage import check_url, join
 
 TOOL = "shardlm clean"
@@ -127,13 +127,6 @@ def summary_table(stats: dict[str, int]) -> str:
 
 # --- manifest ----------------------------------------------------------------------------------
 
-def tool_version() -> str:
-    try:
-        return version("shardlm")
-    except PackageNotFoundError:
-        return "unknown"
-
-
 def documents_manifest(*, files: list[dict], rejects: list[dict], stats: dict[str, int],
                        config: dict[str, Any]) -> dict:
     files = sorted(files, key=lambda f: f["path"])
@@ -152,11 +145,6 @@ def documents_manifest(*, files: list[dict], rejects: list[dict], stats: dict[st
 def uncommit(folder: str, storage_options: dict | None = None) -> bool:
     """Remove an old manifest.json so a failed rerun leaves an uncommitted folder; True if removed."""
     return uncommit_manifest(check_url(folder), storage_options)
-
-
-def commit(folder: str, manifest: dict, storage_options: dict | None = None) -> str:
-    """Write manifest.json last; returns its URL."""
-    return write_manifest(folder, manifest, storage_options)
 
 
 # --- reading -----------------------------------------------------------------------------------
