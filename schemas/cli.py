@@ -15,20 +15,18 @@ import json
 import logging
 import posixpath
 import sys
-import tarfile
-from typing import Any, Iterator
+from typing import Any
 
-import fsspec
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from schemas.manifest import NotCommittedError, dataset_folder, decode_schema, manifest_url, read_manifest
-from shards.storage import parse_storage_options
+from shards.reader import iter_chunks
+from shards.storage import join, open_url, parse_storage_options
 
 log = logging.getLogger(__name__)
 
 TEXT_PREVIEW_CHARS = 200
-CHUNK_SUFFIX = ".arrow"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -50,21 +48,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 # ---- reading a sample ------------------------------------------------------------------
 
 
-def _join(folder: str, name: str) -> str:
-    if "://" in name or name.startswith("/"):
-        return name
-    return posixpath.join(folder.rstrip("/"), name)
-
-
-def _open(url: str, storage_options: dict):
-    if url.startswith("pipe:"):
-        raise ValueError(f"refusing {url!r}: pipe: URLs run shell commands; give an fsspec URL instead")
-    return fsspec.open(url, "rb", **storage_options).open()
-
-
 def head_parquet(url: str, rows: int, storage_options: dict) -> tuple[pa.Schema, int, pa.Table]:
     """(schema, total rows, first `rows` rows) of one Parquet file, reading one batch."""
-    with _open(url, storage_options) as f:
+    with open_url(url, "rb", storage_options) as f:
         parquet = pq.ParquetFile(f)
         total = parquet.metadata.num_rows
         batch = next(parquet.iter_batches(batch_size=max(rows, 1)), None)
@@ -72,41 +58,11 @@ def head_parquet(url: str, rows: int, storage_options: dict) -> tuple[pa.Schema,
         return parquet.schema_arrow, total, table.slice(0, rows)
 
 
-def check_member(url: str, name: str) -> None:
-    """Refuse absolute or '..' member names, and members that are not Arrow chunks."""
-    if name.startswith("/") or ".." in name.split("/"):
-        raise ValueError(f"{url}: refusing tar member {name!r} with an absolute or '..' path")
-    if not name.endswith(CHUNK_SUFFIX):
-        raise ValueError(f"{url}: member {name!r} is not a {CHUNK_SUFFIX} chunk; "
-                         f"is this a shard written by `shardlm build`?")
-
-
-def iter_tar_chunks(url: str, storage_options: dict) -> Iterator[tuple[str, bytes]]:
-    """(member name, bytes) of each chunk of a shard, streaming the tar (mode 'r|')."""
-    with _open(url, storage_options) as f:
-        try:
-            with tarfile.open(fileobj=f, mode="r|") as tar:
-                for member in tar:
-                    if member.isfile():
-                        check_member(url, member.name)
-                        yield member.name, tar.extractfile(member).read()
-        except tarfile.TarError as err:
-            raise ValueError(f"{url} is not a readable tar file: {err}") from err
-
-
-def decode_chunk(data: bytes, where: str) -> pa.Table:
-    try:
-        return pa.ipc.open_stream(pa.py_buffer(data)).read_all()
-    except (pa.ArrowInvalid, OSError) as err:
-        raise ValueError(f"{where} is not an Arrow IPC stream: {err}") from err
-
-
 def scan_shard(url: str, storage_options: dict) -> tuple[pa.Table | None, int, int]:
     """(first chunk or None for an empty shard, number of chunks, number of examples) of one shard."""
     first: pa.Table | None = None
     chunks = examples = 0
-    for name, data in iter_tar_chunks(url, storage_options):
-        table = decode_chunk(data, f"{url}:{name}")
+    for _, table in iter_chunks(url, storage_options):
         first = table if first is None else first
         chunks += 1
         examples += table.num_rows
@@ -120,9 +76,9 @@ def load_tokenizer(spec: dict[str, Any] | None, storage_options: dict):
         return None
     from tokenizers import Tokenizer
 
-    url = url if url.endswith(".json") else _join(url, "tokenizer.json")
+    url = url if url.endswith(".json") else join(url, "tokenizer.json")
     try:
-        with _open(url, storage_options) as f:
+        with open_url(url, "rb", storage_options) as f:
             data = f.read()
         text = data.decode("utf-8")
     except (OSError, ValueError) as err:
@@ -219,7 +175,7 @@ def describe_documents(url: str, manifest: dict[str, Any], rows: int, options: d
     lines += format_stats(manifest["stats"])
     lines += format_schema(decode_schema(manifest["arrow_schema"]))
     if rows and files:
-        _, _, table = head_parquet(_join(dataset_folder(url), files[0]["path"]), rows, options)
+        _, _, table = head_parquet(join(dataset_folder(url), files[0]["path"]), rows, options)
         lines += format_rows(table, "documents")
     return lines
 
@@ -231,8 +187,8 @@ def describe_examples(url: str, manifest: dict[str, Any], rows: int, options: di
     # empty shards are legitimate (every planned shard is written): sample the first with examples
     sample = next((s for s in manifest["shards"] if s["examples"]), None)
     if rows and sample is not None:
-        first = _join(dataset_folder(url), sample["url"])
-        chunk = decode_chunk(next(iter_tar_chunks(first, options))[1], first)
+        first = join(dataset_folder(url), sample["url"])
+        chunk = next(iter_chunks(first, options))[1]
         lines += format_rows(chunk.slice(0, rows), "examples", load_tokenizer(manifest["tokenizer"], options))
     return lines
 

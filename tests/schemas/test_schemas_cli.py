@@ -171,10 +171,10 @@ def test_shard_set_on_s3(s3_bucket, shard_set):
 
 
 def local_batches(folder: Path):
-    from schemas.cli import decode_chunk, iter_tar_chunks
+    from shards.reader import iter_chunks
 
-    for name, data in iter_tar_chunks(str(folder / "train-000000.tar"), {}):
-        yield from decode_chunk(data, name).to_batches()
+    for _, table in iter_chunks(str(folder / "train-000000.tar")):
+        yield from table.to_batches()
 
 
 def test_changed_tokenizer_shows_ids_and_empty_first_shard_is_skipped(shard_set, tmp_path, caplog):
