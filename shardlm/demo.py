@@ -161,7 +161,7 @@ def run(config: DemoConfig) -> dict[str, Any]:
     trained = _run_stage("train", argvs["train"], timings)
     template, answer = sample_corpus.fill_mask_example(corpus_config)
     start = time.monotonic()
-    hf_dir = str(trained.get("hf_dir") or config.workdir / "run" / "hf")
+    hf_dir = str(trained["hf_dir"])
     prediction = fill_mask(hf_dir, template, answer)
     timings["fill-mask"] = round(time.monotonic() - start, 1)
     return {

@@ -122,9 +122,8 @@ def _column_reader(column: pa.ChunkedArray) -> Callable[[int], Any]:
 class _Chunk:
     """One decoded chunk; column accessors are built on first use, so skipped rows cost nothing."""
 
-    def __init__(self, table: pa.Table, where: str):
+    def __init__(self, table: pa.Table):
         self.table = table
-        self.where = where
         self.num_rows = table.num_rows
         self._readers: dict[str, Callable[[int], Any]] | None = None
 
@@ -143,7 +142,7 @@ def _decode(url: str, key: str, data: bytes, columns: tuple[str, ...] | None) ->
             raise ValueError(f"{where} has no column {', '.join(missing)}; it has {', '.join(table.column_names)} "
                              f"(fix StreamConfig.columns)")
         table = table.select(list(columns))
-    return _Chunk(table, where)
+    return _Chunk(table)
 
 
 def _rows(chunks: Iterable[_Chunk], skip: int) -> Iterator[tuple[_Chunk, int]]:

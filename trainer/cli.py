@@ -7,15 +7,14 @@ import logging
 import os
 
 from shards.storage import parse_storage_options
-from trainer.config import SIZES, MaskingConfig, TrainConfig
-from trainer.models import MODELS
+from trainer.config import MODEL_NAMES, SIZES, MaskingConfig, TrainConfig
 
 log = logging.getLogger(__name__)
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="shardlm train", description="Pretrain a BERT-family encoder on a shard set.")
-    p.add_argument("--model", required=True, choices=sorted(MODELS))
+    p.add_argument("--model", required=True, choices=sorted(MODEL_NAMES))
     p.add_argument("--size", default="tiny", choices=list(SIZES))
     p.add_argument("--data", required=True, help="shard-set folder, manifest URL, or brace/glob pattern of shards")
     p.add_argument("--output", required=True, help="local run folder: checkpoints/, metrics.jsonl, hf/")

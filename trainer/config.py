@@ -9,6 +9,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
 
+# The registered model names (trainer.models.MODELS has one spec each), known without importing
+# transformers, so `shardlm train --help` and flag errors do not pay for loading torch.
+MODEL_NAMES = ("bert", "roberta")
+
 
 @dataclass(frozen=True, kw_only=True)
 class MaskingConfig:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +14,8 @@ from torch.nn.parallel import DistributedDataParallel
 
 from trainer import checkpoint as ckpt
 from trainer import runtime
-from trainer.config import TrainConfig, VocabInfo
-from trainer.data import DataSource, default_eval_urls, is_pattern, resolve_data
+from trainer.config import TrainConfig
+from trainer.data import DataSource, default_eval_urls, resolve_data
 from trainer.export import export_hf, load_tokenizer
 from trainer.loop import Counters, Run, build_training, evaluate, iterate_batches, restore_checkpoint, \
     save_checkpoint, train_step
@@ -60,20 +60,17 @@ def eval_urls_for(config: TrainConfig, data: DataSource) -> list[str]:
     if config.eval_data is None:
         return default_eval_urls(data)
     held_out = resolve_data(config.eval_data, config.storage_options, split=None)
-    if not is_pattern(config.eval_data) and default_eval_urls(held_out):
-        held_out = replace(held_out, urls=default_eval_urls(held_out))
     if held_out.manifest["objective"] != data.manifest["objective"]:
         raise ValueError(f"--eval-data {config.eval_data} holds {held_out.manifest['objective']} shards but "
                          f"--data holds {data.manifest['objective']}; evaluate on shards of the same objective")
-    return held_out.urls
+    return default_eval_urls(held_out) or held_out.urls
 
 
 def setup(config: TrainConfig) -> Run:
     """Validate the data against the model (before any work), then build model, optimizer, stream."""
     spec = get_model_spec(config.model)
     data = resolve_data(config.data, config.storage_options)
-    check_shards(spec, config.size, data.manifest, config.data)
-    vocab = VocabInfo.from_manifest(data.manifest)
+    vocab = check_shards(spec, config.size, data.manifest, config.data)
     # Loaded (and its sha256 checked) now, so a missing or changed tokenizer fails before training.
     tokenizer = load_tokenizer(data.manifest["tokenizer"], data.folder, config.storage_options)
     eval_urls = eval_urls_for(config, data)

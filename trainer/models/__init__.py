@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from trainer.config import SIZES, ModelSpec, VocabInfo
+from trainer.config import MODEL_NAMES, ModelSpec, SIZES, VocabInfo
 from trainer.models import bert, roberta
 
 MODELS: dict[str, ModelSpec] = {
     "bert": bert.SPEC,
     "roberta": roberta.SPEC,
 }
+assert tuple(MODELS) == MODEL_NAMES, "trainer.config.MODEL_NAMES must list the registered models"
 
 
 def get_model_spec(name: str) -> ModelSpec:
@@ -25,7 +26,7 @@ def get_model_spec(name: str) -> ModelSpec:
         raise ValueError(f"unknown model {name!r}; choose one of {', '.join(sorted(MODELS))}") from None
 
 
-def check_shards(spec: ModelSpec, size: str, manifest: dict[str, Any], data: str) -> None:
+def check_shards(spec: ModelSpec, size: str, manifest: dict[str, Any], data: str) -> VocabInfo:
     """Fail before training when the shard set cannot train this model (one line, with the fix)."""
     objective = manifest.get("objective")
     seq_len = int(manifest.get("seq_len", 0))
@@ -41,7 +42,7 @@ def check_shards(spec: ModelSpec, size: str, manifest: dict[str, Any], data: str
             f"rebuild the shards with --seq-len {limit} or less")
     if seq_len <= 0:
         raise ValueError(f"{data}: manifest seq_len must be positive, got {seq_len}; rebuild the shard set")
-    VocabInfo.from_manifest(manifest)  # raises when pad/mask ids are missing
+    return VocabInfo.from_manifest(manifest)  # raises when pad/mask ids are missing
 
 
 def build_model(spec: ModelSpec, size: str, vocab: VocabInfo, seq_len: int):
