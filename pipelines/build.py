@@ -29,7 +29,7 @@ from pipelines.docs_input import document_files, iter_documents
 from pipelines.options import add_storage_flag, parse_job_args
 from pipelines.tokenize_docs import TokenizedDoc, tokenize_documents
 from pipelines.tokenizer_train import load_tokenizer
-from schemas import examples_schema, read_manifest, token_dtype, uncommit, write_manifest
+from schemas import OBJECTIVES, examples_schema, read_manifest, token_dtype, uncommit, write_manifest
 from schemas.version import tool_version
 from shards.storage import check_url
 from shards.writer import ShardInfo, rechunk, shard_set_manifest, write_shard
@@ -60,7 +60,7 @@ class BuildConfig:
     def __post_init__(self) -> None:
         if self.objective in PLANNED:
             raise ValueError(f"--objective {self.objective} is not yet supported; use mlm or nsp")
-        if self.objective not in ("mlm", "nsp"):
+        if self.objective not in OBJECTIVES:
             raise ValueError(f"unknown --objective {self.objective!r}; choose mlm or nsp")
         checks = [
             (8 <= self.seq_len <= 1 << 20, f"--seq-len must be in [8, {1 << 20}], got {self.seq_len}"),

@@ -32,7 +32,7 @@ from pipelines.minhash import VERIFY_MODES, NearDedupConfig
 from pipelines.neardedup import NearDedup
 from pipelines.options import add_storage_flag, is_direct_runner, parse_job_args
 from pipelines.readers import FORMATS, RawRecord, ReaderConfig, Reject, expand_inputs, read_source, resolve_format
-from schemas import read_manifest, write_manifest
+from schemas import read_manifest, uncommit, write_manifest
 from shards.storage import check_url
 
 log = logging.getLogger(__name__)
@@ -280,7 +280,7 @@ def main(argv: list[str] | None = None) -> dict:
     """Run the job; returns the manifest it committed."""
     args, options = parse_job_args(build_parser(), argv)
     job = replace(plan(args), spread_records=not is_direct_runner(options))
-    if dio.uncommit(job.output, job.storage_options):
+    if uncommit(job.output, job.storage_options):  # plan() checked the URL
         log.info("removed the old manifest of %s; it is committed again when this job ends", job.output)
     log.info("cleaning %d input files into %d parts at %s", len(job.files), job.num_parts, job.output)
     p = beam.Pipeline(options=options)

@@ -1,4 +1,6 @@
-"""Reading a documents dataset (written by `shardlm clean`): its manifest, then its Parquet files."""
+"""Reading a documents dataset (written by `shardlm clean`): its manifest, then its Parquet files.
+
+`document_files` (documents_io.iter_document_files) lists the files; these read them."""
 
 from __future__ import annotations
 
@@ -8,17 +10,11 @@ from typing import Iterator
 import fsspec
 import pyarrow.parquet as pq
 
-from pipelines.documents_io import iter_document_files
+from pipelines.documents_io import READ_BATCH_ROWS
+from pipelines.documents_io import iter_document_files as document_files
 from shards.storage import check_url
 
 log = logging.getLogger(__name__)
-
-READ_BATCH_ROWS = 1024
-
-
-def document_files(url: str, storage_options: dict | None = None) -> list[str]:
-    """URLs of the Parquet files of the documents dataset at `url` (a folder or its manifest URL)."""
-    return iter_document_files(url, storage_options)
 
 
 def iter_documents(file_url: str, storage_options: dict | None = None,
@@ -30,13 +26,18 @@ def iter_documents(file_url: str, storage_options: dict | None = None,
             yield from zip(*(batch.column(c).to_pylist() for c in columns))
 
 
-def iter_texts(url: str, storage_options: dict | None = None, max_documents: int | None = None) -> Iterator[str]:
-    """The text of every document of a dataset, in manifest order, at most `max_documents`."""
+def iter_texts(files: list[str], storage_options: dict | None = None,
+               max_documents: int | None = None) -> Iterator[str]:
+    """The text of every document in these Parquet files (a dataset's, in manifest order), at
+    most `max_documents`."""
     count = 0
-    for file_url in document_files(url, storage_options):
+    for file_url in files:
         for (text,) in iter_documents(file_url, storage_options, columns=("text",)):
             if max_documents is not None and count >= max_documents:
                 return
             count += 1
             yield text
-    log.info("read %d documents from %s", count, url)
+    log.info("read %d documents from %d files", count, len(files))
+
+
+__all__ = ["document_files", "iter_documents", "iter_texts"]

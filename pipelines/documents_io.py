@@ -24,7 +24,6 @@ import pyarrow.parquet as pq
 
 from pipelines.readers import Drop, Reject, doc_id
 from schemas import DOCUMENTS_SCHEMA, SCHEMA_VERSION, encode_schema, read_manifest
-from schemas import uncommit as uncommit_manifest
 from schemas.manifest import dataset_folder
 from schemas.version import tool_version
 from shards.storage import check_url, join
@@ -140,11 +139,6 @@ def documents_manifest(*, files: list[dict], rejects: list[dict], stats: dict[st
         "stats": stats,
         "created_by": {"tool": TOOL, "version": tool_version(), "config": config},
     }
-
-
-def uncommit(folder: str, storage_options: dict | None = None) -> bool:
-    """Remove an old manifest.json so a failed rerun leaves an uncommitted folder; True if removed."""
-    return uncommit_manifest(check_url(folder), storage_options)
 
 
 # --- reading -----------------------------------------------------------------------------------

@@ -33,6 +33,8 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
+from pipelines.quality.text import WORD_TOKEN
+
 
 VERIFY_MODES = ("exact", "signature", "none")
 
@@ -72,8 +74,6 @@ class NearDedupConfig:
 
 # --- text -> words -------------------------------------------------------------------------------
 
-_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
-_WORD = re.compile(rf"[{_CJK}]|[^\s{_CJK}]+")
 _DIGITS = re.compile(r"\d+")
 _ASCII_PUNCTUATION = re.compile(r"[!-/:-@\[-`{-~]+")  # the P* and S* characters of ASCII
 
@@ -105,7 +105,7 @@ def simplify(text: str) -> str:
 
 def words(text: str) -> list[str]:
     """The words shingles are made of: whitespace-separated, each CJK character one word."""
-    return _WORD.findall(simplify(text))
+    return WORD_TOKEN.findall(simplify(text))
 
 
 # --- shingles ----------------------------------------------------------------------------------

@@ -26,7 +26,6 @@ keep extra documents, never lose all of them. Nodes that would still change are 
 
 from __future__ import annotations
 
-import logging
 from typing import Iterable, Iterator
 
 import apache_beam as beam
@@ -34,8 +33,6 @@ from apache_beam.metrics import Metrics
 
 from pipelines.minhash import NearDedupConfig, band_keys, star_edges, text_sketch, verified
 from pipelines.readers import Drop
-
-log = logging.getLogger(__name__)
 
 NEAR_DUPLICATE = "near_duplicate"
 METRICS_NAMESPACE = "shardlm.clean"  # the namespace of pipelines.clean's counters

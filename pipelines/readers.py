@@ -12,7 +12,6 @@ import datetime as dt
 import gzip
 import hashlib
 import json
-import logging
 import zlib
 from dataclasses import dataclass
 from typing import IO, Iterable, Iterator, Union
@@ -25,8 +24,6 @@ from warcio.statusandheaders import StatusAndHeadersParserException
 
 from pipelines.extract import HTML_TYPES, charset_of, is_html, mime_type
 from shards.storage import check_url
-
-log = logging.getLogger(__name__)
 
 FORMATS = ("auto", "warc", "wet", "jsonl", "text")
 

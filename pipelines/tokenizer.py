@@ -41,8 +41,8 @@ def main(argv: list[str] | None = None) -> str:
                              min_frequency=args.min_frequency, lowercase=args.lowercase)
     if args.max_documents is not None and args.max_documents < 1:
         raise ValueError(f"--max-documents must be >= 1, got {args.max_documents}")
-    document_files(args.input, storage_options)  # fail fast on a missing or unfinished dataset
-    tok = train_tokenizer(iter_texts(args.input, storage_options, args.max_documents), config)
+    files = document_files(args.input, storage_options)  # fails fast on a missing or unfinished dataset
+    tok = train_tokenizer(iter_texts(files, storage_options, args.max_documents), config)
     names = save_tokenizer(tok, config, args.output, storage_options)
     log.info("wrote %s tokenizer (vocab %d) to %s: %s", config.kind,
              tok.get_vocab_size(with_added_tokens=True), args.output, ", ".join(names))

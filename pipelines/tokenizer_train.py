@@ -22,7 +22,7 @@ from typing import Any, Iterable, Iterator
 import fsspec
 from tokenizers import AddedToken, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
 
-from shards.storage import check_url
+from shards.storage import check_url, join
 
 log = logging.getLogger(__name__)
 
@@ -254,7 +254,7 @@ def save_tokenizer(tok: Tokenizer, config: TokenizerConfig, output: str,
 
 
 def _join(folder: str, name: str) -> str:
-    return posixpath.join(check_url(folder).rstrip("/"), name)
+    return join(check_url(folder), name)
 
 
 def tokenizer_json_url(url: str) -> str:

@@ -17,7 +17,7 @@ from functools import cached_property
 # as datatrove's Gopher filter counts only "non_symbol_words"; symbols ($, |, +) and digits
 # stay words, so pages of symbols and numbers still fail the alphabetic-word rule.
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
-_WORD = re.compile(rf"[{_CJK}]|[^\s{_CJK}]+")
+WORD_TOKEN = re.compile(rf"[{_CJK}]|[^\s{_CJK}]+")  # also MinHash's words (pipelines.minhash)
 
 # Sentence-final punctuation in every script: datatrove's TERMINAL_PUNCTUATION (utils/text.py,
 # the stop_chars of FineWebQualityFilter), about Unicode's Sentence_Terminal property.
@@ -42,7 +42,7 @@ TERMINAL_PUNCTUATION = frozenset(
 
 def split_words(text: str) -> list[str]:
     # w[0].isalnum() settles almost every token without the per-character category check.
-    return [w for w in _WORD.findall(text) if w[0].isalnum() or not _is_punctuation(w)]
+    return [w for w in WORD_TOKEN.findall(text) if w[0].isalnum() or not _is_punctuation(w)]
 
 
 def _is_punctuation(token: str) -> bool:
