@@ -19,11 +19,10 @@ import sys
 from dataclasses import asdict, dataclass, replace
 
 import apache_beam as beam
-from apache_beam.metrics import Metrics
 from apache_beam.metrics.metric import MetricsFilter
 
 from pipelines import documents_io as dio
-from pipelines.dedup import ExactDedup, UrlDedup
+from pipelines.dedup import METRICS_NAMESPACE, ExactDedup, UrlDedup, count_metric
 from pipelines.extract import DEFAULT_EXTRACTOR, EXTRACTORS, check_extractor
 from pipelines.filters import PRESETS, FilterConfig, LangConfig, clean_record, configure, manifest_config
 from pipelines.langid import parse_langs
@@ -37,7 +36,6 @@ from shards.storage import check_url
 
 log = logging.getLogger(__name__)
 
-METRICS_NAMESPACE = "shardlm.clean"
 # Default number of parts: one per this many input bytes (at least one). Deterministic: it
 # depends only on the input files' sizes.
 INPUT_BYTES_PER_PART = 512 << 20
@@ -149,18 +147,14 @@ def plan(args: argparse.Namespace) -> CleanJob:
 
 # --- thin per-element steps (module level, so they pickle by reference) -------------------------
 
-def _metrics_count(name: str, n: int = 1) -> None:
-    Metrics.counter(METRICS_NAMESPACE, name).inc(n)
-
-
 def clean_item(item, filters: FilterConfig, langs: LangConfig, extractor: str):
     if not isinstance(item, RawRecord):
         return item
-    return clean_record(item, filters, _metrics_count, langs=langs, extractor=extractor)
+    return clean_record(item, filters, count_metric, langs=langs, extractor=extractor)
 
 
 def language_of(row: dict) -> str:
-    _metrics_count(f"lang/{row['lang']}")
+    count_metric(f"lang/{row['lang']}")
     return row["lang"]
 
 
@@ -170,8 +164,8 @@ def route_item(item, num_partitions: int) -> int:
 
 def count_outcome(item) -> str:
     key = dio.outcome_key(item)
-    _metrics_count("read")
-    _metrics_count(key)
+    count_metric("read")
+    count_metric(key)
     return key
 
 

@@ -23,6 +23,14 @@ import apache_beam as beam
 from pipelines.readers import Drop
 from pipelines.urlnorm import normalize_url
 
+# The Beam counters of `shardlm clean` and its dedup transforms share one namespace.
+METRICS_NAMESPACE = "shardlm.clean"
+
+
+def count_metric(name: str, n: int = 1) -> None:
+    """Increment the Beam counter `name` (the `count(name, n)` the pure functions take)."""
+    beam.metrics.Metrics.counter(METRICS_NAMESPACE, name).inc(n)
+
 DUPLICATE = "exact_duplicate"
 URL_DUPLICATE = "url_duplicate"
 
@@ -125,29 +133,32 @@ def url_dedup_rows(rows: Iterable[dict]) -> list[dict | Drop]:
     rows = list(rows)
     groups: dict[str, tuple[dict | None, int]] = {}
     combine = KeepSurvivor(newest_first_rank)
+    unkeyed: list[dict] = []
     for row in rows:
         key = url_key(row)
-        if key is not None:
+        if key is None:
+            unkeyed.append(row)
+        else:
             groups[key] = combine.add_input(groups.get(key, combine.create_accumulator()), row)
-    unkeyed = [row for row in rows if url_key(row) is None]
     return unkeyed + [out for key in sorted(groups) for out in survivor_and_drops((key, groups[key]), URL_DUPLICATE)]
 
 
-def _has_url(row: dict, num_partitions: int) -> int:
-    return 0 if url_key(row) is not None else 1
-
-
-def _with_url_key(row: dict) -> tuple[str, dict]:
+def _with_url_key(row: dict) -> tuple[str | None, dict]:
     return (url_key(row), row)
+
+
+def _has_url(keyed: tuple[str | None, dict], num_partitions: int) -> int:
+    return 0 if keyed[0] is not None else 1
 
 
 class UrlDedup(beam.PTransform):
     """rows -> the newest crawl per normalized URL and url_duplicate Drops (one item per input row)."""
 
     def expand(self, rows):
-        with_url, without_url = rows | "HasUrl" >> beam.Partition(_has_url, 2)
+        with_url, without_url = (rows
+                                 | "KeyByUrl" >> beam.Map(_with_url_key)  # normalizes each URL once
+                                 | "HasUrl" >> beam.Partition(_has_url, 2))
         survivors = (with_url
-                     | "KeyByUrl" >> beam.Map(_with_url_key)
                      | "KeepNewest" >> beam.CombinePerKey(KeepSurvivor(newest_first_rank))
                      | "SurvivorAndDrops" >> beam.FlatMap(survivor_and_drops, URL_DUPLICATE))
-        return (survivors, without_url) | "WithUnkeyed" >> beam.Flatten()
+        return (survivors, without_url | "Unkey" >> beam.Values()) | "WithUnkeyed" >> beam.Flatten()

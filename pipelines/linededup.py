@@ -32,14 +32,13 @@ from dataclasses import dataclass
 from typing import Iterable, Iterator
 
 import apache_beam as beam
-from apache_beam.metrics import Metrics
 
+from pipelines.dedup import count_metric
 from pipelines.filters import Count, no_count, split_words
 from pipelines.readers import Drop
 
 REPEATED_LINES_ONLY = "repeated_lines_only"
 LINES_COUNTER = "lines/corpus_repeated"
-METRICS_NAMESPACE = "shardlm.clean"  # the namespace of pipelines.clean's counters
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -116,14 +115,10 @@ def line_dedup_rows(rows: Iterable[dict], config: LineDedupConfig = LineDedupCon
     return [remove_lines(row, to_remove.get(row["id"], ()), count) for row in rows]
 
 
-def _metrics_count(name: str, n: int = 1) -> None:
-    Metrics.counter(METRICS_NAMESPACE, name).inc(n)
-
-
 def apply_removals(group: tuple[str, dict]) -> Iterator[dict | Drop]:
     _, joined = group
     for row in joined["row"]:
-        yield remove_lines(row, joined["remove"], _metrics_count)
+        yield remove_lines(row, joined["remove"], count_metric)
 
 
 class LineDedup(beam.PTransform):

@@ -29,19 +29,14 @@ from __future__ import annotations
 from typing import Iterable, Iterator
 
 import apache_beam as beam
-from apache_beam.metrics import Metrics
 
+from pipelines.dedup import count_metric
 from pipelines.minhash import NearDedupConfig, band_keys, star_edges, text_sketch, verified
 from pipelines.readers import Drop
 
 NEAR_DUPLICATE = "near_duplicate"
-METRICS_NAMESPACE = "shardlm.clean"  # the namespace of pipelines.clean's counters
 
 Edge = tuple[str, str]  # (smaller id, larger id)
-
-
-def _count(name: str, n: int = 1) -> None:
-    Metrics.counter(METRICS_NAMESPACE, name).inc(n)
 
 
 # --- pure steps (plain functions of one element or one group) -------------------------------
@@ -96,7 +91,7 @@ def resolve_node(group: tuple[str, Iterable[str]]) -> Iterator[tuple[str, bool]]
     u, neighbors = group
     smaller = sum(1 for v in neighbors if v < u)
     if smaller and (smaller > 1 or any(v > u for v in neighbors)):
-        _count("near_dedup/unconverged")
+        count_metric("near_dedup/unconverged")
     if smaller:
         yield (u, True)
 
@@ -120,11 +115,11 @@ def verified_edges(group: tuple[str, Iterable[tuple[str, object]]], config: Near
     for tag, value in tagged:
         if tag == "cand" and payload is not None:
             center, center_payload = value
-            _count("near_dedup/candidate_edges")
+            count_metric("near_dedup/candidate_edges")
             if verified(center_payload, payload, config):
                 yield (center, member)
             else:
-                _count("near_dedup/rejected_candidates")
+                count_metric("near_dedup/rejected_candidates")
 
 
 def keep_or_drop(group: tuple[str, dict]) -> Iterator[dict | Drop]:
