@@ -47,8 +47,9 @@ from pipelines.quality.wordlist import find_listed, load_wordlist
 from pipelines.readers import Drop, RawRecord, Reject
 from pipelines.textnorm import normalize_text
 
-__all__ = ["BASIC", "C4", "FINEWEB", "GOPHER", "KEEP_ALL", "NONE", "PRESETS", "FilterConfig", "LangConfig", "Page",
-           "clean_lines", "clean_record", "combine", "configure", "filter_page", "manifest_config", "preset", "split_words"]
+__all__ = ["BASIC", "C4", "FINEWEB", "GOPHER", "KEEP_ALL", "NONE", "PRESETS", "FilterConfig", "LangConfig",
+           "Page", "clean_lines", "clean_record", "document_signals", "combine", "configure", "filter_page",
+           "manifest_config", "preset", "split_words"]
 
 Count = Callable[..., None]  # count(name: str, n: int = 1)
 
@@ -197,9 +198,15 @@ def clean_record(record: RawRecord, config: FilterConfig, count: Count = no_coun
         "lang_score": score,
         "source": record.source,
         "timestamp": record.timestamp,
-        "num_chars": len(text),
-        "num_words": len(words),
-        "num_lines": len(final.lines),
+        **document_signals(text, words),
         "num_lines_removed": removed + len(page.lines) - len(final.lines),
-        "mean_word_length": sum(map(len, words)) / len(words) if words else 0.0,
     }
+
+
+def document_signals(text: str, words: list[str] | None = None) -> dict:
+    """num_chars, num_words, num_lines and mean_word_length of a kept text (its lines are never
+    empty, so they are its newlines plus one); `words` when the caller has split them already."""
+    words = split_words(text) if words is None else words
+    return {"num_chars": len(text), "num_words": len(words),
+            "num_lines": text.count("\n") + 1 if text else 0,
+            "mean_word_length": sum(map(len, words)) / len(words) if words else 0.0}

@@ -34,7 +34,7 @@ from typing import Iterable, Iterator
 import apache_beam as beam
 
 from pipelines.dedup import count_metric
-from pipelines.filters import Count, no_count, split_words
+from pipelines.filters import Count, document_signals, no_count, split_words
 from pipelines.readers import Drop
 
 REPEATED_LINES_ONLY = "repeated_lines_only"
@@ -75,14 +75,6 @@ def removals(group: tuple[bytes, Iterable[str]]) -> Iterator[tuple[str, bytes]]:
     for doc in ids:
         if doc != keeper:
             yield (doc, key)
-
-
-def document_signals(text: str) -> dict:
-    """num_chars, num_words, num_lines, mean_word_length as `pipelines.filters` defines them."""
-    words = split_words(text)
-    return {"num_chars": len(text), "num_words": len(words),
-            "num_lines": text.count("\n") + 1 if text else 0,
-            "mean_word_length": sum(map(len, words)) / len(words) if words else 0.0}
 
 
 def remove_lines(row: dict, keys: Iterable[bytes], count: Count = no_count) -> dict | Drop:
