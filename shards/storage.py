@@ -10,6 +10,7 @@ import fsspec
 from braceexpand import braceexpand
 
 from schemas import MANIFEST_NAME, read_manifest
+from schemas.manifest import dataset_folder
 
 _REFUSED_SCHEMES = ("pipe:",)
 _GLOB_CHARS = re.compile(r"[*?\[]")
@@ -68,17 +69,19 @@ def expand_urls(spec: str | list[str], storage_options: dict | None = None, spli
     return urls
 
 
+def manifest_shard_urls(item: str, manifest: dict, split: str | None) -> list[str]:
+    """The shard URLs a shard-set manifest (already read from `item`) lists for `split` (None: all)."""
+    if manifest["kind"] != "examples":
+        raise ValueError(f"{item} is a {manifest['kind']} dataset, not a shard set; run `shardlm build` on it")
+    folder = dataset_folder(item)
+    return [join(folder, s["url"]) for s in manifest["shards"]
+            if split is None or s.get("split", "train") == split]
+
+
 def _expand_one(item: str, options: dict, split: str | None) -> list[str]:
     if not item.endswith(".tar") and ("{" not in item) and not _GLOB_CHARS.search(item):
         # A folder or a manifest URL: the manifest lists the shards.
-        manifest = read_manifest(item, options)
-        if manifest["kind"] != "examples":
-            raise ValueError(f"{item} is a {manifest['kind']} dataset, not a shard set; run `shardlm build` on it")
-        folder = item.rstrip("/")
-        if folder.endswith(".json"):
-            folder = posixpath.dirname(folder)
-        return [join(folder, s["url"]) for s in manifest["shards"]
-                if split is None or s.get("split", "train") == split]
+        return manifest_shard_urls(item, read_manifest(item, options), split)
     out: list[str] = []
     for url in braceexpand(item):
         if _GLOB_CHARS.search(url):

@@ -12,7 +12,8 @@ import numpy as np
 import torch
 
 from schemas import MANIFEST_NAME, read_manifest
-from shards.storage import expand_urls, join
+from schemas.manifest import dataset_folder, manifest_url
+from shards.storage import expand_urls, join, manifest_shard_urls
 
 log = logging.getLogger(__name__)
 
@@ -43,18 +44,18 @@ def resolve_data(spec: str, storage_options: dict, split: str = "train") -> Data
     if is_pattern(spec):
         urls = expand_urls(spec, storage_options, split=split)
         folder = posixpath.dirname(urls[0])
-        fs, path = fsspec.core.url_to_fs(posixpath.join(folder, MANIFEST_NAME), **storage_options)
+        fs, path = fsspec.core.url_to_fs(manifest_url(folder), **storage_options)
         if not fs.exists(path):
             raise FileNotFoundError(
                 f"no {MANIFEST_NAME} beside {urls[0]}: the trainer needs the shard set's manifest "
                 f"(objective, seq_len, tokenizer); pass the shard-set folder as --data or put its "
                 f"{MANIFEST_NAME} beside the shards")
         return DataSource(spec=spec, urls=urls, manifest=read_manifest(folder, storage_options), folder=folder)
-    manifest = read_manifest(spec, storage_options)
-    folder = spec.rstrip("/")
-    folder = posixpath.dirname(folder) if folder.endswith(".json") else folder
-    return DataSource(spec=spec, urls=expand_urls(spec, storage_options, split=split),
-                      manifest=manifest, folder=folder)
+    manifest = read_manifest(spec, storage_options)  # read once: it names the shards too
+    urls = manifest_shard_urls(spec, manifest, split)
+    if not urls:
+        raise FileNotFoundError(f"no shards match {spec!r}")
+    return DataSource(spec=spec, urls=urls, manifest=manifest, folder=dataset_folder(spec))
 
 
 def default_eval_urls(data: DataSource) -> list[str]:
