@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import time
@@ -171,6 +172,11 @@ def train(config: TrainConfig) -> TrainResult:
             export_hf(run.raw_model, run.tokenizer, hf_dir, seq_len=int(run.data.manifest["seq_len"]))
         runtime.barrier(run.rt)
     finally:
+        # The DDP wrapper's reducer works through the process group: free it while the group
+        # exists. Freed later (when this frame ends), it blocked a rank forever at exit, seen
+        # as a torchrun run that finished but never returned (faulthandler stack in cli.main).
+        run.model = run.raw_model
+        gc.collect()
         runtime.stop(run.rt)
     run.raw_model.eval()
     summary = {"steps": counters.step, **outcome, "hf_dir": str(hf_dir), "metrics": str(metrics.path)}

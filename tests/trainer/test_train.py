@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -133,6 +134,16 @@ def test_trains_from_s3(nsp_shards, tmp_path, s3_bucket, monkeypatch):
     assert summary["steps"] == 2 and summary["eval"]["eval_examples"] == 4
 
 
+def _children(pid: int) -> list[int]:
+    """Child process ids of `pid`, from /proc (Linux)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(stat.parent.name))
+    return found
+
+
 def _torchrun(shards: Path, out: Path, *extra: str) -> subprocess.CompletedProcess:
     """Run 2 ranks; a run that finished its work (summary printed) but whose processes then hang
     at exit is reported as a warning with every process's Python traceback (seen once in about
@@ -147,8 +158,12 @@ def _torchrun(shards: Path, out: Path, *extra: str) -> subprocess.CompletedProce
     try:
         stdout, stderr = proc.communicate(timeout=150)
     except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGABRT)  # faulthandler prints each process's stack
-        stdout, stderr = proc.communicate()
+        # torchrun starts each rank in a session of its own: abort the ranks, then torchrun;
+        # faulthandler prints each process's stack into the captured stderr.
+        for pid in [*_children(proc.pid), proc.pid]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGABRT)
+        stdout, stderr = proc.communicate(timeout=60)
         assert '"steps": 4' in stdout, f"torchrun timed out before finishing:\n{stderr[-6000:]}"
         warnings.warn(f"torchrun finished its work but hung at exit; stacks:\n{stderr[-6000:]}")
         return subprocess.CompletedProcess(command, 0, stdout, stderr)
