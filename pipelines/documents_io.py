@@ -22,7 +22,7 @@ import fsspec
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipelines.readers import Drop, Reject, doc_id
+from pipelines.clean.readers import Drop, Reject, doc_id
 from schemas import DOCUMENTS_SCHEMA, SCHEMA_VERSION, encode_schema, read_manifest
 from schemas.manifest import dataset_folder
 from schemas.version import tool_version

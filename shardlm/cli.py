@@ -25,10 +25,10 @@ class Subcommand:
 
 
 SUBCOMMANDS: dict[str, Subcommand] = {
-    "clean": Subcommand(module="pipelines.clean",
+    "clean": Subcommand(module="pipelines.clean.job",
                         summary="WARC/WET/JSONL/text -> cleaned, deduplicated documents (Beam)"),
-    "tokenizer": Subcommand(module="pipelines.tokenizer", summary="train a tokenizer on a documents dataset"),
-    "build": Subcommand(module="pipelines.build", summary="documents -> WebDataset shards for an objective (Beam)"),
+    "tokenizer": Subcommand(module="pipelines.tokenizer.job", summary="train a tokenizer on a documents dataset"),
+    "build": Subcommand(module="pipelines.build.job", summary="documents -> WebDataset shards for an objective (Beam)"),
     "train": Subcommand(module="trainer.cli", summary="pretrain a BERT-family model, streaming from shards"),
     "schema": Subcommand(module="schemas.cli", summary="show a dataset's schema, counts and a few rows"),
     "demo": Subcommand(module="shardlm.demo", summary="the whole flow on a generated sample corpus"),

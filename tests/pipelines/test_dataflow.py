@@ -36,9 +36,10 @@ from apache_beam.portability import common_urns, python_urns  # noqa: E402
 from apache_beam.portability.api import beam_runner_api_pb2  # noqa: E402
 from apache_beam.runners.dataflow.internal import apiclient  # noqa: E402
 
-from pipelines import build, clean  # noqa: E402
+from pipelines.build import job as build  # noqa: E402
+from pipelines.clean import job as clean  # noqa: E402
 from pipelines.options import parse_job_args  # noqa: E402
-from pipelines.tokenizer_train import load_tokenizer  # noqa: E402
+from pipelines.tokenizer.train import load_tokenizer  # noqa: E402
 from tests.pipelines.conftest import synthetic_texts, write_documents  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
@@ -142,7 +143,7 @@ def test_clean_stages_the_package_with_setup_file(crawl):
     assert "workflow.tar.gz" in staged
     with tarfile.open(staged["workflow.tar.gz"]) as tar:
         members = {Path(*Path(m).parts[1:]).as_posix() for m in tar.getnames()}
-    assert {"pyproject.toml", "pipelines/clean.py", "pipelines/build.py", "schemas/__init__.py",
+    assert {"pyproject.toml", "pipelines/clean/job.py", "pipelines/build/job.py", "schemas/__init__.py",
             "shards/writer.py"} <= members
 
 

@@ -17,7 +17,7 @@ NAMES = ["clean", "tokenizer", "build", "train", "schema", "demo"]
 def test_subcommands_and_their_modules():
     assert list(SUBCOMMANDS) == NAMES
     assert {n: s.module for n, s in SUBCOMMANDS.items()} == {
-        "clean": "pipelines.clean", "tokenizer": "pipelines.tokenizer", "build": "pipelines.build",
+        "clean": "pipelines.clean.job", "tokenizer": "pipelines.tokenizer.job", "build": "pipelines.build.job",
         "train": "trainer.cli", "schema": "schemas.cli", "demo": "shardlm.demo"}
 
 
@@ -51,7 +51,7 @@ def test_user_error_is_one_line_and_exit_2(monkeypatch, capsys, error):
     def failing_main(argv):
         raise error
 
-    monkeypatch.setitem(sys.modules, "pipelines.build", types.SimpleNamespace(main=failing_main))
+    monkeypatch.setitem(sys.modules, "pipelines.build.job", types.SimpleNamespace(main=failing_main))
     assert main(["build", "--seq-len", "0"]) == 2
     captured = capsys.readouterr()
     assert captured.err == f"shardlm build: error: {one_line(error)}\n"
@@ -70,7 +70,7 @@ def test_other_exceptions_are_not_swallowed(monkeypatch):
     def broken(argv):
         raise KeyError("internal bug")
 
-    monkeypatch.setitem(sys.modules, "pipelines.clean", types.SimpleNamespace(main=broken))
+    monkeypatch.setitem(sys.modules, "pipelines.clean.job", types.SimpleNamespace(main=broken))
     with pytest.raises(KeyError):
         main(["clean"])
 

@@ -1,0 +1,259 @@
+"""`shardlm build`: a documents dataset -> a WebDataset shard set of training examples (Beam).
+
+    python -m pipelines.build --input DOCS_URL --tokenizer URL --objective mlm --seq-len 128 \
+        --output URL [--seed 0] [Beam options]
+
+Flow: read documents -> split sentences and tokenize in batches -> assign each document a
+split (valid when a hash of (seed, doc id) < valid_fraction) and a shard (hash of doc id mod
+the split's shard count, planned from its token count) -> group by shard -> build examples
+(documents sorted by id, an RNG per (seed, doc id)) -> write each shard -> write the
+manifest last. Every planned shard is written, empty or not, so brace ranges stay valid.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import logging
+import math
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from typing import Any, Iterable, Iterator
+
+import apache_beam as beam
+from apache_beam.pvalue import AsList, AsSingleton, TaggedOutput
+
+from pipelines.build.builders import MlmConfig, NspConfig, build_mlm, build_nsp, examples_table
+from pipelines.docs_input import document_files, iter_documents
+from pipelines.options import add_storage_flag, parse_job_args
+from pipelines.build.tokenize_docs import TokenizedDoc, tokenize_documents
+from pipelines.tokenizer.train import load_tokenizer
+from schemas import OBJECTIVES, examples_schema, read_manifest, token_dtype, uncommit, write_manifest
+from schemas.version import tool_version
+from shards.storage import check_url
+from shards.writer import ShardInfo, rechunk, shard_set_manifest, write_shard
+
+log = logging.getLogger(__name__)
+
+SPLITS = ("train", "valid")
+PLANNED = ("sop", "tlm", "clm")  # named by DESIGN.md, not built yet
+TOKENIZE_BATCH = 64  # documents per encode_batch call
+
+
+@dataclass(frozen=True, kw_only=True)
+class BuildConfig:
+    input: str
+    tokenizer: str
+    objective: str
+    seq_len: int
+    output: str
+    seed: int = 0
+    valid_fraction: float = 0.02
+    chunk_size: int = 1024  # DESIGN.md: chunks of up to 1024 examples
+    num_shards: int | None = None
+    target_shard_bytes: int = 128_000_000  # DESIGN.md: shards of about 64-256 MB
+    short_seq_prob: float = 0.1  # google-research/bert create_pretraining_data.py
+    dupe_factor: int = 1
+    storage_options: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.objective in PLANNED:
+            raise ValueError(f"--objective {self.objective} is not yet supported; use mlm or nsp")
+        if self.objective not in OBJECTIVES:
+            raise ValueError(f"unknown --objective {self.objective!r}; choose mlm or nsp")
+        checks = [
+            (8 <= self.seq_len <= 1 << 20, f"--seq-len must be in [8, {1 << 20}], got {self.seq_len}"),
+            (0.0 <= self.valid_fraction < 1.0, f"--valid-fraction must be in [0, 1), got {self.valid_fraction}"),
+            (self.chunk_size >= 1, f"--chunk-size must be >= 1, got {self.chunk_size}"),
+            (self.num_shards is None or self.num_shards >= 1, f"--num-shards must be >= 1, got {self.num_shards}"),
+            (self.target_shard_bytes >= 1, f"--target-shard-bytes must be >= 1, got {self.target_shard_bytes}"),
+            (0.0 <= self.short_seq_prob <= 1.0, f"--short-seq-prob must be in [0, 1], got {self.short_seq_prob}"),
+            (self.dupe_factor >= 1, f"--dupe-factor must be >= 1, got {self.dupe_factor}"),
+            (self.objective == "nsp" or self.dupe_factor == 1,
+             "--dupe-factor applies to nsp only (mlm packing draws no randomness); drop it"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ValueError(message)
+
+    def recorded(self) -> dict[str, Any]:
+        """The configuration the manifest records: everything that shapes the bytes (not where they go)."""
+        out = asdict(self)
+        del out["output"], out["storage_options"]
+        return out
+
+
+# ----------------------------------------------------------------------------- pure helpers
+
+
+def hash_unit(*parts: str) -> float:
+    """An unsalted, runner-independent hash of `parts` in [0, 1)."""
+    digest = hashlib.blake2b("\x00".join(parts).encode("utf-8"), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2**64
+
+
+def assign_split(doc: TokenizedDoc, seed: int, valid_fraction: float) -> tuple[str, TokenizedDoc]:
+    return ("valid" if hash_unit("split", str(seed), doc.doc_id) < valid_fraction else "train"), doc
+
+
+def shard_index(doc_id: str, num_shards: int) -> int:
+    return int(hash_unit("shard", doc_id) * num_shards)
+
+
+def doc_counts(split_doc: tuple[str, TokenizedDoc]) -> dict[str, int]:
+    split, doc = split_doc
+    return {"documents/read": 1, "documents": 1, f"documents/{split}": 1, "sentences": doc.num_sentences,
+            "tokens": doc.num_tokens, f"tokens/{split}": doc.num_tokens}
+
+
+def plan_shards(counts: dict[str, int], config: BuildConfig, bytes_per_token: int) -> dict[str, int]:
+    """Shards per split: --num-shards, or tokens * bytes per token / target bytes (at least 1);
+    never more than the split's documents; none for a split without documents."""
+    plan = {}
+    for split in SPLITS:
+        docs = counts.get(f"documents/{split}", 0)
+        wanted = config.num_shards or max(
+            1, math.ceil(counts.get(f"tokens/{split}", 0) * bytes_per_token / config.target_shard_bytes))
+        plan[split] = min(wanted, docs)
+    return plan
+
+
+def build_examples(docs: list[TokenizedDoc], config: BuildConfig, special_ids: dict[str, int],
+                   counter: Counter) -> Iterator[dict]:
+    """The examples of one shard's documents, in a deterministic order."""
+    docs = sorted(docs, key=lambda d: (d.doc_id, d.ids.tobytes()))
+    if config.objective == "nsp":
+        nsp = NspConfig(seq_len=config.seq_len, cls_id=special_ids["cls"], sep_id=special_ids["sep"],
+                        short_seq_prob=config.short_seq_prob, dupe_factor=config.dupe_factor)
+        return build_nsp(docs, nsp, config.seed, counter)
+    return build_mlm(docs, MlmConfig(seq_len=config.seq_len, cls_id=special_ids["cls"],
+                                     sep_id=special_ids["sep"]))
+
+
+def sum_counts(dicts: Iterable[dict[str, int]]) -> dict[str, int]:
+    total: Counter = Counter()
+    for d in dicts:
+        total.update(d)
+    return dict(total)
+
+
+# ----------------------------------------------------------------------------- Beam steps
+
+
+class TokenizeFn(beam.DoFn):
+    """Batches of (doc_id, text) -> TokenizedDoc; skipped-document counts to the 'skipped' output."""
+
+    def __init__(self, tokenizer_url: str, storage_options: dict):
+        self._url, self._options = tokenizer_url, storage_options
+        self._tokenizer = None
+
+    def setup(self) -> None:
+        self._tokenizer, _ = load_tokenizer(self._url, self._options)
+
+    def process(self, batch: list[tuple[str, str]]) -> Iterator[Any]:
+        docs, skipped = tokenize_documents(self._tokenizer, batch)
+        yield from docs
+        if skipped:
+            for reason, n in skipped.items():
+                beam.metrics.Metrics.counter("build", f"skipped_{reason}").inc(n)
+            counts = {f"documents/skipped/{r}": n for r, n in skipped.items()}
+            yield TaggedOutput("skipped", {**counts, "documents/read": sum(skipped.values())})
+
+
+def key_by_shard(split_doc: tuple[str, TokenizedDoc], plan: dict[str, int]):
+    split, doc = split_doc
+    return (split, shard_index(doc.doc_id, plan[split])), doc
+
+
+def every_shard(plan: dict[str, int]) -> Iterator[tuple[tuple[str, int], None]]:
+    """A placeholder per planned shard, so that a shard with no documents is still written."""
+    for split in SPLITS:
+        for index in range(plan[split]):
+            yield (split, index), None
+
+
+def write_group(group: tuple[tuple[str, int], Iterable[TokenizedDoc | None]], config: BuildConfig,
+                special_ids: dict[str, int], schema) -> tuple[ShardInfo, dict[str, int]]:
+    (split, index), values = group
+    docs = [d for d in values if d is not None]
+    counter: Counter = Counter()
+    examples = list(build_examples(docs, config, special_ids, counter))
+    counter[f"example_tokens/{split}"] += sum(len(e["input_ids"]) for e in examples)
+    batches = rechunk(examples_table(examples, schema), config.chunk_size) if examples else []
+    info = write_shard(config.output, split, index, batches, config.storage_options)
+    return info, dict(counter)
+
+
+def commit(_, config: BuildConfig, tokenizer_info: dict, schema, written: list, counts: dict) -> None:
+    """Write manifest.json last, from every shard's info and the summed counts."""
+    manifest = shard_set_manifest(
+        objective=config.objective, seq_len=config.seq_len, tokenizer=tokenizer_info, schema=schema,
+        shards=[info for info, _ in written],
+        counts=sum_counts([counts, *(c for _, c in written)]),
+        created_by={"tool": "shardlm build", "version": tool_version(), "config": config.recorded()})
+    write_manifest(config.output, manifest, config.storage_options)
+
+
+def build_pipeline(p: beam.Pipeline, config: BuildConfig, files: list[str], tokenizer_info: dict) -> None:
+    """Wire the transforms (see the module docstring)."""
+    schema = examples_schema(config.objective, tokenizer_info["vocab_size"])
+    so = config.storage_options
+    tokenized = (
+        p | "Files" >> beam.Create(files) | "SpreadFiles" >> beam.Reshuffle()
+        | "Read" >> beam.FlatMap(iter_documents, so)
+        | "Batch" >> beam.BatchElements(min_batch_size=1, max_batch_size=TOKENIZE_BATCH)
+        | "Tokenize" >> beam.ParDo(TokenizeFn(config.tokenizer, so)).with_outputs("skipped", main="docs"))
+    assigned = tokenized.docs | "Split" >> beam.Map(assign_split, config.seed, config.valid_fraction)
+    counts = (
+        (assigned | "DocCounts" >> beam.Map(doc_counts), tokenized.skipped)
+        | "AllCounts" >> beam.Flatten() | "SumCounts" >> beam.CombineGlobally(sum_counts))
+    plan = counts | "Plan" >> beam.Map(plan_shards, config, token_dtype(tokenizer_info["vocab_size"]).byte_width)
+    written = (
+        (assigned | "Key" >> beam.Map(key_by_shard, AsSingleton(plan)),
+         plan | "EveryShard" >> beam.FlatMap(every_shard))
+        | "Shards" >> beam.Flatten() | "Group" >> beam.GroupByKey()
+        | "Write" >> beam.Map(write_group, config, tokenizer_info["special_ids"], schema))
+    _ = (p | "Once" >> beam.Create([None])
+         | "Commit" >> beam.Map(commit, config, tokenizer_info, schema, AsList(written), AsSingleton(counts)))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="shardlm build", description=__doc__.splitlines()[0])
+    parser.add_argument("--input", required=True, help="documents dataset folder (output of `shardlm clean`)")
+    parser.add_argument("--tokenizer", required=True, help="tokenizer folder or tokenizer.json URL")
+    parser.add_argument("--objective", required=True, help="mlm or nsp (sop, tlm, clm: not yet)")
+    parser.add_argument("--seq-len", required=True, type=int)
+    parser.add_argument("--output", required=True, help="shard-set folder URL")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--valid-fraction", type=float, default=0.02)
+    parser.add_argument("--chunk-size", type=int, default=1024, help="examples per tar member")
+    sizing = parser.add_mutually_exclusive_group()
+    sizing.add_argument("--num-shards", type=int, default=None, help="shards per split")
+    sizing.add_argument("--target-shard-bytes", type=int, default=128_000_000)
+    parser.add_argument("--short-seq-prob", type=float, default=0.1)
+    parser.add_argument("--dupe-factor", type=int, default=1)
+    add_storage_flag(parser)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> dict:
+    """Run the job; returns the manifest it wrote."""
+    args, options = parse_job_args(build_parser(), argv)
+    config = BuildConfig(
+        input=args.input, tokenizer=args.tokenizer, objective=args.objective, seq_len=args.seq_len,
+        output=args.output.rstrip("/"), seed=args.seed, valid_fraction=args.valid_fraction,
+        chunk_size=args.chunk_size, num_shards=args.num_shards, target_shard_bytes=args.target_shard_bytes,
+        short_seq_prob=args.short_seq_prob, dupe_factor=args.dupe_factor, storage_options=args.storage_options)
+    check_url(config.output)
+    files = document_files(config.input, config.storage_options)
+    _, tokenizer_info = load_tokenizer(config.tokenizer, config.storage_options)
+    if uncommit(config.output, config.storage_options):
+        log.info("removed the old manifest of %s; it is committed again when this job ends", config.output)
+    with beam.Pipeline(options=options) as p:
+        build_pipeline(p, config, files, tokenizer_info)
+    manifest = read_manifest(config.output, config.storage_options)
+    counts = manifest["counts"]
+    if not counts["examples"]:
+        log.warning("%s holds no examples: the input had no text to build from", config.output)
+    log.info("wrote %d shards, %d examples to %s", counts["shards"], counts["examples"], config.output)
+    return manifest

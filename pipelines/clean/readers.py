@@ -1,0 +1,407 @@
+"""Input formats -> records: WARC (and ARC), WET, JSONL and plain text, from any fsspec URL.
+
+Every input record becomes exactly one item: a `RawRecord` to clean, a `Drop` (a record the
+job does not want, e.g. a WARC `request`), or a `Reject` (a record that cannot be parsed, or
+the damaged tail of a file). A file that yields nothing becomes one `empty_file` reject, so
+every input file is accounted for in the manifest's stats. Pure Python, no Beam.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import hashlib
+import json
+import zlib
+from dataclasses import dataclass
+from typing import IO, Iterable, Iterator, Union
+
+import fsspec
+from fsspec.utils import infer_compression
+from warcio.archiveiterator import ArchiveIterator
+from warcio.exceptions import ArchiveLoadFailed
+from warcio.statusandheaders import StatusAndHeadersParserException
+
+from pipelines.clean.extract import HTML_TYPES, charset_of, is_html, mime_type
+from shards.storage import check_url
+
+FORMATS = ("auto", "warc", "wet", "jsonl", "text")
+
+# Longest suffix first: `.warc.wet.gz` is WET, not WARC. ARC files are read by warcio too.
+_SUFFIXES = (
+    (".warc.wet.gz", "wet"), (".wet.gz", "wet"), (".wet", "wet"),
+    (".warc.gz", "warc"), (".warc", "warc"), (".arc.gz", "warc"), (".arc", "warc"),
+    (".jsonl.gz", "jsonl"), (".jsonl", "jsonl"), (".json.gz", "jsonl"), (".ndjson", "jsonl"),
+    (".txt.gz", "text"), (".txt", "text"),
+)
+_GLOB_CHARS = "*?["
+_HEAD_BYTES = 4096
+_DETAIL_CHARS = 200
+
+# What a damaged archive or compressed stream raises. warcio raises AttributeError and
+# IndexError from its header parser on a record cut mid-header, so they are listed too.
+_ARCHIVE_ERRORS = (ArchiveLoadFailed, StatusAndHeadersParserException, EOFError, zlib.error,
+                   gzip.BadGzipFile, ValueError, AttributeError, IndexError, KeyError)
+_STREAM_ERRORS = (EOFError, zlib.error, gzip.BadGzipFile)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RawRecord:
+    """One input record to clean: plain `text`, or an `html` payload to extract text from."""
+
+    source: str
+    position: int  # byte offset of the WARC record, or 1-based line number in JSONL / text
+    url: str | None = None
+    timestamp: int | None = None  # seconds since the epoch, UTC
+    text: str | None = None
+    html: bytes | None = None
+    charset: str | None = None  # from the HTTP Content-Type header
+    lang: str | None = None
+
+    @property
+    def id(self) -> str:
+        return doc_id(self.source, self.position)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Drop:
+    """A record the job does not keep, for a reason (counted as `dropped/<reason>`)."""
+
+    reason: str
+    source: str | None = None
+    position: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Reject:
+    """A record (or a damaged stretch of a file) that cannot be parsed (`rejected/<reason>`)."""
+
+    source: str
+    position: int
+    reason: str
+    detail: str = ""
+
+    def to_json(self) -> dict:
+        return {"source": self.source, "position": self.position, "reason": self.reason,
+                "detail": self.detail}
+
+
+Item = Union[RawRecord, Drop, Reject]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReaderConfig:
+    format: str = "auto"
+    text_field: str = "text"
+    url_field: str = "url"
+
+
+def doc_id(source: str, position: int) -> str:
+    """Stable document id: 16 hex digits of sha256 of the source URL and the record position."""
+    return hashlib.sha256(f"{source}\n{position}".encode("utf-8")).hexdigest()[:16]
+
+
+def detect_format(url: str) -> str:
+    """The input format of a file from its name; ValueError naming the file and --format."""
+    name = url.split("?", 1)[0].lower()
+    for suffix, fmt in _SUFFIXES:
+        if name.endswith(suffix):
+            return fmt
+    known = ", ".join(s for s, _ in _SUFFIXES)
+    raise ValueError(f"cannot tell the format of {url} from its name (known: {known}); "
+                     f"pass --format warc|wet|jsonl|text")
+
+
+def resolve_format(url: str, fmt: str) -> str:
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown --format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    return detect_format(url) if fmt == "auto" else fmt
+
+
+def expand_inputs(specs: Iterable[str], storage_options: dict | None = None) -> list[tuple[str, int]]:
+    """(url, size) of every file the --input values name: URLs, globs or folders, in order.
+
+    Raises FileNotFoundError naming the first value that matches nothing.
+    """
+    seen: dict[str, int] = {}
+    for spec in specs:
+        for url, size in _expand_one(check_url(spec), storage_options or {}):
+            seen.setdefault(url, size)
+    return list(seen.items())
+
+
+def _is_file(fs, path: str, info: dict) -> bool:
+    """A file, or a symbolic link to one (fsspec's local listing types links as 'other')."""
+    return info.get("type") == "file" or (bool(info.get("islink")) and fs.isfile(path))
+
+
+def _expand_one(spec: str, options: dict) -> list[tuple[str, int]]:
+    fs, path = fsspec.core.url_to_fs(spec, **options)
+    listed, what = True, "matches no files"
+    if any(c in spec for c in _GLOB_CHARS):
+        found = fs.glob(path, detail=True)
+    elif fs.isdir(path):
+        found, what = fs.find(path, detail=True), "is a folder with no input files"
+    elif fs.exists(path):
+        found, listed = {path: fs.info(path)}, False
+    else:
+        raise FileNotFoundError(f"--input {spec} does not exist; check the path or URL "
+                                f"(and --storage-options for remote storage)")
+    # Hidden and marker files (.DS_Store, _SUCCESS) are skipped when listing a glob or folder.
+    files = [(p, info) for p, info in sorted(found.items()) if _is_file(fs, p, info)
+             and not (listed and p.rsplit("/", 1)[-1].startswith((".", "_")))]
+    if not files:
+        raise FileNotFoundError(f"--input {spec} {what}")
+    # Canonical sources, so one file named two ways is read once (and keeps its ids): URLs
+    # keep their protocol, local paths become absolute.
+    keep_protocol = "://" in spec
+    return [(fs.unstrip_protocol(p) if keep_protocol else p, int(info.get("size") or 0))
+            for p, info in files]
+
+
+def read_source(url: str, config: ReaderConfig, storage_options: dict | None = None) -> Iterator[Item]:
+    """Every item of one input file; a file that yields none gives one `empty_file` reject."""
+    fmt = resolve_format(url, config.format)
+    options = storage_options or {}
+    count = 0
+    if fmt in ("warc", "wet"):
+        opened = fsspec.open(check_url(url), "rb", **options)
+    else:
+        opened = fsspec.open(check_url(url), "rb", compression="infer", **options)
+    with opened as f:
+        if fmt in ("warc", "wet"):
+            items = iter_warc(f, url, wet=fmt == "wet")
+        elif fmt == "jsonl":
+            items = iter_jsonl(f, url, config, gz=infer_compression(url) == "gzip")
+        else:
+            items = iter_text(f, url, gz=infer_compression(url) == "gzip")
+        for item in items:
+            count += 1
+            yield item
+    if count == 0:
+        yield Reject(source=url, position=0, reason="empty_file", detail="the file holds no records")
+
+
+# --- WARC / ARC / WET ---------------------------------------------------------------------
+
+def iter_warc(f: IO[bytes], source: str, *, wet: bool) -> Iterator[Item]:
+    """Items of a WARC, ARC or WET file (gzip per record, or uncompressed).
+
+    WARC keeps `response` records with HTTP 200 and an HTML payload; WET keeps `conversion`
+    records. A damaged tail (truncated gzip, garbage) ends the file with one reject.
+    """
+    head = f.read(_HEAD_BYTES)
+    f.seek(0)
+    if not head:
+        return
+    gz = head[:2] == b"\x1f\x8b"
+    problem = _archive_head_problem(head, gz)
+    if problem:
+        yield Reject(source=source, position=0, reason="unreadable", detail=problem)
+        return
+    records = ArchiveIterator(f, arc2warc=True)
+    reason = "truncated_gzip" if gz else "unreadable"
+    item: Item | None = None
+    held: Item | None = None  # the first item waits until a second record proves gzip per record
+    last = -1
+    try:
+        for record in records:
+            # Several records in one gzip member get warcio offsets that do not increase (even
+            # negative ones): number them after the last one, so every record keeps its own id.
+            last = records.offset if records.offset > last else last + 1
+            item = _warc_item(record, last, source, wet=wet, gz=gz)
+            if held is not None:
+                yield held
+            held = item
+    except _ARCHIVE_ERRORS as err:
+        if gz and "non-chunked gzip" in str(err):
+            # The whole file is one gzip stream (gzip -c of a WARC): read it decompressed, with
+            # positions as offsets in the uncompressed stream.
+            f.seek(0)
+            yield from iter_warc(gzip.GzipFile(fileobj=f), source, wet=wet)
+            return
+        if held is not None:
+            yield held
+        yield Reject(source=source, position=max(records.offset, last + 1), reason=reason, detail=_detail(err))
+        return
+    if held is not None:
+        yield held
+    # warcio stops quietly at a record cut inside its header: bytes left over are damage.
+    left = _file_size(f) - records.offset
+    if left > 0 and not (isinstance(item, Reject) and item.position == records.offset):
+        yield Reject(source=source, position=records.offset, reason=reason,
+                     detail=f"{left} bytes after the last complete record cannot be read")
+
+
+def _file_size(f: IO[bytes]) -> int:
+    f.seek(0, 2)
+    return f.tell()
+
+
+def _archive_head_problem(head: bytes, gz: bool) -> str | None:
+    """Why the first bytes are not a WARC or ARC file, or None when they look like one."""
+    if gz:
+        try:
+            head = zlib.decompressobj(wbits=31).decompress(head)
+        except zlib.error as err:
+            return f"gzip header is damaged: {err}"
+    start = head.lstrip()[:16]
+    if start.startswith((b"WARC/", b"filedesc://")):
+        return None
+    return f"not a WARC or ARC file (starts with {start!r})"
+
+
+def _warc_item(record, offset: int, source: str, *, wet: bool, gz: bool) -> Item:
+    wanted = "conversion" if wet else "response"
+    rec_type = record.rec_type
+    item: Item
+    if rec_type != wanted:  # a record without WARC-Type counts as warc_type_missing
+        item = Drop(reason=f"warc_type_{_slug(rec_type or 'missing')}", source=source, position=offset)
+    else:
+        try:
+            item = _wet_item(record, offset, source) if wet else _response_item(record, offset, source)
+        except _ARCHIVE_ERRORS as err:  # a damaged payload (bad chunking or Content-Encoding)
+            item = Reject(source=source, position=offset, reason="unreadable_record", detail=_detail(err))
+    while record.raw_stream.read(1 << 16):
+        pass
+    if getattr(record.raw_stream, "limit", 0) > 0:
+        reason = "truncated_gzip" if gz else "truncated_record"
+        return Reject(source=source, position=offset, reason=reason,
+                      detail=f"record ends {record.raw_stream.limit} bytes before its Content-Length")
+    return item
+
+
+def _record_meta(record) -> dict:
+    headers = record.rec_headers
+    return {"url": headers.get_header("WARC-Target-URI"),
+            "timestamp": parse_warc_date(headers.get_header("WARC-Date"))}
+
+
+def _response_item(record, offset: int, source: str) -> Item:
+    http = record.http_headers
+    if http is None:
+        return Drop(reason="not_html", source=source, position=offset)
+    status = http.get_statuscode() or ""
+    if not (len(status) == 3 and status.isdigit()):  # not an HTTP response: a parse failure
+        return Reject(source=source, position=offset, reason="bad_http_status",
+                      detail=f"HTTP status line gives status {status[:40]!r}")
+    if status != "200":
+        return Drop(reason=f"http_status_{status}", source=source, position=offset)
+    content_type = http.get_header("Content-Type")
+    if mime_type(content_type) not in (None, *HTML_TYPES):  # decided by the header, payload unread
+        return Drop(reason="not_html", source=source, position=offset)
+    payload = record.content_stream().read()
+    if not is_html(content_type, payload):
+        return Drop(reason="not_html", source=source, position=offset)
+    return RawRecord(source=source, position=offset, html=payload, charset=charset_of(content_type),
+                     **_record_meta(record))
+
+
+def _wet_item(record, offset: int, source: str) -> Item:
+    payload = record.content_stream().read()
+    try:
+        text = payload.decode("utf-8")
+    except UnicodeDecodeError as err:
+        return Reject(source=source, position=offset, reason="invalid_utf8", detail=_detail(err))
+    return RawRecord(source=source, position=offset, text=text, **_record_meta(record))
+
+
+def parse_warc_date(value: str | None) -> int | None:
+    """Seconds since the epoch of a WARC-Date (ISO 8601, `Z` or offset), None if absent or bad."""
+    if not value:
+        return None
+    try:
+        when = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.timezone.utc)
+    return int(when.timestamp())
+
+
+def _slug(value: str) -> str:
+    return "".join(c if c.isalnum() else "_" for c in value.strip().lower())[:40]
+
+
+# --- JSONL and text ------------------------------------------------------------------------
+
+def iter_jsonl(lines: Iterable[bytes], source: str, config: ReaderConfig, *, gz: bool = False) -> Iterator[Item]:
+    """One item per non-blank line: a JSON object with a non-empty string at `text_field`."""
+    number = 0
+    try:
+        for number, raw in enumerate(lines, 1):
+            if raw.strip():
+                yield _jsonl_item(raw, source, number, config)
+    except _STREAM_ERRORS as err:
+        yield _damage(source, number + 1, gz, err)
+
+
+def _jsonl_item(raw: bytes, source: str, number: int, config: ReaderConfig) -> Item:
+    def reject(reason: str, detail: str) -> Reject:
+        return Reject(source=source, position=number, reason=reason, detail=detail)
+
+    try:
+        line = raw.decode("utf-8-sig")  # a byte-order mark at the start of a file is not text
+    except UnicodeDecodeError as err:
+        return reject("invalid_utf8", _detail(err))
+    try:
+        obj = json.loads(line)
+    except json.JSONDecodeError as err:
+        return reject("invalid_json", _detail(err))
+    if not isinstance(obj, dict):
+        return reject("invalid_json", f"expected a JSON object, got {type(obj).__name__}")
+    text = obj.get(config.text_field)
+    if not isinstance(text, str) or not text.strip():
+        return reject("no_text", f"field {config.text_field!r} is missing, empty or not a string")
+    url, lang = obj.get(config.url_field), obj.get("lang")
+    for name, value in (("text", text), ("url", url)):
+        if isinstance(value, str) and not _encodable(value):  # a lone surrogate escape (\ud800)
+            return reject("invalid_utf8", f"field {name!r} holds a lone surrogate, not text")
+    return RawRecord(source=source, position=number, text=text,
+                     url=url if isinstance(url, str) and url else None,
+                     lang=lang.strip() if isinstance(lang, str) and lang.strip() else None)
+
+
+def _encodable(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def iter_text(lines: Iterable[bytes], source: str, *, gz: bool = False) -> Iterator[Item]:
+    """One item per block of non-blank lines; blank lines separate documents (BERT's corpus format)."""
+    block: list[bytes] = []
+    start = number = 0
+    try:
+        for number, raw in enumerate(lines, 1):
+            if raw.strip():
+                if not block:
+                    start = number
+                block.append(raw)
+            elif block:
+                yield _text_item(block, source, start)
+                block = []
+    except _STREAM_ERRORS as err:
+        yield _damage(source, start if block else number + 1, gz, err)
+        return
+    if block:
+        yield _text_item(block, source, start)
+
+
+def _text_item(block: list[bytes], source: str, start: int) -> Item:
+    try:
+        text = b"".join(block).decode("utf-8")
+    except UnicodeDecodeError as err:
+        return Reject(source=source, position=start, reason="invalid_utf8", detail=_detail(err))
+    return RawRecord(source=source, position=start, text=text)
+
+
+def _damage(source: str, position: int, gz: bool, err: Exception) -> Reject:
+    reason = "truncated_gzip" if gz and isinstance(err, EOFError) else "unreadable"
+    return Reject(source=source, position=position, reason=reason, detail=_detail(err))
+
+
+def _detail(err: Exception) -> str:
+    return f"{type(err).__name__}: {err}"[:_DETAIL_CHARS]

@@ -1,0 +1,179 @@
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from pipelines.build.job import BuildConfig, hash_unit, main, shard_index
+from pipelines.tokenizer.job import main as train_tokenizer
+from pipelines.tokenizer.train import load_tokenizer
+from schemas import NotCommittedError, decode_schema, examples_schema, read_manifest
+from shards import expand_urls, iter_chunks, read_shard
+from tests.pipelines.conftest import synthetic_texts, write_documents
+
+SEQ_LEN = 32
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    """60 synthetic documents + one empty one, and a WordPiece tokenizer trained on them."""
+    root = tmp_path_factory.mktemp("corpus")
+    docs = write_documents(str(root / "docs"), synthetic_texts(60) + [""], files=2)
+    tok = train_tokenizer(["--input", docs, "--kind", "wordpiece", "--vocab-size", "300",
+                           "--output", str(root / "tok")])
+    return docs, tok
+
+
+def build(corpus, output, objective="nsp", *extra):
+    docs, tok = corpus
+    sizing = [] if "--num-shards" in extra else ["--target-shard-bytes", "4000"]
+    return main(["--input", docs, "--tokenizer", tok, "--objective", objective, "--seq-len", str(SEQ_LEN),
+                 "--output", str(output), "--valid-fraction", "0.2", *sizing, *extra])
+
+
+def files_of(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def check_shard_set(folder: Path, manifest: dict, objective: str) -> dict[str, list[dict]]:
+    """Shared checks; returns the rows of each split."""
+    _, tok_info = load_tokenizer(manifest["tokenizer"]["url"])
+    assert manifest["tokenizer"] == tok_info
+    schema = examples_schema(objective, tok_info["vocab_size"])
+    assert decode_schema(manifest["arrow_schema"]) == schema
+    assert sorted(s["url"] for s in manifest["shards"]) == sorted(n for n in files_of(folder) if n.endswith(".tar"))
+    rows: dict[str, list[dict]] = {"train": [], "valid": []}
+    for entry in manifest["shards"]:
+        data = (folder / entry["url"]).read_bytes()
+        assert (len(data), hashlib.sha256(data).hexdigest()) == (entry["bytes"], entry["sha256"])
+        tables = [t for _, t in iter_chunks(str(folder / entry["url"]))]
+        assert all(t.schema == schema for t in tables)
+        split_rows = [r for t in tables for r in t.to_pylist()]
+        assert len(split_rows) == entry["examples"]
+        rows[entry["split"]].extend(split_rows)
+    counts = manifest["counts"]
+    for split in ("train", "valid"):
+        assert counts[f"examples/{split}"] == len(rows[split]) > 0
+        assert counts[f"example_tokens/{split}"] == sum(len(r["input_ids"]) for r in rows[split])
+    assert counts["documents"] == 60 and counts["documents/read"] == 61
+    assert counts["documents/skipped/empty_text"] == 1
+    assert counts["documents/train"] + counts["documents/valid"] == 60
+    assert counts["shards"] == len(manifest["shards"]) >= 3  # 4000-byte target: several train shards
+    for r in rows["train"] + rows["valid"]:
+        assert len(r["input_ids"]) == len(r["word_start"]) and 4 <= len(r["input_ids"]) <= SEQ_LEN
+        ids = tok_info["special_ids"]
+        assert r["input_ids"][0] == ids["cls"] and r["input_ids"][-1] == ids["sep"]
+        assert r["word_start"][0] and r["word_start"][-1]
+    return rows
+
+
+@pytest.mark.slow
+def test_build_nsp_end_to_end(corpus, tmp_path):
+    manifest = build(corpus, tmp_path / "nsp", "nsp")
+    assert manifest == read_manifest(str(tmp_path / "nsp"))
+    assert (manifest["objective"], manifest["seq_len"]) == ("nsp", SEQ_LEN)
+    assert manifest["created_by"]["tool"] == "shardlm build"
+    assert manifest["created_by"]["config"]["seed"] == 0 and "output" not in manifest["created_by"]["config"]
+    rows = check_shard_set(tmp_path / "nsp", manifest, "nsp")
+    sep = manifest["tokenizer"]["special_ids"]["sep"]
+    labels = {r["next_sentence_label"] for r in rows["train"]}
+    assert labels == {0, 1}
+    for r in rows["train"] + rows["valid"]:
+        assert r["input_ids"][r["segment_b_start"] - 1] == sep and r["input_ids"].count(sep) == 2
+    # A document's examples all sit in its split: the split hash decides, per document.
+    train_docs, valid_docs = ({r["doc_id"] for r in rows[s]} for s in ("train", "valid"))
+    assert not train_docs & valid_docs
+    assert all(hash_unit("split", "0", d) < 0.2 for d in valid_docs)
+
+
+@pytest.mark.slow
+def test_build_mlm_end_to_end_keeps_every_token(corpus, tmp_path):
+    manifest = build(corpus, tmp_path / "mlm", "mlm")
+    rows = check_shard_set(tmp_path / "mlm", manifest, "mlm")
+    sep = manifest["tokenizer"]["special_ids"]["sep"]
+    body = sum(sum(1 for t in r["input_ids"][1:-1] if t != sep) for r in rows["train"] + rows["valid"])
+    assert body == manifest["counts"]["tokens"]  # FULL-SENTENCES drops nothing
+    assert max(len(r["input_ids"]) for r in rows["train"]) == SEQ_LEN
+
+
+@pytest.mark.slow
+def test_build_is_byte_identical_across_runs_and_workers(corpus, tmp_path):
+    build(corpus, tmp_path / "a", "nsp")
+    build(corpus, tmp_path / "b", "nsp")
+    build(corpus, tmp_path / "c", "nsp", "--direct_num_workers", "2", "--direct_running_mode", "multi_processing")
+    a = files_of(tmp_path / "a")
+    assert "manifest.json" in a and len(a) >= 4
+    assert files_of(tmp_path / "b") == a
+    assert files_of(tmp_path / "c") == a
+    build(corpus, tmp_path / "d", "nsp", "--seed", "1")
+    assert files_of(tmp_path / "d") != a
+
+
+@pytest.mark.slow
+def test_every_planned_shard_exists_even_when_empty(corpus, tmp_path):
+    manifest = build(corpus, tmp_path / "many", "mlm", "--num-shards", "40", "--valid-fraction", "0")
+    train = [s for s in manifest["shards"] if s["split"] == "train"]
+    assert [s["url"] for s in train] == [f"train-{i:06d}.tar" for i in range(40)]
+    assert expand_urls(str(tmp_path / "many" / "train-{000000..000039}.tar")) == \
+        [str(tmp_path / "many" / s["url"]) for s in train]
+    empty = [s for s in train if s["examples"] == 0]
+    assert empty  # the interesting case happened: 60 documents in 40 shards leave some empty
+    assert list(iter_chunks(str(tmp_path / "many" / empty[0]["url"]))) == []
+    assert manifest["counts"]["examples"] == manifest["counts"]["examples/train"] == sum(s["examples"] for s in train)
+
+
+def test_shard_index_is_stable_and_in_range():
+    assert [shard_index(f"doc-{i}", 7) for i in range(5)] == [shard_index(f"doc-{i}", 7) for i in range(5)]
+    assert {shard_index(f"doc-{i}", 7) for i in range(200)} == set(range(7))
+
+
+@pytest.mark.slow
+def test_build_writes_to_s3(corpus, s3_bucket, tmp_path):
+    docs = write_documents(f"{s3_bucket}/docs", synthetic_texts(20, seed=5))
+    _, tok = corpus
+    manifest = main(["--input", docs, "--tokenizer", tok, "--objective", "mlm", "--seq-len", "64",
+                     "--output", f"{s3_bucket}/shards", "--valid-fraction", "0"])
+    assert read_manifest(f"{s3_bucket}/shards") == manifest
+    urls = expand_urls(f"{s3_bucket}/shards")
+    assert urls == [f"{s3_bucket}/shards/train-000000.tar"]
+    table = read_shard(urls[0])
+    assert table.num_rows == manifest["counts"]["examples"] > 0
+
+
+@pytest.mark.parametrize("flags, error, match", [
+    (["--objective", "tlm"], ValueError, "not yet supported"),
+    (["--objective", "sop"], ValueError, "not yet supported"),
+    (["--objective", "wat"], ValueError, "unknown --objective"),
+    (["--seq-len", "4"], ValueError, "--seq-len must be"),
+    (["--valid-fraction", "1.5"], ValueError, "--valid-fraction"),
+    (["--objective", "mlm", "--dupe-factor", "3"], ValueError, "nsp only"),
+])
+def test_bad_configuration_fails_before_work(corpus, tmp_path, flags, error, match):
+    docs, tok = corpus
+    base = {"--input": docs, "--tokenizer": tok, "--objective": "nsp", "--seq-len": "32",
+            "--output": str(tmp_path / "out")}
+    for flag, value in zip(flags[::2], flags[1::2]):
+        base[flag] = value
+    with pytest.raises(error, match=match):
+        main([x for kv in base.items() for x in kv])
+    assert not (tmp_path / "out").exists()
+
+
+def test_missing_or_unfinished_input_fails_with_the_manifest_error(corpus, tmp_path):
+    _, tok = corpus
+    args = ["--tokenizer", tok, "--objective", "mlm", "--seq-len", "32", "--output", str(tmp_path / "out")]
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        main(["--input", str(tmp_path / "nowhere"), *args])
+    (tmp_path / "half").mkdir()
+    with pytest.raises(NotCommittedError, match="did not finish"):
+        main(["--input", str(tmp_path / "half"), *args])
+    with pytest.raises(FileNotFoundError, match="tokenizer.json does not exist"):
+        main(["--input", corpus[0], *args, "--tokenizer", str(tmp_path / "notok")])
+    assert not (tmp_path / "out").exists()
+
+
+def test_config_records_what_shapes_the_bytes():
+    config = BuildConfig(input="in", tokenizer="tok", objective="nsp", seq_len=128, output="out",
+                         storage_options={"anon": True})
+    assert config.recorded() == {"input": "in", "tokenizer": "tok", "objective": "nsp", "seq_len": 128,
+                                 "seed": 0, "valid_fraction": 0.02, "chunk_size": 1024, "num_shards": None,
+                                 "target_shard_bytes": 128_000_000, "short_seq_prob": 0.1, "dupe_factor": 1}
