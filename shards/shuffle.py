@@ -53,3 +53,42 @@ def buffer_shuffle(items: Iterable[T], size: int, rng: np.random.Generator) -> I
         yield out
     for k in rng.permutation(len(buffer)):
         yield buffer[int(k)]
+
+
+class IndexShuffle:
+    """`buffer_shuffle` for whole blocks of ids at once: one permutation per block, no per-item Python.
+
+    `add(ids)` puts a block (a chunk's rows) into the buffer and returns the ids that leave it:
+    once more than `size` are held, a uniformly drawn subset of the buffer (new ids included)
+    leaves, in a random order, so that `size` stay. `drain()` returns the rest in a random
+    order. Without a generator (or with size 0 or 1) ids leave in the order they came. The
+    output depends only on (block sizes, size, rng state), never on the id values, so ids can
+    be storage slots that differ from run to run.
+    """
+
+    def __init__(self, size: int, rng: np.random.Generator | None):
+        if size < 0:
+            raise ValueError(f"shuffle buffer size must be >= 0, got {size}")
+        self.rng = rng if size > 1 else None
+        self.size = size if self.rng is not None else 0
+        self._held = np.empty(0, dtype=np.int64)
+
+    def __len__(self) -> int:
+        return len(self._held)
+
+    def add(self, ids: np.ndarray) -> np.ndarray:
+        held = np.concatenate([self._held, np.asarray(ids, dtype=np.int64)])
+        leaving = len(held) - self.size
+        if leaving <= 0:
+            self._held = held
+            return np.empty(0, dtype=np.int64)
+        if self.rng is None:
+            self._held = held[leaving:]
+            return held[:leaving]
+        order = self.rng.permutation(len(held))
+        self._held = held[order[leaving:]]
+        return held[order[:leaving]]
+
+    def drain(self) -> np.ndarray:
+        held, self._held = self._held, np.empty(0, dtype=np.int64)
+        return held if self.rng is None else held[self.rng.permutation(len(held))]

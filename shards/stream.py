@@ -1,11 +1,12 @@
-"""The streaming dataset: shard URLs in, one example dict per item out, resumable exactly.
+"""The streaming datasets' common part, and the per-example stream: one example dict per item, resumable exactly.
 
-Each (rank, DataLoader worker) reads a deterministic sub-stream of the epoch: its slot's shards
-or chunks (`shards.partition`), shuffled through a buffer seeded by (seed, epoch, rank, worker)
+`SubStreams` holds what every stream shares; `ShardStream` yields examples, and
+`shards.batches.BatchStream` whole padded batches. Each (rank, DataLoader worker) reads a
+deterministic sub-stream of the epoch: its slot's shards or chunks (`shards.partition`), shuffled through a buffer seeded by (seed, epoch, rank, worker)
 (`shards.shuffle`). Every example carries `_worker` and `_position`, its index in that
 sub-stream; the trainer hands them back through `observe()`, and a resumed stream skips the
 first `next_position[worker]` examples of each sub-stream, so it continues at the exact next
-example. This is the only module of `shards` that imports torch.
+example. This module and `shards.batches` are the only modules of `shards` that import torch.
 """
 
 from __future__ import annotations
@@ -133,8 +134,7 @@ class _Chunk:
         return {name: read(row) for name, read in self._readers.items()}
 
 
-def _decode(url: str, key: str, data: bytes, columns: tuple[str, ...] | None) -> _Chunk:
-    where = f"{url}:{key}.{CHUNK_EXTENSION}"
+def _decode(where: str, data: bytes, columns: tuple[str, ...] | None) -> pa.Table:
     table = decode_chunk(data, where)
     if columns is not None:
         missing = [c for c in columns if c not in table.column_names]
@@ -142,7 +142,7 @@ def _decode(url: str, key: str, data: bytes, columns: tuple[str, ...] | None) ->
             raise ValueError(f"{where} has no column {', '.join(missing)}; it has {', '.join(table.column_names)} "
                              f"(fix StreamConfig.columns)")
         table = table.select(list(columns))
-    return _Chunk(table)
+    return table
 
 
 def _rows(chunks: Iterable[_Chunk], skip: int) -> Iterator[tuple[_Chunk, int]]:
@@ -171,8 +171,14 @@ def _default_rank() -> tuple[int, int]:
     return 0, 1
 
 
-class ShardStream(IterableDataset):
-    """Examples of a shard set, split across ranks and DataLoader workers, shuffled, resumable.
+class SubStreams(IterableDataset):
+    """What every stream of a shard set shares: the rank x worker split, the epoch, resume state, reading.
+
+    Each (rank, DataLoader worker) reads its sub-stream: the chunks of its slot of the epoch
+    (`shards.partition`), decoded as Arrow tables. A sub-stream's items are numbered by
+    position (examples from 0); `next_position[worker]` is where a resumed iteration starts.
+    Subclasses turn the tables into items (`ShardStream`: examples; `shards.batches.BatchStream`:
+    batches) and record what the caller consumed.
 
     Holds only plain values (no threads or open files), so DataLoader workers can pickle it.
     `set_epoch` and `load_state_dict` reach the workers when the DataLoader starts an iteration:
@@ -186,7 +192,7 @@ class ShardStream(IterableDataset):
         if isinstance(urls, str):
             raise ValueError(f"urls must be a list of shard URLs; expand {urls!r} with shards.expand_urls first")
         if not urls:
-            raise ValueError("ShardStream got no shard URLs; check the --data pattern or manifest")
+            raise ValueError(f"{type(self).__name__} got no shard URLs; check the --data pattern or manifest")
         self.urls = [check_url(u) for u in urls]
         self.config = config
         default_rank, default_world = _default_rank()
@@ -208,18 +214,10 @@ class ShardStream(IterableDataset):
         self.epoch = epoch
         self._next_position, self._last_worker, self._resume = {}, None, None
 
-    def observe(self, workers, positions) -> None:
-        """Record consumed examples: their `_worker` and `_position` values (tensors, arrays or lists)."""
-        workers, positions = _ints(workers), _ints(positions)
-        if len(workers) != len(positions):
-            raise ValueError(f"observe got {len(workers)} workers but {len(positions)} positions")
-        latest: dict[int, int] = {}
-        for worker, position in zip(workers, positions):
-            latest[worker] = max(latest.get(worker, -1), position)
-        for worker, position in latest.items():
-            self._next_position[worker] = position + 1
-        if workers:
-            self._last_worker = workers[-1]
+    def _consumed(self, worker: int, next_position: int) -> None:
+        """Record that `worker`'s sub-stream was consumed up to (not including) `next_position`."""
+        self._next_position[worker] = next_position
+        self._last_worker = worker
 
     def state_dict(self) -> dict[str, Any]:
         """JSON-friendly state: {"epoch", "next_position": {"worker": n}, "last_worker", "rank", "world_size"}."""
@@ -267,7 +265,8 @@ class ShardStream(IterableDataset):
         role = (worker + offset) % num_workers
         return role, resume["next_position"].get(role, 0)
 
-    def __iter__(self) -> Iterator[dict[str, Any]]:
+    def _start(self) -> tuple[SlotPlan, int, int]:
+        """(plan, sub-stream id, examples to skip) of the calling DataLoader worker."""
         info = get_worker_info()
         worker, num_workers = (info.id, info.num_workers) if info is not None else (0, 1)
         role, skip = self._role(worker, num_workers)
@@ -277,27 +276,19 @@ class ShardStream(IterableDataset):
         plan = plan_slot(order, slot=slot, num_slots=num_slots)
         log.debug("rank %d worker %d (sub-stream %d): %d shards, skipping %d examples",
                   self.rank, worker, role, len(plan.shards), skip)
-        return self._examples(plan, role, skip)
+        return plan, role, skip
 
-    def _examples(self, plan: SlotPlan, role: int, skip: int) -> Iterator[dict[str, Any]]:
-        chunks = self._chunks(plan)
-        size = self.config.shuffle_buffer
-        if size <= 1:
-            refs: Iterator[tuple[_Chunk, int]] = _rows(chunks, skip)
-        else:
-            rng = example_rng(seed=self.config.seed, epoch=self.epoch, rank=self.rank, worker=role)
-            refs = itertools.islice(buffer_shuffle(_rows(chunks, 0), size, rng), skip, None)
-        try:
-            for position, (chunk, row) in enumerate(refs, start=skip):
-                example = chunk.example(row)
-                example[WORKER_KEY] = role
-                example[POSITION_KEY] = position
-                yield example
-        finally:
-            chunks.close()
+    def _rng(self, role: int):
+        """The sub-stream's example-shuffle generator, or None when examples are not shuffled."""
+        if self.config.shuffle_buffer <= 1:
+            return None
+        return example_rng(seed=self.config.seed, epoch=self.epoch, rank=self.rank, worker=role)
 
-    def _chunks(self, plan: SlotPlan) -> Iterator[_Chunk]:
-        """The slot's chunks in order; chunks of other slots are skipped undecoded."""
+    def _tables(self, plan: SlotPlan) -> Iterator[tuple[str, pa.Table]]:
+        """(where, table) of the slot's chunks in order, decoded; chunks of other slots are skipped undecoded.
+
+        `where` names the chunk (`URL:key.arrow`) for error messages.
+        """
         urls = [self.urls[i] for i in plan.shards]
         remote = [u for u in urls if not is_local(u)]
         prefetcher = None
@@ -313,11 +304,55 @@ class ShardStream(IterableDataset):
                 with source:
                     for key, data in iter_members(source, url):
                         if plan.keeps(counter):
-                            yield _decode(url, key, data, self.config.columns)
+                            where = f"{url}:{key}.{CHUNK_EXTENSION}"
+                            yield where, _decode(where, data, self.config.columns)
                         counter += 1
         finally:
             if prefetcher is not None:
                 prefetcher.close()
 
 
-__all__ = ["POSITION_KEY", "WORKER_KEY", "ShardFetchError", "ShardStream", "StreamConfig", "is_local"]
+class ShardStream(SubStreams):
+    """Examples of a shard set, one dict per example, split across ranks and DataLoader workers,
+    shuffled through a buffer, resumable at the exact next example.
+
+    Every example carries `_worker` and `_position`; the caller hands them back through
+    `observe()`. For whole padded batches without per-example Python, use `shards.batches.BatchStream`.
+    """
+
+    def observe(self, workers, positions) -> None:
+        """Record consumed examples: their `_worker` and `_position` values (tensors, arrays or lists)."""
+        workers, positions = _ints(workers), _ints(positions)
+        if len(workers) != len(positions):
+            raise ValueError(f"observe got {len(workers)} workers but {len(positions)} positions")
+        latest: dict[int, int] = {}
+        for worker, position in zip(workers, positions):
+            latest[worker] = max(latest.get(worker, -1), position)
+        for worker, position in latest.items():
+            self._next_position[worker] = position + 1
+        if workers:
+            self._last_worker = workers[-1]
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        plan, role, skip = self._start()
+        return self._examples(plan, role, skip)
+
+    def _examples(self, plan: SlotPlan, role: int, skip: int) -> Iterator[dict[str, Any]]:
+        tables = self._tables(plan)
+        chunks = (_Chunk(table) for _, table in tables)
+        rng = self._rng(role)
+        if rng is None:
+            refs: Iterator[tuple[_Chunk, int]] = _rows(chunks, skip)
+        else:
+            refs = itertools.islice(buffer_shuffle(_rows(chunks, 0), self.config.shuffle_buffer, rng), skip, None)
+        try:
+            for position, (chunk, row) in enumerate(refs, start=skip):
+                example = chunk.example(row)
+                example[WORKER_KEY] = role
+                example[POSITION_KEY] = position
+                yield example
+        finally:
+            tables.close()
+
+
+__all__ = ["POSITION_KEY", "WORKER_KEY", "ShardFetchError", "ShardStream", "StreamConfig", "SubStreams", "is_local"]

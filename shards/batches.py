@@ -1,0 +1,181 @@
+"""Whole batches from a shard set: columns in, padded tensors out, no per-example Python.
+
+`BatchStream` is a `torch.utils.data.IterableDataset` whose items are batches; use it with
+`DataLoader(stream, batch_size=None)` (`batch_loader` does). Each (rank, DataLoader worker)
+reads its sub-stream as `ShardStream` does (same split, shard order and seeds), and:
+
+1. decodes each Arrow chunk into a `shards.columns.ColumnStore` (one numpy write per column);
+2. shuffles slot ids through `shards.shuffle.IndexShuffle`, a buffer of `shuffle_buffer`
+   examples seeded by (seed, epoch, rank, worker), one permutation per chunk;
+3. cuts batches of `batch_size` consecutive ids of that order (the last one of a sub-stream
+   may be shorter) and gathers them, list columns padded only to the longest example of the
+   batch (`pad_counts` says how much padding that left);
+4. applies the optional `transform(batch, coords)` in the worker, e.g. masking.
+
+A batch is a dict with every column of the chunks (`StreamConfig.columns` selects): list
+columns as 2-D tensors padded with `BatchConfig.pad_values` (default 0), numeric scalar
+columns as 1-D tensors, string columns as lists; `_length` (examples' lengths), `_worker` and
+`_position`: the sub-stream and the position of the batch's first example in it. Batch k of a
+sub-stream starts at position k * batch_size, as with `ShardStream` plus a DataLoader of the
+same batch size, so masks seeded by (seed, epoch, rank, worker, position) are the same.
+
+Exact resume: hand each consumed batch to `observe(batch)`; `state_dict()` then holds each
+sub-stream's next position, and a stream given `load_state_dict(state)` continues with exactly
+the batches the uninterrupted stream would have delivered next, in the same order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator, Mapping
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from shards.columns import ColumnStore
+from shards.partition import SlotPlan
+from shards.shuffle import IndexShuffle
+from shards.stream import POSITION_KEY, WORKER_KEY, StreamConfig, SubStreams
+
+LENGTH_KEY = "_length"
+
+
+@dataclass(frozen=True, kw_only=True)
+class BatchConfig:
+    batch_size: int
+    # Padding of list columns, by column name (e.g. {"input_ids": pad_id}); others pad with 0 / False.
+    pad_values: Mapping[str, int | float | bool] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.batch_size, int) or self.batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer, got {self.batch_size!r}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class BatchCoords:
+    """Where a batch sits in the run: what seeds its masks (trainer.masking.batch_seed)."""
+
+    epoch: int
+    rank: int
+    worker: int     # the sub-stream (after the resume rotation), not the DataLoader worker id
+    position: int   # position of the batch's first example in the sub-stream
+    size: int       # examples in the batch
+
+
+Transform = Callable[[dict[str, Any], BatchCoords], dict[str, Any]]
+
+
+def pad_counts(batch: Mapping[str, Any]) -> tuple[int, int]:
+    """(real tokens, positions) of a batch's list columns: 1 - real / positions is the padded fraction."""
+    lengths = batch[LENGTH_KEY]
+    if len(lengths) == 0:
+        return 0, 0
+    return int(lengths.sum()), len(lengths) * int(lengths.max())
+
+
+class BatchStream(SubStreams):
+    """Padded batches of a shard set, split across ranks and DataLoader workers, shuffled, resumable."""
+
+    def __init__(self, urls: list[str], config: StreamConfig = StreamConfig(), *, batch: BatchConfig,
+                 transform: Transform | None = None, rank: int | None = None, world_size: int | None = None,
+                 storage_options: dict | None = None):
+        super().__init__(urls, config, rank=rank, world_size=world_size, storage_options=storage_options)
+        self.batch = batch
+        self.transform = transform
+
+    # -- resume state (main process) ----------------------------------------------------------
+
+    def observe(self, batch: Mapping[str, Any]) -> None:
+        """Record a consumed batch (as the DataLoader delivered it)."""
+        worker, position = int(batch[WORKER_KEY]), int(batch[POSITION_KEY])
+        self._consumed(worker, position + len(batch[LENGTH_KEY]))
+
+    def state_dict(self) -> dict[str, Any]:
+        """`SubStreams.state_dict()` plus the batch size the positions were counted in."""
+        return {**super().state_dict(), "batch_size": self.batch.batch_size}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        saved = state.get("batch_size", self.batch.batch_size)
+        if saved != self.batch.batch_size:
+            raise ValueError(f"stream state was saved with batch_size {saved}, now {self.batch.batch_size}; "
+                             f"resume with the same batch size for an exact resume")
+        super().load_state_dict(state)
+
+    # -- iteration (DataLoader worker, or the main process without workers) -------------------
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        plan, role, skip = self._start()
+        return self._batches(plan, role, skip)
+
+    def _batches(self, plan: SlotPlan, role: int, skip: int) -> Iterator[dict[str, Any]]:
+        size = self.batch.batch_size
+        order = IndexShuffle(self.config.shuffle_buffer, self._rng(role))
+        tables = self._tables(plan)
+        store: ColumnStore | None = None
+        pending = np.empty(0, dtype=np.int64)  # slots in delivery order, not yet in a batch
+        position = 0                           # position of the first pending example
+        try:
+            for where, table in tables:
+                if order.rng is None and position < skip:  # unshuffled resume: drop rows before storing them
+                    dropped = min(skip - position, table.num_rows)
+                    position, table = position + dropped, table.slice(dropped)
+                    if table.num_rows == 0:
+                        continue
+                if store is None:
+                    store = ColumnStore(table.schema, self.batch.pad_values,
+                                        capacity=order.size + table.num_rows + size)
+                pending = np.concatenate([pending, order.add(store.put(table, where))])
+                for start in range(0, len(pending) - size + 1, size):
+                    yield from self._emit(store, pending[start:start + size], role, position, skip)
+                    position += size
+                pending = pending[len(pending) - len(pending) % size:]
+            if store is not None:
+                pending = np.concatenate([pending, order.drain()])
+                for start in range(0, len(pending), size):
+                    yield from self._emit(store, pending[start:start + size], role, position, skip)
+                    position += len(pending[start:start + size])
+        finally:
+            tables.close()
+
+    def _emit(self, store: ColumnStore, slots: np.ndarray, role: int, position: int,
+              skip: int) -> Iterator[dict[str, Any]]:
+        """The batch of `slots` (nothing while resuming before `skip`); frees the slots."""
+        if position + len(slots) <= skip:
+            store.free(slots)
+            return
+        if position < skip or position % self.batch.batch_size:
+            raise ValueError(f"stream state resumes sub-stream {role} at example {skip}, which is not the start "
+                             f"of a batch of {self.batch.batch_size}; resume with the batch size it was saved with")
+        columns, lengths = store.gather(slots)
+        store.free(slots)
+        batch = {name: torch.from_numpy(value) if isinstance(value, np.ndarray) else value
+                 for name, value in columns.items()}
+        batch[LENGTH_KEY] = torch.from_numpy(lengths)
+        if self.transform is not None:
+            coords = BatchCoords(epoch=self.epoch, rank=self.rank, worker=role, position=position, size=len(slots))
+            batch = self.transform(batch, coords)
+            batch[LENGTH_KEY] = torch.from_numpy(lengths)
+        batch[WORKER_KEY] = role
+        batch[POSITION_KEY] = position
+        yield batch
+
+
+def batch_loader(stream: BatchStream, *, num_workers: int = 0, pin_memory: bool = False,
+                 generator: torch.Generator | None = None, prefetch_factor: int | None = None) -> DataLoader:
+    """A DataLoader delivering the stream's batches as they are (batch_size=None).
+
+    Its explicit generator (default: seeded by the stream's seed) keeps global RNG untouched,
+    so creating a loader does not change what a resumed run draws. Workers are not persistent,
+    so each iteration sees the stream's current epoch and resume state.
+    """
+    if generator is None:
+        generator = torch.Generator()
+        generator.manual_seed(stream.config.seed)
+    extra = {} if num_workers == 0 or prefetch_factor is None else {"prefetch_factor": prefetch_factor}
+    return DataLoader(stream, batch_size=None, num_workers=num_workers, pin_memory=pin_memory,
+                      generator=generator, persistent_workers=False, **extra)
+
+
+__all__ = ["LENGTH_KEY", "POSITION_KEY", "WORKER_KEY", "BatchConfig", "BatchCoords", "BatchStream", "Transform",
+           "batch_loader", "pad_counts"]

@@ -1,0 +1,176 @@
+"""Examples held as columns in memory: Arrow chunks written into slots, gathered into padded batches.
+
+A `ColumnStore` keeps one array per column with one row per slot: per-token (list) columns as
+a 2-D array padded to the longest example seen so far, scalar columns as a 1-D array, other
+columns (strings) as a 1-D object array. `put(table)` writes a chunk's rows into free slots and
+returns their slot ids; `gather(slots)` copies those rows out, list columns cut to the longest
+example among them; `free(slots)` hands slots back. Every step is a handful of numpy calls per
+chunk or per batch, whatever the number of examples.
+
+Numbers come out in the dtypes torch computes with: integers as int64 (token ids index
+embeddings, labels feed the loss), booleans as bool, floats as stored. The list columns of an
+example must all have its `input_ids`' length (schemas.examples: "Per-token columns have the
+length of `input_ids`"); a chunk where they differ is refused.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import numpy as np
+import pyarrow as pa
+
+LIST, SCALAR, OBJECT = "list", "scalar", "object"
+
+
+def _kind_and_dtype(field: pa.Field) -> tuple[str, np.dtype]:
+    kind = field.type
+    if pa.types.is_list(kind) or pa.types.is_large_list(kind):
+        value = kind.value_type
+        if not (pa.types.is_integer(value) or pa.types.is_floating(value) or pa.types.is_boolean(value)):
+            raise ValueError(f"column {field.name!r} is a list of {value}; only lists of numbers or booleans "
+                             f"can be padded into a batch (drop it with StreamConfig.columns)")
+        return LIST, _numpy_dtype(value)
+    if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind):
+        return SCALAR, _numpy_dtype(kind)
+    return OBJECT, np.dtype(object)
+
+
+def _numpy_dtype(kind: pa.DataType) -> np.dtype:
+    if pa.types.is_boolean(kind):
+        return np.dtype(np.bool_)
+    if pa.types.is_integer(kind):
+        return np.dtype(np.int64)
+    return np.dtype(kind.to_pandas_dtype())
+
+
+class ColumnStore:
+    """Slots of examples, one array per column (see the module docstring)."""
+
+    def __init__(self, schema: pa.Schema, pad_values: Mapping[str, Any] | None = None, *, capacity: int = 0):
+        self.kinds = {f.name: _kind_and_dtype(f) for f in schema}
+        pad_values = dict(pad_values or {})
+        unknown = [name for name in pad_values if self.kinds.get(name, (None,))[0] != LIST]
+        if unknown:
+            lists = [n for n, (k, _) in self.kinds.items() if k == LIST]
+            raise ValueError(f"pad values given for {', '.join(unknown)}, which are not list columns of the "
+                             f"shards; list columns: {', '.join(lists) or 'none'}")
+        self.pad = {name: pad_values.get(name, 0) for name, (kind, _) in self.kinds.items() if kind == LIST}
+        self.lists = list(self.pad)
+        self.capacity, self.width = 0, 0
+        self.data: dict[str, np.ndarray] = {}
+        self.length = np.zeros(0, dtype=np.int64)
+        self._free = np.zeros(0, dtype=np.int64)
+        self._freed: list[np.ndarray] = []
+        self._allocate(capacity, 0)
+
+    def _allocate(self, capacity: int, width: int) -> None:
+        """Grow to at least `capacity` slots and `width` positions, keeping what is stored."""
+        capacity, width = max(capacity, self.capacity), max(width, self.width)
+        if (capacity, width) == (self.capacity, self.width):
+            return
+        data = {}
+        for name, (kind, dtype) in self.kinds.items():
+            if kind == LIST:
+                array = np.full((capacity, width), self.pad[name], dtype=dtype)
+                array[: self.capacity, : self.width] = self.data.get(name, array[:0, :0])
+            else:
+                array = np.zeros(capacity, dtype=dtype) if kind == SCALAR else np.empty(capacity, dtype=object)
+                array[: self.capacity] = self.data.get(name, array[:0])
+            data[name] = array
+        self.data = data
+        self.length = np.concatenate([self.length, np.zeros(capacity - self.capacity, dtype=np.int64)])
+        self._free = np.concatenate([np.arange(capacity - 1, self.capacity - 1, -1, dtype=np.int64), self._free])
+        self.capacity, self.width = capacity, width
+
+    def _take_slots(self, n: int, width: int) -> np.ndarray:
+        if self._freed:
+            self._free = np.concatenate([self._free, *self._freed])
+            self._freed.clear()
+        missing = n - len(self._free)
+        self._allocate(self.capacity if missing <= 0 else max(2 * self.capacity, self.capacity + missing), width)
+        slots = self._free[len(self._free) - n:]
+        self._free = self._free[: len(self._free) - n]
+        return slots
+
+    def put(self, table: pa.Table | pa.RecordBatch, where: str = "chunk") -> np.ndarray:
+        """Write the rows of a chunk into free slots; returns their slot ids in row order."""
+        names = list(table.schema.names)
+        if names != list(self.kinds):
+            raise ValueError(f"{where} has columns {', '.join(names)} but the stream started with "
+                             f"{', '.join(self.kinds)}; all shards of a set share one schema")
+        n = table.num_rows
+        lists = {name: _list_parts(table.column(name), f"{where} column {name!r}") for name in self.lists}
+        lengths = _common_lengths(lists, n, where)
+        slots = self._take_slots(n, int(lengths.max(initial=0)))
+        self.length[slots] = lengths
+        if lists:
+            filled = np.arange(self.width) < lengths[:, None]
+        for name, (kind, dtype) in self.kinds.items():
+            column = _array(table.column(name))
+            if kind == LIST:
+                block = np.full((n, self.width), self.pad[name], dtype=dtype)
+                block[filled] = lists[name][1]
+                self.data[name][slots] = block
+            else:
+                if column.null_count:
+                    raise ValueError(f"{where} column {name!r} holds {column.null_count} nulls; shards never store nulls")
+                self.data[name][slots] = column.to_numpy(zero_copy_only=False) if kind == OBJECT else \
+                    column.to_numpy(zero_copy_only=False).astype(dtype, copy=False)
+        return slots
+
+    def gather(self, slots: np.ndarray) -> tuple[dict[str, Any], np.ndarray]:
+        """(columns, lengths) of the rows in `slots`, in that order; list columns padded to the longest row.
+
+        Arrays are fresh copies (the slots can be freed and reused at once); object columns
+        come out as Python lists.
+        """
+        lengths = self.length[slots]
+        width = int(lengths.max(initial=0))
+        out: dict[str, Any] = {}
+        for name, (kind, _) in self.kinds.items():
+            if kind == LIST:
+                out[name] = self.data[name][slots, :width]
+            elif kind == SCALAR:
+                out[name] = self.data[name][slots]
+            else:
+                out[name] = self.data[name][slots].tolist()
+        return out, lengths
+
+    def free(self, slots: np.ndarray) -> None:
+        """Hand slots back for reuse (their content stays until overwritten)."""
+        self._freed.append(np.asarray(slots, dtype=np.int64))
+
+    @property
+    def num_free(self) -> int:
+        return len(self._free) + sum(len(s) for s in self._freed)
+
+
+def _array(column: pa.ChunkedArray | pa.Array) -> pa.Array:
+    return column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+
+
+def _list_parts(column: pa.ChunkedArray | pa.Array, where: str) -> tuple[np.ndarray, np.ndarray]:
+    """(lengths, flat values) of a list column."""
+    array = _array(column)
+    if array.null_count or array.values.null_count:
+        raise ValueError(f"{where} holds nulls; shards never store nulls")
+    offsets = array.offsets.to_numpy()
+    values = array.values.to_numpy(zero_copy_only=False)[offsets[0]: offsets[-1]]
+    return np.diff(offsets).astype(np.int64), values
+
+
+def _common_lengths(lists: dict[str, tuple[np.ndarray, np.ndarray]], n: int, where: str) -> np.ndarray:
+    """The per-example lengths all list columns share; raises ValueError naming a column that differs."""
+    if not lists:
+        return np.zeros(n, dtype=np.int64)
+    (first, (lengths, _)), *rest = lists.items()
+    for name, (other, _) in rest:
+        if not np.array_equal(lengths, other):
+            row = int(np.flatnonzero(lengths != other)[0])
+            raise ValueError(f"{where}: row {row} has {int(other[row])} {name} values but {int(lengths[row])} "
+                             f"{first}; per-token columns must have the same length")
+    return lengths
+
+
+__all__ = ["ColumnStore"]
