@@ -28,6 +28,7 @@ from pipelines.docs_input import document_files, iter_documents
 from pipelines.options import add_storage_flag, parse_job_args
 from pipelines.build.tokenize_docs import TokenizedDoc, tokenize_documents
 from pipelines.tokenizer.train import load_tokenizer
+from pipelines.tokenizer.word_starts import word_start_rule
 from schemas import OBJECTIVES, examples_schema, read_manifest, token_dtype, uncommit, write_manifest
 from schemas.version import tool_version
 from shards.storage import check_url
@@ -145,13 +146,14 @@ class TokenizeFn(beam.DoFn):
 
     def __init__(self, tokenizer_url: str, storage_options: dict):
         self._url, self._options = tokenizer_url, storage_options
-        self._tokenizer = None
+        self._tokenizer = self._word_starts = None
 
     def setup(self) -> None:
         self._tokenizer, _ = load_tokenizer(self._url, self._options)
+        self._word_starts = word_start_rule(self._tokenizer)
 
     def process(self, batch: list[tuple[str, str]]) -> Iterator[Any]:
-        docs, skipped = tokenize_documents(self._tokenizer, batch)
+        docs, skipped = tokenize_documents(self._tokenizer, batch, self._word_starts)
         yield from docs
         if skipped:
             for reason, n in skipped.items():

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from itertools import chain
 from typing import Iterable, Sequence
 
 import numpy as np
 from tokenizers import Encoding, Tokenizer
 
 from pipelines.build.sentences import split_sentences
+from pipelines.tokenizer.word_starts import WordStartRule, offset_word_starts, word_start_rule
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
@@ -50,23 +52,16 @@ def make_doc(doc_id: str, sentences: Sequence[tuple[Sequence[int], Sequence[bool
     return TokenizedDoc(doc_id=doc_id, ids=ids, word_start=ws, offsets=offsets)
 
 
-def word_starts(word_ids: Sequence[int | None]) -> list[bool]:
-    """A token starts a word when its word id differs from the previous token's (None: a start)."""
-    out, previous = [], object()
-    for wid in word_ids:
-        out.append(wid is None or wid != previous)
-        previous = wid
-    return out
-
-
-def tokenize_documents(tokenizer: Tokenizer, docs: Iterable[tuple[str, str]]
-                       ) -> tuple[list[TokenizedDoc], Counter]:
+def tokenize_documents(tokenizer: Tokenizer, docs: Iterable[tuple[str, str]],
+                       rule: WordStartRule | None = None) -> tuple[list[TokenizedDoc], Counter]:
     """Split (doc_id, text) pairs into sentences and encode them in one batch.
 
     Returns the tokenized documents (input order) and a Counter of skipped documents by
     reason: `empty_text` (no sentence) or `no_tokens` (sentences that encode to nothing).
-    Sentences that encode to no token are dropped.
+    Sentences that encode to no token are dropped. Word starts follow the tokenizer family's
+    rule (`pipelines.tokenizer.word_starts`); pass `rule` to build it once per tokenizer.
     """
+    rule = rule or word_start_rule(tokenizer)
     skipped: Counter = Counter()
     per_doc: list[tuple[str, list[str]]] = []
     for doc_id, text in docs:
@@ -77,23 +72,35 @@ def tokenize_documents(tokenizer: Tokenizer, docs: Iterable[tuple[str, str]]
             skipped["empty_text"] += 1
     flat = [s for _, sentences in per_doc for s in sentences]
     encodings = tokenizer.encode_batch(flat, add_special_tokens=False) if flat else []
+    ids, word_start, lengths = _flatten(encodings, flat, rule)
     out: list[TokenizedDoc] = []
-    pos = 0
+    sentence, token = 0, 0
     for doc_id, sentences in per_doc:
-        doc = _to_doc(doc_id, encodings[pos:pos + len(sentences)])
-        pos += len(sentences)
-        if doc.num_sentences:
-            out.append(doc)
-        else:
+        doc_lengths = lengths[sentence:sentence + len(sentences)]
+        size = int(doc_lengths.sum())
+        sentence += len(sentences)
+        kept = doc_lengths[doc_lengths > 0]
+        if not len(kept):
             skipped["no_tokens"] += 1
+            continue
+        offsets = np.zeros(len(kept) + 1, dtype=np.int64)
+        np.cumsum(kept, out=offsets[1:])
+        out.append(TokenizedDoc(doc_id=doc_id, ids=ids[token:token + size],
+                                word_start=word_start[token:token + size], offsets=offsets))
+        token += size
     return out, skipped
 
 
-def _to_doc(doc_id: str, encodings: list[Encoding]) -> TokenizedDoc:
-    kept = [e for e in encodings if e.ids]
-    lengths = [len(e.ids) for e in kept]
-    offsets = np.zeros(len(kept) + 1, dtype=np.int64)
-    np.cumsum(lengths, out=offsets[1:])
-    ids = np.fromiter((t for e in kept for t in e.ids), dtype=np.uint32, count=int(offsets[-1]))
-    ws = np.fromiter((w for e in kept for w in word_starts(e.word_ids)), dtype=bool, count=int(offsets[-1]))
-    return TokenizedDoc(doc_id=doc_id, ids=ids, word_start=ws, offsets=offsets)
+def _flatten(encodings: list[Encoding], texts: list[str], rule: WordStartRule
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """All encodings' ids, their word-start flags, and each encoding's length."""
+    lengths = np.fromiter((len(e.ids) for e in encodings), dtype=np.int64, count=len(encodings))
+    total = int(lengths.sum())
+    ids = np.fromiter(chain.from_iterable(e.ids for e in encodings), dtype=np.uint32, count=total)
+    if rule.family == "offsets":
+        flags = [offset_word_starts(t, e.offsets) for t, e in zip(texts, encodings)]
+        word_start = np.concatenate(flags) if flags else np.zeros(0, dtype=bool)
+    else:
+        first = np.cumsum(lengths) - lengths
+        word_start = rule.flags(ids, first[lengths > 0])
+    return ids, word_start, lengths

@@ -5,7 +5,7 @@ import pyarrow as pa
 import pytest
 
 from pipelines.build.builders import MlmConfig, NspConfig, build_mlm, build_nsp, doc_rng, examples_table
-from pipelines.build.tokenize_docs import make_doc, word_starts
+from pipelines.build.tokenize_docs import make_doc
 from schemas import examples_schema
 
 CLS, SEP = 1, 2
@@ -30,11 +30,6 @@ def owner(token: int) -> int:
 
 def nsp(seq_len=24, **kw):
     return NspConfig(seq_len=seq_len, cls_id=CLS, sep_id=SEP, **kw)
-
-
-def test_word_starts_from_word_ids():
-    assert word_starts([0, 0, 1, 2, 2, 2, 3]) == [True, False, True, True, False, False, True]
-    assert word_starts([None, 0, 0]) == [True, True, False]
 
 
 def test_nsp_structure_lengths_and_labels():
