@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import logging
 import sys
 from dataclasses import dataclass
 
+from schemas.errors import configure_logging, exit_code, run_main
 from shardlm import __version__
 
 
@@ -30,7 +30,7 @@ SUBCOMMANDS: dict[str, Subcommand] = {
     "tokenizer": Subcommand(module="pipelines.tokenizer.job", summary="train a tokenizer on a documents dataset"),
     "build": Subcommand(module="pipelines.build.job", summary="documents -> WebDataset shards for an objective (Beam)"),
     "train": Subcommand(module="trainer.cli", summary="pretrain a BERT-family model, streaming from shards"),
-    "schema": Subcommand(module="schemas.cli", summary="show a dataset's schema, counts and a few rows"),
+    "schema": Subcommand(module="shardlm.schema", summary="show a dataset's schema, counts and a few rows"),
     "demo": Subcommand(module="shardlm.demo", summary="the whole flow on a generated sample corpus"),
 }
 
@@ -50,52 +50,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def one_line(message: object) -> str:
-    """An error message folded onto one line."""
-    return " ".join(str(message).split())
-
-
-def _exit_code(code: object) -> int:
-    """The int an argparse SystemExit stands for (None is success; a string has been printed)."""
-    if code is None:
-        return 0
-    if isinstance(code, int):
-        return code
-    print(code, file=sys.stderr)
-    return 1
-
-
-def configure_logging() -> None:
-    """INFO to stderr for our loggers; Beam's own chatter only from WARNING up."""
-    # force: importing Beam may already have configured the root logger at WARNING
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True)
-    logging.getLogger("apache_beam").setLevel(logging.WARNING)
-
-
-def _is_credentials_error(err: Exception) -> bool:
-    """botocore's and google-auth's missing/invalid-credentials errors (not OSErrors)."""
-    names = {cls.__name__ for cls in type(err).__mro__}
-    return bool(names & {"NoCredentialsError", "PartialCredentialsError", "DefaultCredentialsError",
-                         "RefreshError"})
-
-
 def run_subcommand(name: str, argv: list[str]) -> int:
-    """Import the subcommand's module, run its `main(argv)`; user errors become one line and exit 2."""
-    try:
-        module = importlib.import_module(SUBCOMMANDS[name].module)
-        module.main(argv)
-    except (ValueError, OSError) as err:  # FileNotFoundError and PermissionError are OSErrors
-        print(f"shardlm {name}: error: {one_line(err)}", file=sys.stderr)
-        return 2
-    except Exception as err:  # noqa: BLE001 - only storage credential errors are turned into one line
-        if not _is_credentials_error(err):
-            raise
-        print(f"shardlm {name}: error: {one_line(err)}; set the storage credentials (e.g. AWS_ACCESS_KEY_ID, "
-              f"GOOGLE_APPLICATION_CREDENTIALS) or pass --storage-options", file=sys.stderr)
-        return 2
-    except SystemExit as exit_:
-        return _exit_code(exit_.code)
-    return 0
+    """Import the subcommand's module and run its `main(argv)` through `schemas.errors.run_main`
+    (user errors become one line and exit 2), as `python -m pipelines.<job>` and `python -m
+    trainer` do."""
+
+    def subcommand_main(args: list[str]) -> object:
+        return importlib.import_module(SUBCOMMANDS[name].module).main(args)
+
+    return run_main(f"shardlm {name}", subcommand_main, argv)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -108,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = parser.parse_args(argv)
     except SystemExit as exit_:
-        return _exit_code(exit_.code)
+        return exit_code(exit_.code)
     if args.command is None:
         parser.print_help(sys.stderr)
         return 2

@@ -1,12 +1,15 @@
 """`python -m pipelines.clean`: the `shardlm clean` job (its `main` is pipelines/clean/job.py).
 
-Run through the console script's dispatcher, so the job's functions are pickled as
-`pipelines.clean.job.*` (not `__main__.*`, which Beam workers cannot import) and configuration
-errors print one line.
+The job's functions are imported from `pipelines.clean.job`, so Beam pickles them by that name
+(not `__main__.*`, which workers cannot import); a configuration error prints one line and exits
+2, through the same `schemas.errors.run_main` as `shardlm clean`.
 """
 
 import sys
 
-from shardlm.cli import main as shardlm_main
+from pipelines.clean.job import main
+from schemas.errors import configure_logging, run_main
 
-sys.exit(shardlm_main(["clean", *sys.argv[1:]]))
+if __name__ == "__main__":
+    configure_logging()
+    sys.exit(run_main("shardlm clean", main, sys.argv[1:]))

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from shardlm import __version__
-from shardlm.cli import SUBCOMMANDS, main, one_line
+from schemas.errors import one_line
+from shardlm.cli import SUBCOMMANDS, main
 
 ROOT = Path(__file__).resolve().parents[2]
 NAMES = ["clean", "tokenizer", "build", "train", "schema", "demo"]
@@ -18,7 +19,7 @@ def test_subcommands_and_their_modules():
     assert list(SUBCOMMANDS) == NAMES
     assert {n: s.module for n, s in SUBCOMMANDS.items()} == {
         "clean": "pipelines.clean.job", "tokenizer": "pipelines.tokenizer.job", "build": "pipelines.build.job",
-        "train": "trainer.cli", "schema": "schemas.cli", "demo": "shardlm.demo"}
+        "train": "trainer.cli", "schema": "shardlm.schema", "demo": "shardlm.demo"}
 
 
 def test_help_lists_every_subcommand_with_its_summary(capsys):

@@ -1,4 +1,4 @@
-"""`python -m schemas URL` on a documents dataset, a shard set and one shard, made here."""
+"""`shardlm schema URL` (shardlm/schema.py) on a documents dataset, a shard set and one shard, made here."""
 
 import hashlib
 import io
@@ -13,7 +13,7 @@ import pytest
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers
 
 from schemas import DOCUMENTS_SCHEMA, SCHEMA_VERSION, encode_schema, examples_schema, write_manifest
-from schemas.cli import describe, main
+from shardlm.schema import describe, main
 from shards import ShardSetWriter
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -134,10 +134,9 @@ def test_uncommitted_folder_is_an_error(tmp_path):
         main([str(tmp_path)])
 
 
-def test_python_m_schemas_runs_without_torch_or_beam(shard_set):
-    check = ("import sys, runpy; sys.argv=['schemas', %r]\n"
-             "try:\n    runpy.run_module('schemas', run_name='__main__')\n"
-             "except SystemExit as e:\n    assert e.code == 0, e.code\n"
+def test_shardlm_schema_runs_without_torch_or_beam(shard_set):
+    check = ("import sys\nfrom shardlm.cli import main\n"
+             "assert main(['schema', %r]) == 0\n"
              "bad = [m for m in ('torch', 'apache_beam', 'transformers', 'webdataset') if m in sys.modules]\n"
              "assert not bad, bad\n") % str(shard_set)
     out = subprocess.run([sys.executable, "-c", check], cwd=ROOT, capture_output=True, text=True, timeout=120)
@@ -145,11 +144,11 @@ def test_python_m_schemas_runs_without_torch_or_beam(shard_set):
     assert "objective: nsp, seq_len: 32" in out.stdout
 
 
-def test_python_m_schemas_error_is_one_line(tmp_path):
-    out = subprocess.run([sys.executable, "-m", "schemas", str(tmp_path / "missing")], cwd=ROOT,
+def test_shardlm_schema_error_is_one_line(tmp_path):
+    out = subprocess.run([sys.executable, "-m", "shardlm", "schema", str(tmp_path / "missing")], cwd=ROOT,
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 2
-    assert out.stderr == f"python -m schemas: error: {tmp_path / 'missing'} does not exist\n"
+    assert out.stderr == f"shardlm schema: error: {tmp_path / 'missing'} does not exist\n"
 
 
 def test_shard_set_on_s3(s3_bucket, shard_set):

@@ -1,10 +1,11 @@
-"""`python -m schemas URL` / `shardlm schema URL`: what a dataset holds, without loading it.
+"""`shardlm schema URL`: what a dataset holds, without loading it.
 
 URL is a documents dataset (folder or manifest), a shard set (folder or manifest), one
 shard `.tar`, or one Parquet file. Prints the Arrow schema, the counts the manifest
 records, and a few decoded rows. Reads only the manifest and a sample: the first rows
 of one Parquet file, or the first chunk of one tar (plus member headers, to count).
-This module imports neither torch nor Beam.
+This module imports neither torch nor Beam. It is the CLI layer's (DESIGN.md: decoding rows for
+display is `shardlm schema`'s), so `schemas` stays the base that imports nothing of the project.
 """
 
 from __future__ import annotations
