@@ -1,0 +1,47 @@
+"""Every command's flags: a mistyped flag exits 2 naming it, Beam's flags pass."""
+
+import pytest
+
+from shardlm.cli import main
+
+REQUIRED = {
+    "clean": ["--input", "{tmp}/in.jsonl", "--output", "{tmp}/out"],
+    "tokenizer": ["--input", "{tmp}/docs", "--kind", "wordpiece", "--vocab-size", "100", "--output", "{tmp}/out"],
+    "build": ["--input", "{tmp}/docs", "--tokenizer", "{tmp}/tok", "--objective", "mlm", "--seq-len", "16",
+              "--output", "{tmp}/out"],
+    "train": ["--model", "bert", "--data", "{tmp}/shards", "--output", "{tmp}/out", "--max-steps", "1"],
+}
+MISTYPED = {"clean": ("--presett", "--preset"), "tokenizer": ("--vocab-sise", "--vocab-size"),
+            "build": ("--sed", "--seed"), "train": ("--sed", "--seed")}
+
+
+def command(name, tmp_path, *extra):
+    return [name, *(arg.format(tmp=tmp_path) for arg in REQUIRED[name]), *extra]
+
+
+@pytest.mark.parametrize("name", list(REQUIRED))
+def test_a_mistyped_flag_exits_2_naming_it(name, tmp_path, capsys):
+    wrong, _ = MISTYPED[name]
+    assert main(command(name, tmp_path, wrong, "7")) == 2
+    last = capsys.readouterr().err.splitlines()[-1]
+    assert last.startswith(f"shardlm {name}: error: unrecognized arguments: {wrong} 7")
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("name", ["clean", "build"])
+def test_beam_jobs_suggest_the_flag_meant(name, tmp_path, capsys):
+    wrong, meant = MISTYPED[name]
+    assert main(command(name, tmp_path, wrong, "7")) == 2
+    assert f"did you mean {meant}?" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", ["clean", "build"])
+def test_beam_flags_pass_to_the_job(name, tmp_path, capsys):
+    """Past flag parsing, the job fails on its missing input: Beam's flags were accepted."""
+    beam = ["--runner", "DirectRunner", "--direct_num_workers", "2", "--direct_running_mode", "multi_processing",
+            "--project", "my-project", "--region", "us-central1", "--temp_location", str(tmp_path / "tmp"),
+            "--setup_file", "./setup.py"]
+    assert main(command(name, tmp_path, *beam)) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"shardlm {name}: error: ")
+    assert "unrecognized" not in err and str(tmp_path / "in.jsonl" if name == "clean" else tmp_path / "docs") in err
