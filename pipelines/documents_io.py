@@ -22,7 +22,7 @@ import fsspec
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipelines.clean.readers import Drop, Reject, doc_id
+from pipelines.clean.readers import Drop, Reject, doc_id, position_key
 from schemas import DOCUMENTS_SCHEMA, SCHEMA_VERSION, encode_schema, read_manifest
 from schemas.manifest import dataset_folder
 from schemas.version import tool_version
@@ -81,8 +81,8 @@ def rejects_path(index: int) -> str:
 
 
 def reject_part(reject: dict, num_parts: int) -> int:
-    """The rejects part of a reject: like a document's part, from the id its record would have had."""
-    return part_of(doc_id(reject["source"], reject["position"]), num_parts)
+    """The rejects part of a reject: like a document's part, from its file's name and position."""
+    return part_of(doc_id(position_key(reject["source"], reject["position"])), num_parts)
 
 
 def write_rejects(folder: str, index: int, rejects: Iterable[dict], storage_options: dict | None = None) -> dict:

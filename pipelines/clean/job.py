@@ -29,7 +29,8 @@ from pipelines.clean.linededup import LineDedup, LineDedupConfig
 from pipelines.clean.minhash import VERIFY_MODES, NearDedupConfig
 from pipelines.clean.neardedup import NearDedup
 from pipelines.options import add_storage_flag, is_direct_runner, parse_job_args
-from pipelines.clean.readers import FORMATS, RawRecord, ReaderConfig, Reject, expand_inputs, read_source, resolve_format
+from pipelines.clean.readers import (FORMATS, RawRecord, ReaderConfig, Reject, expand_inputs, read_input,
+                                     resolve_format)
 from schemas import read_manifest, uncommit, write_manifest
 from shards.storage import check_url
 
@@ -43,6 +44,7 @@ INPUT_BYTES_PER_PART = 512 << 20
 @dataclass(frozen=True, kw_only=True)
 class CleanJob:
     files: tuple[str, ...]
+    names: tuple[str, ...]  # each file's name relative to its --input: what documents and ids know of it
     output: str
     reader: ReaderConfig
     filters: FilterConfig
@@ -69,6 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="input format (default: from each file's extension)")
     parser.add_argument("--text-field", default="text", help="JSONL field holding the text")
     parser.add_argument("--url-field", default="url", help="JSONL field holding the URL, if any")
+    parser.add_argument("--id-field", default="id",
+                        help="JSONL field holding a record's own id, if any: the document id hashes it "
+                             "(else the file's name and line number)")
     parser.add_argument("--num-parts", type=int, default=None,
                         help=f"number of Parquet parts (default: one per {INPUT_BYTES_PER_PART >> 20} MiB of input)")
     parser.add_argument("--extractor", default=DEFAULT_EXTRACTOR, choices=sorted(EXTRACTORS),
@@ -116,15 +121,16 @@ def plan(args: argparse.Namespace) -> CleanJob:
         raise ValueError(f"--num-parts must be at least 1, got {args.num_parts}")
     check_url(args.output)
     found = expand_inputs(args.input, args.storage_options)
-    for url, _ in found:
+    for url, _, _ in found:
         resolve_format(url, args.format)
         try:
             url.encode("utf-8")
         except UnicodeEncodeError:
             raise ValueError(f"input file name {url.encode('utf-8', 'backslashreplace').decode()} is not "
                              f"valid UTF-8; rename it") from None
-    num_parts = args.num_parts or max(1, math.ceil(sum(size for _, size in found) / INPUT_BYTES_PER_PART))
-    reader = ReaderConfig(format=args.format, text_field=args.text_field, url_field=args.url_field)
+    num_parts = args.num_parts or max(1, math.ceil(sum(f.size for f in found) / INPUT_BYTES_PER_PART))
+    reader = ReaderConfig(format=args.format, text_field=args.text_field, url_field=args.url_field,
+                          id_field=args.id_field)
     filters = configure(args.preset, wordlist_url=args.wordlist, mask_pii=args.mask_pii,
                         storage_options=args.storage_options)
     near = NearDedupConfig(num_bands=args.minhash_bands, rows_per_band=args.minhash_rows, ngram=args.minhash_ngram,
@@ -134,12 +140,12 @@ def plan(args: argparse.Namespace) -> CleanJob:
     langs = LangConfig(keep=parse_langs(args.langs) if args.langs else None, min_score=args.lang_min_score)
     extractor = check_extractor(args.extractor)
     config = {"inputs": list(args.input), "format": args.format, "text_field": args.text_field,
-              "url_field": args.url_field, "num_parts": num_parts, "filters": manifest_config(filters),
+              "url_field": args.url_field, "id_field": args.id_field, "num_parts": num_parts, "filters": manifest_config(filters),
               "wordlist": args.wordlist, "extractor": extractor,
               "langs": sorted(langs.keep) if langs.keep else None, "lang_min_score": langs.min_score,
               "url_dedup": args.url_dedup,
               "near_dedup": asdict(near) if near else None, "line_dedup": asdict(lines) if lines else None}
-    return CleanJob(files=tuple(url for url, _ in found), output=args.output.rstrip("/"), reader=reader,
+    return CleanJob(files=tuple(f.url for f in found), names=tuple(f.name for f in found), output=args.output.rstrip("/"), reader=reader,
                     filters=filters, langs=langs, extractor=extractor, url_dedup=args.url_dedup, near_dedup=near, line_dedup=lines,
                     num_parts=num_parts, storage_options=args.storage_options, config=config)
 
@@ -228,9 +234,9 @@ class Dedup(beam.PTransform):
 
 def build_pipeline(p: beam.Pipeline, job: CleanJob) -> None:
     items = (p
-             | "Files" >> beam.Create(job.files)
+             | "Files" >> beam.Create([(url, 0, name) for url, name in zip(job.files, job.names)])
              | "SpreadFiles" >> beam.Reshuffle()
-             | "Read" >> beam.FlatMap(read_source, job.reader, job.storage_options))
+             | "Read" >> beam.FlatMap(read_input, job.reader, job.storage_options))
     read = items | "CountRead" >> beam.combiners.Count.Globally()
     if job.spread_records:
         items = items | "SpreadRecords" >> beam.Reshuffle()

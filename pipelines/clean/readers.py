@@ -14,7 +14,7 @@ import hashlib
 import json
 import zlib
 from dataclasses import dataclass
-from typing import IO, Iterable, Iterator, Union
+from typing import IO, Iterable, Iterator, NamedTuple, Union
 
 import fsspec
 from fsspec.utils import infer_compression
@@ -22,7 +22,7 @@ from warcio.archiveiterator import ArchiveIterator
 from warcio.exceptions import ArchiveLoadFailed
 from warcio.statusandheaders import StatusAndHeadersParserException
 
-from pipelines.clean.extract import HTML_TYPES, charset_of, is_html, mime_type
+from pipelines.clean.extract import HTML_TYPES, MAX_HTML_BYTES, charset_of, is_html, mime_type
 from shards.storage import check_url
 
 FORMATS = ("auto", "warc", "wet", "jsonl", "text")
@@ -36,6 +36,12 @@ _SUFFIXES = (
 )
 _GLOB_CHARS = "*?["
 _HEAD_BYTES = 4096
+# The size cap of a plain-text document (JSONL, text and WET), the same as HTML's
+# (extract.MAX_HTML_BYTES, Common Crawl's payload cap): longer texts are cut there and counted
+# as `text/truncated`.
+MAX_TEXT_BYTES = MAX_HTML_BYTES
+_SCAN_BYTES = 1 << 20  # how much of a file is searched at a time for the next gzip member
+_GZIP_MAGIC = b"\x1f\x8b\x08"  # gzip id bytes and the deflate method
 _DETAIL_CHARS = 200
 
 # What a damaged archive or compressed stream raises. warcio raises AttributeError and
@@ -45,22 +51,28 @@ _ARCHIVE_ERRORS = (ArchiveLoadFailed, StatusAndHeadersParserException, EOFError,
 _STREAM_ERRORS = (EOFError, zlib.error, gzip.BadGzipFile)
 
 
+class DamagedRecordError(ValueError):
+    """A record header that only damaged bytes could give: the reader resumes after it."""
+
+
 @dataclass(frozen=True, kw_only=True)
 class RawRecord:
     """One input record to clean: plain `text`, or an `html` payload to extract text from."""
 
-    source: str
+    source: str  # the input file's name relative to its --input (InputFile.name)
     position: int  # byte offset of the WARC record, or 1-based line number in JSONL / text
+    key: str | None = None  # what the id hashes: WARC-Record-ID or JSONL id; None: source and position
     url: str | None = None
     timestamp: int | None = None  # seconds since the epoch, UTC
     text: str | None = None
     html: bytes | None = None
     charset: str | None = None  # from the HTTP Content-Type header
     lang: str | None = None
+    truncated: bool = False  # `text` was cut at MAX_TEXT_BYTES (HTML is cut at extraction)
 
     @property
     def id(self) -> str:
-        return doc_id(self.source, self.position)
+        return doc_id(self.key if self.key is not None else position_key(self.source, self.position))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -94,11 +106,28 @@ class ReaderConfig:
     format: str = "auto"
     text_field: str = "text"
     url_field: str = "url"
+    id_field: str = "id"  # a JSONL record's own id (a string or an integer), the key of its document id
 
 
-def doc_id(source: str, position: int) -> str:
-    """Stable document id: 16 hex digits of sha256 of the source URL and the record position."""
-    return hashlib.sha256(f"{source}\n{position}".encode("utf-8")).hexdigest()[:16]
+class InputFile(NamedTuple):
+    """One input file: where it is, its size, and its name relative to the --input that found it
+    (a folder's or a glob's fixed part; a single file's base name). The name, never the URL, goes
+    into documents and their ids, so the same corpus read from any place gives the same output."""
+
+    url: str
+    size: int
+    name: str
+
+
+def doc_id(key: str) -> str:
+    """Stable document id: 16 hex digits of sha256 of the record's key (`RawRecord.key`, else
+    `position_key`): nothing of where the input sits goes into it."""
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
+
+
+def position_key(name: str, position: int) -> str:
+    """The key of a record without its own id: its file's name and its position there."""
+    return f"{name}\n{position}"
 
 
 def detect_format(url: str) -> str:
@@ -118,16 +147,25 @@ def resolve_format(url: str, fmt: str) -> str:
     return detect_format(url) if fmt == "auto" else fmt
 
 
-def expand_inputs(specs: Iterable[str], storage_options: dict | None = None) -> list[tuple[str, int]]:
-    """(url, size) of every file the --input values name: URLs, globs or folders, in order.
+def expand_inputs(specs: Iterable[str], storage_options: dict | None = None) -> list[InputFile]:
+    """Every file the --input values name (URLs, globs or folders), in order.
 
-    Raises FileNotFoundError naming the first value that matches nothing.
+    Raises FileNotFoundError naming the first value that matches nothing, and ValueError when
+    two different files get the same name (their documents would share ids).
     """
-    seen: dict[str, int] = {}
+    seen: dict[str, InputFile] = {}
+    named: dict[str, str] = {}
     for spec in specs:
-        for url, size in _expand_one(check_url(spec), storage_options or {}):
-            seen.setdefault(url, size)
-    return list(seen.items())
+        for found in _expand_one(check_url(spec), storage_options or {}):
+            if found.url in seen:
+                continue
+            other = named.setdefault(found.name, found.url)
+            if other != found.url:
+                raise ValueError(f"inputs {other} and {found.url} have the same name {found.name!r} relative to "
+                                 f"their --input; documents are named by it: give one --input for their "
+                                 f"common folder, or rename one")
+            seen[found.url] = found
+    return list(seen.values())
 
 
 def _is_file(fs, path: str, info: dict) -> bool:
@@ -135,15 +173,18 @@ def _is_file(fs, path: str, info: dict) -> bool:
     return info.get("type") == "file" or (bool(info.get("islink")) and fs.isfile(path))
 
 
-def _expand_one(spec: str, options: dict) -> list[tuple[str, int]]:
+def _expand_one(spec: str, options: dict) -> list[InputFile]:
     fs, path = fsspec.core.url_to_fs(spec, **options)
     listed, what = True, "matches no files"
     if any(c in spec for c in _GLOB_CHARS):
         found = fs.glob(path, detail=True)
+        base = path[:min(path.find(c) for c in _GLOB_CHARS if c in path)].rsplit("/", 1)[0]
     elif fs.isdir(path):
         found, what = fs.find(path, detail=True), "is a folder with no input files"
+        base = path.rstrip("/")
     elif fs.exists(path):
         found, listed = {path: fs.info(path)}, False
+        base = path.rsplit("/", 1)[0]
     else:
         raise FileNotFoundError(f"--input {spec} does not exist; check the path or URL "
                                 f"(and --storage-options for remote storage)")
@@ -152,17 +193,34 @@ def _expand_one(spec: str, options: dict) -> list[tuple[str, int]]:
              and not (listed and p.rsplit("/", 1)[-1].startswith((".", "_")))]
     if not files:
         raise FileNotFoundError(f"--input {spec} {what}")
-    # Canonical sources, so one file named two ways is read once (and keeps its ids): URLs
-    # keep their protocol, local paths become absolute.
+    # Canonical sources, so one file named two ways is read once: URLs keep their protocol,
+    # local paths become absolute.
     keep_protocol = "://" in spec
-    return [(fs.unstrip_protocol(p) if keep_protocol else p, int(info.get("size") or 0))
-            for p, info in files]
+    return [InputFile(url=fs.unstrip_protocol(p) if keep_protocol else p, size=int(info.get("size") or 0),
+                      name=_relative_name(p, base)) for p, info in files]
 
 
-def read_source(url: str, config: ReaderConfig, storage_options: dict | None = None) -> Iterator[Item]:
-    """Every item of one input file; a file that yields none gives one `empty_file` reject."""
+def _relative_name(path: str, base: str) -> str:
+    if base and path.startswith(base + "/"):
+        return path[len(base) + 1:]
+    return path.rsplit("/", 1)[-1]
+
+
+def read_input(file: InputFile | tuple, config: ReaderConfig, storage_options: dict | None = None) -> Iterator[Item]:
+    """`read_source` of an InputFile (what the clean job's `Read` step maps over)."""
+    url, _, name = file
+    return read_source(url, config, storage_options, name=name)
+
+
+def read_source(url: str, config: ReaderConfig, storage_options: dict | None = None, *,
+                name: str | None = None) -> Iterator[Item]:
+    """Every item of one input file; a file that yields none gives one `empty_file` reject.
+
+    Items name the file by `name` (default: the URL's base name), never by its URL.
+    """
     fmt = resolve_format(url, config.format)
     options = storage_options or {}
+    source = name if name is not None else url.rstrip("/").rsplit("/", 1)[-1]
     count = 0
     if fmt in ("warc", "wet"):
         opened = fsspec.open(check_url(url), "rb", **options)
@@ -170,16 +228,16 @@ def read_source(url: str, config: ReaderConfig, storage_options: dict | None = N
         opened = fsspec.open(check_url(url), "rb", compression="infer", **options)
     with opened as f:
         if fmt in ("warc", "wet"):
-            items = iter_warc(f, url, wet=fmt == "wet")
+            items = iter_warc(f, source, wet=fmt == "wet")
         elif fmt == "jsonl":
-            items = iter_jsonl(f, url, config, gz=infer_compression(url) == "gzip")
+            items = iter_jsonl(f, source, config, gz=infer_compression(url) == "gzip")
         else:
-            items = iter_text(f, url, gz=infer_compression(url) == "gzip")
+            items = iter_text(f, source, gz=infer_compression(url) == "gzip")
         for item in items:
             count += 1
             yield item
     if count == 0:
-        yield Reject(source=url, position=0, reason="empty_file", detail="the file holds no records")
+        yield Reject(source=source, position=0, reason="empty_file", detail="the file holds no records")
 
 
 # --- WARC / ARC / WET ---------------------------------------------------------------------
@@ -188,7 +246,9 @@ def iter_warc(f: IO[bytes], source: str, *, wet: bool) -> Iterator[Item]:
     """Items of a WARC, ARC or WET file (gzip per record, or uncompressed).
 
     WARC keeps `response` records with HTTP 200 and an HTML payload; WET keeps `conversion`
-    records. A damaged tail (truncated gzip, garbage) ends the file with one reject.
+    records. In a file compressed record by record, a damaged gzip member is one `corrupt_gzip`
+    reject saying how many bytes were skipped, and reading resumes at the next intact member;
+    a damaged tail (truncated gzip, garbage) ends the file with one reject.
     """
     head = f.read(_HEAD_BYTES)
     f.seek(0)
@@ -199,38 +259,93 @@ def iter_warc(f: IO[bytes], source: str, *, wet: bool) -> Iterator[Item]:
     if problem:
         yield Reject(source=source, position=0, reason="unreadable", detail=problem)
         return
-    records = ArchiveIterator(f, arc2warc=True)
-    reason = "truncated_gzip" if gz else "unreadable"
-    item: Item | None = None
-    held: Item | None = None  # the first item waits until a second record proves gzip per record
-    last = -1
-    try:
-        for record in records:
-            # Several records in one gzip member get warcio offsets that do not increase (even
-            # negative ones): number them after the last one, so every record keeps its own id.
-            last = records.offset if records.offset > last else last + 1
-            item = _warc_item(record, last, source, wet=wet, gz=gz)
-            if held is not None:
-                yield held
-            held = item
-    except _ARCHIVE_ERRORS as err:
-        if gz and "non-chunked gzip" in str(err):
+    arc = _decompressed(head, gz).lstrip().startswith(b"filedesc://")
+    start, last = 0, -1
+    while True:
+        damage = yield from _archive_run(f, start, last, source, wet=wet, gz=gz, arc=arc)
+        if damage is None:
+            return
+        position, last, err = damage
+        if gz and start == 0 and "non-chunked gzip" in str(err):
             # The whole file is one gzip stream (gzip -c of a WARC): read it decompressed, with
             # positions as offsets in the uncompressed stream.
             f.seek(0)
             yield from iter_warc(gzip.GzipFile(fileobj=f), source, wet=wet)
             return
-        if held is not None:
+        resume = _next_member(f, position + 1, arc) if gz else None
+        if resume is None:
+            yield Reject(source=source, position=position, reason="truncated_gzip" if gz else "unreadable",
+                         detail=_detail(err))
+            return
+        yield Reject(source=source, position=position, reason="corrupt_gzip",
+                     detail=f"skipped {resume - position} bytes to the next intact gzip member at byte "
+                            f"{resume}; {_detail(err)}"[:_DETAIL_CHARS])
+        start = resume
+
+
+def _archive_run(f: IO[bytes], start: int, last: int, source: str, *, wet: bool, gz: bool, arc: bool):
+    """Yield the items of the records from byte `start` on; returns None at a clean end, or
+    (position of the damage, last record offset, error) when reading breaks."""
+    f.seek(start)
+    records = ArchiveIterator(f, arc2warc=True)
+    item: Item | None = None
+    held: Item | None = None  # the first item waits until a second record proves gzip per record
+    try:
+        for record in records:
+            # Several records in one gzip member get warcio offsets that do not increase (even
+            # negative ones): number them after the last one, so every record keeps its own id.
+            last = records.offset if records.offset > last else last + 1
+            try:
+                item = _warc_item(record, last, source, wet=wet, gz=gz, own_ids=not arc)
+            except DamagedRecordError as err:  # the damage starts at this record
+                if held is not None:
+                    yield held
+                return last, last, err
+            if held is not None:
+                yield held
+            held = item
+    except _ARCHIVE_ERRORS as err:
+        if not (gz and start == 0 and "non-chunked gzip" in str(err)) and held is not None:
             yield held
-        yield Reject(source=source, position=max(records.offset, last + 1), reason=reason, detail=_detail(err))
-        return
+        return max(records.offset, last + 1), last, err
     if held is not None:
         yield held
     # warcio stops quietly at a record cut inside its header: bytes left over are damage.
     left = _file_size(f) - records.offset
     if left > 0 and not (isinstance(item, Reject) and item.position == records.offset):
-        yield Reject(source=source, position=records.offset, reason=reason,
+        yield Reject(source=source, position=records.offset, reason="truncated_gzip" if gz else "unreadable",
                      detail=f"{left} bytes after the last complete record cannot be read")
+    return None
+
+
+def _next_member(f: IO[bytes], begin: int, arc: bool) -> int | None:
+    """Offset of the first intact gzip member at or after `begin` that holds a record, or None."""
+    f.seek(begin)
+    offset, tail = begin, b""
+    while True:
+        block = f.read(_SCAN_BYTES)
+        if not block:
+            return None
+        data = tail + block
+        base = offset - len(tail)
+        at = data.find(_GZIP_MAGIC)
+        while at >= 0:
+            if _member_holds_record(f, base + at, arc):
+                return base + at
+            at = data.find(_GZIP_MAGIC, at + 1)
+        offset += len(block)
+        tail = data[-(len(_GZIP_MAGIC) - 1):]
+        f.seek(offset)
+
+
+def _member_holds_record(f: IO[bytes], at: int, arc: bool) -> bool:
+    f.seek(at)
+    try:
+        head = zlib.decompressobj(wbits=31).decompress(f.read(_HEAD_BYTES))
+    except zlib.error:
+        return False
+    head = head.lstrip()
+    return bool(head) if arc else head.startswith(b"WARC/")
 
 
 def _file_size(f: IO[bytes]) -> int:
@@ -238,20 +353,26 @@ def _file_size(f: IO[bytes]) -> int:
     return f.tell()
 
 
+def _decompressed(head: bytes, gz: bool) -> bytes:
+    return zlib.decompressobj(wbits=31).decompress(head) if gz else head
+
+
 def _archive_head_problem(head: bytes, gz: bool) -> str | None:
     """Why the first bytes are not a WARC or ARC file, or None when they look like one."""
-    if gz:
-        try:
-            head = zlib.decompressobj(wbits=31).decompress(head)
-        except zlib.error as err:
-            return f"gzip header is damaged: {err}"
+    try:
+        head = _decompressed(head, gz)
+    except zlib.error as err:
+        return f"gzip header is damaged: {err}"
     start = head.lstrip()[:16]
     if start.startswith((b"WARC/", b"filedesc://")):
         return None
     return f"not a WARC or ARC file (starts with {start!r})"
 
 
-def _warc_item(record, offset: int, source: str, *, wet: bool, gz: bool) -> Item:
+def _warc_item(record, offset: int, source: str, *, wet: bool, gz: bool, own_ids: bool = True) -> Item:
+    length = (record.rec_headers.get_header("Content-Length") or "").strip()
+    if not length.isdigit():  # a header decoded from a damaged gzip member: nothing after it can be trusted
+        raise DamagedRecordError("record header has no valid Content-Length")
     wanted = "conversion" if wet else "response"
     rec_type = record.rec_type
     item: Item
@@ -259,7 +380,8 @@ def _warc_item(record, offset: int, source: str, *, wet: bool, gz: bool) -> Item
         item = Drop(reason=f"warc_type_{_slug(rec_type or 'missing')}", source=source, position=offset)
     else:
         try:
-            item = _wet_item(record, offset, source) if wet else _response_item(record, offset, source)
+            meta = _record_meta(record, own_ids)
+            item = _wet_item(record, offset, source, meta) if wet else _response_item(record, offset, source, meta)
         except _ARCHIVE_ERRORS as err:  # a damaged payload (bad chunking or Content-Encoding)
             item = Reject(source=source, position=offset, reason="unreadable_record", detail=_detail(err))
     while record.raw_stream.read(1 << 16):
@@ -271,13 +393,16 @@ def _warc_item(record, offset: int, source: str, *, wet: bool, gz: bool) -> Item
     return item
 
 
-def _record_meta(record) -> dict:
+def _record_meta(record, own_ids: bool) -> dict:
+    """url, timestamp and the id key of a record: its WARC-Record-ID, unless the file is an ARC
+    (whose records warcio gives random ids) or the header is missing."""
     headers = record.rec_headers
+    record_id = (headers.get_header("WARC-Record-ID") or "").strip() if own_ids else ""
     return {"url": headers.get_header("WARC-Target-URI"),
-            "timestamp": parse_warc_date(headers.get_header("WARC-Date"))}
+            "timestamp": parse_warc_date(headers.get_header("WARC-Date")), "key": record_id or None}
 
 
-def _response_item(record, offset: int, source: str) -> Item:
+def _response_item(record, offset: int, source: str, meta: dict) -> Item:
     http = record.http_headers
     if http is None:
         return Drop(reason="not_html", source=source, position=offset)
@@ -293,17 +418,17 @@ def _response_item(record, offset: int, source: str) -> Item:
     payload = record.content_stream().read()
     if not is_html(content_type, payload):
         return Drop(reason="not_html", source=source, position=offset)
-    return RawRecord(source=source, position=offset, html=payload, charset=charset_of(content_type),
-                     **_record_meta(record))
+    return RawRecord(source=source, position=offset, html=payload, charset=charset_of(content_type), **meta)
 
 
-def _wet_item(record, offset: int, source: str) -> Item:
-    payload = record.content_stream().read()
+def _wet_item(record, offset: int, source: str, meta: dict) -> Item:
+    payload = record.content_stream().read(MAX_TEXT_BYTES + 1)
+    truncated = len(payload) > MAX_TEXT_BYTES
     try:
-        text = payload.decode("utf-8")
+        text = cut_utf8(payload)
     except UnicodeDecodeError as err:
         return Reject(source=source, position=offset, reason="invalid_utf8", detail=_detail(err))
-    return RawRecord(source=source, position=offset, text=text, **_record_meta(record))
+    return RawRecord(source=source, position=offset, text=text, truncated=truncated, **meta)
 
 
 def parse_warc_date(value: str | None) -> int | None:
@@ -353,11 +478,16 @@ def _jsonl_item(raw: bytes, source: str, number: int, config: ReaderConfig) -> I
     text = obj.get(config.text_field)
     if not isinstance(text, str) or not text.strip():
         return reject("no_text", f"field {config.text_field!r} is missing, empty or not a string")
-    url, lang = obj.get(config.url_field), obj.get("lang")
-    for name, value in (("text", text), ("url", url)):
+    url, lang, own_id = obj.get(config.url_field), obj.get("lang"), obj.get(config.id_field)
+    for name, value in (("text", text), ("url", url), ("id", own_id)):
         if isinstance(value, str) and not _encodable(value):  # a lone surrogate escape (\ud800)
             return reject("invalid_utf8", f"field {name!r} holds a lone surrogate, not text")
-    return RawRecord(source=source, position=number, text=text,
+    truncated = len(text) > MAX_TEXT_BYTES // 4 and len(encoded := text.encode("utf-8")) > MAX_TEXT_BYTES
+    if truncated:
+        text = cut_utf8(encoded)
+    has_id = (isinstance(own_id, str) and own_id.strip()) or (isinstance(own_id, int) and not isinstance(own_id, bool))
+    return RawRecord(source=source, position=number, text=text, truncated=truncated,
+                     key=str(own_id) if has_id else None,
                      url=url if isinstance(url, str) and url else None,
                      lang=lang.strip() if isinstance(lang, str) and lang.strip() else None)
 
@@ -373,13 +503,15 @@ def _encodable(value: str) -> bool:
 def iter_text(lines: Iterable[bytes], source: str, *, gz: bool = False) -> Iterator[Item]:
     """One item per block of non-blank lines; blank lines separate documents (BERT's corpus format)."""
     block: list[bytes] = []
-    start = number = 0
+    start = number = size = 0
     try:
         for number, raw in enumerate(lines, 1):
             if raw.strip():
                 if not block:
-                    start = number
-                block.append(raw)
+                    start, size = number, 0
+                if size <= MAX_TEXT_BYTES:  # lines past the cap are read but not held
+                    block.append(raw)
+                size += len(raw)
             elif block:
                 yield _text_item(block, source, start)
                 block = []
@@ -391,11 +523,24 @@ def iter_text(lines: Iterable[bytes], source: str, *, gz: bool = False) -> Itera
 
 
 def _text_item(block: list[bytes], source: str, start: int) -> Item:
+    data = b"".join(block)
     try:
-        text = b"".join(block).decode("utf-8")
+        text = cut_utf8(data)
     except UnicodeDecodeError as err:
         return Reject(source=source, position=start, reason="invalid_utf8", detail=_detail(err))
-    return RawRecord(source=source, position=start, text=text)
+    return RawRecord(source=source, position=start, text=text, truncated=len(data) > MAX_TEXT_BYTES)
+
+
+def cut_utf8(data: bytes, max_bytes: int | None = None) -> str:
+    """`data` decoded as UTF-8, cut to at most `max_bytes` at a character boundary (a character
+    split by the cut is left out); UnicodeDecodeError for invalid UTF-8 before the cut."""
+    max_bytes = MAX_TEXT_BYTES if max_bytes is None else max_bytes
+    if len(data) <= max_bytes:
+        return data.decode("utf-8")
+    end = max_bytes
+    while end > 0 and data[end] & 0xC0 == 0x80:  # the cut falls inside a character
+        end -= 1
+    return data[:end].decode("utf-8")
 
 
 def _damage(source: str, position: int, gz: bool, err: Exception) -> Reject:
@@ -403,5 +548,14 @@ def _damage(source: str, position: int, gz: bool, err: Exception) -> Reject:
     return Reject(source=source, position=position, reason=reason, detail=_detail(err))
 
 
+def _readable(text: str) -> str:
+    return "".join(c if c.isascii() and c.isprintable() else "?" for c in text)
+
+
 def _detail(err: Exception) -> str:
-    return f"{type(err).__name__}: {err}"[:_DETAIL_CHARS]
+    """A reject's detail: the error as readable text, never the raw bytes some messages quote."""
+    message = str(err)
+    if "Unknown archive format" in message:  # warcio quotes the undecodable first line
+        message = "not a gzip member or a WARC/ARC record header"
+    text = f"{type(err).__name__}: {message}"
+    return _readable(text)[:_DETAIL_CHARS]

@@ -91,7 +91,7 @@ def test_end_to_end_stats_rows_and_rejects(corpus, tmp_path):
     assert sorted(by_text) == [ALPHA, "Beta document from a JSON line with enough words.",
                                "Delta page survives the cut in this file.",
                                "Gamma block of plain text lines\nwith a second line here."]
-    assert by_text[ALPHA]["url"] is None and by_text[ALPHA]["source"] == str(corpus / "docs.jsonl")
+    assert by_text[ALPHA]["url"] is None and by_text[ALPHA]["source"] == "docs.jsonl"
     assert by_text["Beta document from a JSON line with enough words."]["lang"] == "en"
     assert by_text["Delta page survives the cut in this file."]["timestamp"].year == 2024
 
@@ -106,7 +106,7 @@ def test_end_to_end_stats_rows_and_rejects(corpus, tmp_path):
     rejects = sorted((json.loads(line) for entry in manifest["rejects"]
                       for line in Path(out, entry["path"]).read_text().splitlines()),
                      key=lambda r: (r["source"], r["position"]))
-    assert [(Path(r["source"]).name, r["position"], r["reason"]) for r in rejects] == [
+    assert [(r["source"], r["position"], r["reason"]) for r in rejects] == [
         ("cut.warc.gz", rejects[0]["position"], "truncated_gzip"),
         ("docs.jsonl", 2, "invalid_utf8"), ("docs.jsonl", 3, "invalid_json"), ("docs.jsonl", 4, "no_text"),
         ("empty.jsonl", 0, "empty_file")]
@@ -127,22 +127,30 @@ def test_output_bytes_are_identical_across_runs_and_workers(corpus, tmp_path):
 
 
 @pytest.mark.slow
-def test_reads_from_and_writes_to_s3(corpus, s3_bucket):
+def test_s3_and_a_local_folder_give_byte_identical_documents(corpus, s3_bucket, tmp_path):
+    """Ids and sources know a file by its name under its --input, not by where it sits."""
     fs = fsspec.filesystem("s3")
-    for name in ("crawl.warc.gz", "docs.jsonl"):
+    local = tmp_path / "raw"
+    local.mkdir()
+    for name in ("crawl.warc.gz", "docs.jsonl", "cut.warc.gz"):
         fs.put_file(str(corpus / name), f"{s3_bucket}/raw/{name}")
-    manifest = run([f"{s3_bucket}/raw/*"], f"{s3_bucket}/docs")
+        (local / name).write_bytes((corpus / name).read_bytes())
+    manifest = run([f"{s3_bucket}/raw/*"], f"{s3_bucket}/docs", "--num-parts", "2")
+    here = run([str(local)], str(tmp_path / "docs"), "--num-parts", "2")
     assert read_manifest(f"{s3_bucket}/docs") == manifest
-    assert manifest["stats"] == {
-        "read": 14, "kept": 2, "dropped/exact_duplicate": 2, "dropped/http_status_404": 1,
+    assert manifest["stats"] == here["stats"] == {
+        "read": 17, "kept": 3, "dropped/exact_duplicate": 2, "dropped/http_status_404": 1,
         "dropped/low_alpha_ratio": 1, "dropped/not_html": 1, "dropped/too_few_words": 2,
-        "dropped/warc_type_metadata": 1, "dropped/warc_type_request": 1,
-        "rejected/invalid_json": 1, "rejected/invalid_utf8": 1, "rejected/no_text": 1, "lang/en": 2}
+        "dropped/warc_type_metadata": 1, "dropped/warc_type_request": 2,
+        "rejected/invalid_json": 1, "rejected/invalid_utf8": 1, "rejected/no_text": 1,
+        "rejected/truncated_gzip": 1, "lang/en": 3}
+    assert manifest["files"] == here["files"] and manifest["rejects"] == here["rejects"]
+    for entry in manifest["files"] + manifest["rejects"]:
+        assert fs.cat_file(f"{s3_bucket}/docs/{entry['path']}") == (tmp_path / "docs" / entry["path"]).read_bytes()
     rows = [r for batch in read_documents(f"{s3_bucket}/docs", columns=["source", "url"]) for r in batch.to_pylist()]
     assert sorted(rows, key=lambda r: r["url"] or "") == [
-        {"source": f"{s3_bucket}/raw/docs.jsonl", "url": None},
-        {"source": f"{s3_bucket}/raw/docs.jsonl", "url": "http://b.example/"}]
-    assert fs.exists(f"{s3_bucket}/docs/{rejects_path(0)}")
+        {"source": "docs.jsonl", "url": None}, {"source": "docs.jsonl", "url": "http://b.example/"},
+        {"source": "cut.warc.gz", "url": "http://d.example/"}]
 
 
 def test_missing_input_fails_fast_with_one_line(tmp_path):

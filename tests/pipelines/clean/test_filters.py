@@ -7,7 +7,7 @@ import pytest
 from pipelines.clean.filters import (
     BASIC, C4, FINEWEB, GOPHER, NONE, PRESETS, FilterConfig, LangConfig, clean_lines, clean_record, combine, configure,
     filter_page, manifest_config, preset, split_words)
-from pipelines.clean.readers import Drop, RawRecord, Reject, doc_id
+from pipelines.clean.readers import Drop, RawRecord, Reject, doc_id, position_key
 from pipelines.clean.textnorm import normalize_text
 
 
@@ -147,7 +147,7 @@ def test_clean_record_text_row():
     row = clean_record(record, BASIC, count)
     assert 0.3 < row.pop("lang_score") < 1.0  # identified, whatever the input said
     assert row == {
-        "id": doc_id("s.jsonl", 3), "url": "http://x/", "text": "Caf\u00e9 au lait\nis a drink.", "lang": "fr",
+        "id": doc_id(position_key("s.jsonl", 3)), "url": "http://x/", "text": "Caf\u00e9 au lait\nis a drink.", "lang": "fr",
         "source": "s.jsonl", "timestamp": 1700000000, "num_chars": 24, "num_words": 6,
         "num_lines": 2, "num_lines_removed": 1, "mean_word_length": 19 / 6,
     }

@@ -1,6 +1,7 @@
 import gzip
 import hashlib
 import io
+import json
 from collections import Counter
 
 import fsspec
@@ -10,7 +11,9 @@ from warcio.warcwriter import WARCWriter
 
 from pipelines.clean.readers import (
     Drop, RawRecord, ReaderConfig, Reject, detect_format, doc_id, expand_inputs, iter_jsonl, iter_text,
-    parse_warc_date, read_source)
+    parse_warc_date, position_key, read_input, read_source)
+from pipelines.clean import readers
+from pipelines.clean.filters import clean_record, configure
 from tests.conftest import shared_data
 
 CAFE_1252 = "<html><body><p>Caf\u00e9 cr\u00e8me, na\u00efve r\u00e9sum\u00e9 \u2013 \u20ac5 only today</p></body></html>"
@@ -66,9 +69,84 @@ def summarize(items) -> list[tuple]:
     return out
 
 
-def test_doc_id_is_sha256_of_source_and_position():
-    assert doc_id("s3://b/x.warc.gz", 1219) == hashlib.sha256(b"s3://b/x.warc.gz\n1219").hexdigest()[:16]
-    assert len(doc_id("a", 0)) == 16 and doc_id("a", 0) != doc_id("a", 1)
+def test_doc_id_is_sha256_of_the_record_key():
+    assert doc_id("<urn:uuid:1>") == hashlib.sha256(b"<urn:uuid:1>").hexdigest()[:16]
+    assert doc_id(position_key("x.warc.gz", 1219)) == hashlib.sha256(b"x.warc.gz\n1219").hexdigest()[:16]
+
+
+def test_ids_come_from_warc_record_ids_jsonl_ids_or_name_and_position(tmp_path):
+    """Nothing of where a file sits goes into its documents: the same file in two folders (or
+    read by a glob, a folder or its own path) gives the same items."""
+    for folder in ("a", "b/deeper"):
+        (tmp_path / folder).mkdir(parents=True)
+        write_warc(tmp_path / folder / "crawl.warc.gz", mixed_warc_records()[:2])
+        (tmp_path / folder / "docs.jsonl").write_text('{"text": "own id", "id": "doc-7"}\n{"text": "int id", "id": 7}\n'
+                                                      '{"text": "no id"}\n{"text": "bool id", "id": true}\n')
+    first = [list(read_input(f, ReaderConfig())) for f in expand_inputs([str(tmp_path / "a")])]
+    second = [list(read_input(f, ReaderConfig())) for f in expand_inputs([str(tmp_path / "b" / "deeper" / "*")])]
+    alone = list(read_source(str(tmp_path / "b" / "deeper" / "docs.jsonl"), ReaderConfig()))
+    assert first == second and first[1] == alone
+    warc, jsonl = first
+    assert warc[1].source == "crawl.warc.gz" and warc[1].id == doc_id("<urn:uuid:00000000-0000-0000-0000-000000000001>")
+    assert [r.id for r in jsonl] == [doc_id("doc-7"), doc_id("7"), doc_id("docs.jsonl\n3"), doc_id("docs.jsonl\n4")]
+    other_field = list(read_source(str(tmp_path / "a" / "docs.jsonl"), ReaderConfig(id_field="nope")))
+    assert other_field[0].id == doc_id("docs.jsonl\n1")
+
+
+def test_arc_records_are_keyed_by_position_not_by_warcio_random_ids():
+    path = str(shared_data("warc", "example.arc.gz"))
+    first, second = list(read_source(path, ReaderConfig())), list(read_source(path, ReaderConfig()))
+    records = [r for r in first if isinstance(r, RawRecord)]
+    assert records and all(r.key is None for r in records)
+    assert [r.id for r in records] == [r.id for r in second if isinstance(r, RawRecord)]
+
+
+def corrupt_members(path) -> tuple[bytes, list[int]]:
+    data = path.read_bytes()
+    return data, [i for i in range(len(data)) if data[i:i + 3] == b"\x1f\x8b\x08"]
+
+
+@pytest.mark.parametrize("damage", ["flipped", "header", "cut", "garbage"])
+def test_corrupt_gzip_member_is_skipped_and_reading_resumes(tmp_path, damage):
+    records = [{"type": "response", "url": f"http://a.example/{i}", "content_type": "text/html",
+                "payload": html_page("t", f"<p>page {i} " + "word " * 50 + "</p>")} for i in range(5)]
+    write_warc(tmp_path / "five.warc.gz", records)
+    data, starts = corrupt_members(tmp_path / "five.warc.gz")
+    assert len(starts) == 5
+    s2, s3 = starts[2], starts[3]
+    bad = {"flipped": data[:s2 + 40] + bytes(b ^ 0xFF for b in data[s2 + 40:s2 + 90]) + data[s2 + 90:],
+           "header": data[:s2] + b"XXXX" + data[s2 + 4:],
+           "cut": data[:s2 + 100] + data[s3:],
+           "garbage": data[:s2] + b"\x00\xff\xfe junk" * 10 + data[s2:]}[damage]
+    (tmp_path / "bad.warc.gz").write_bytes(bad)
+    items = list(read_source(str(tmp_path / "bad.warc.gz"), ReaderConfig()))
+    kept = [i.url for i in items if isinstance(i, RawRecord)]
+    expected = [f"http://a.example/{i}" for i in range(5) if not (i == 2 and damage != "garbage")]
+    assert kept == expected
+    rejects = [i for i in items if isinstance(i, Reject)]
+    assert [(r.position, r.reason) for r in rejects] == [(s2, "corrupt_gzip")]
+    skipped = {"cut": 100, "garbage": 80}.get(damage, s3 - s2)
+    assert rejects[0].detail.startswith(f"skipped {skipped} bytes to the next intact gzip member at byte {s2 + skipped}; ")
+    assert rejects[0].detail.isascii() and rejects[0].detail.isprintable()
+    assert [i.id for i in items if isinstance(i, RawRecord)] == [
+        i.id for i in read_source(str(tmp_path / "five.warc.gz"), ReaderConfig())
+        if isinstance(i, RawRecord) and i.url in expected]
+
+
+def test_text_documents_are_capped_and_say_so(tmp_path, monkeypatch):
+    monkeypatch.setattr(readers, "MAX_TEXT_BYTES", 64)
+    long_text = "caf\u00e9 " * 20  # 120 bytes; the cut at 64 falls inside an e-acute
+    path = tmp_path / "big.jsonl"
+    path.write_text(json.dumps({"text": long_text}) + "\n" + json.dumps({"text": "short"}) + "\n")
+    big, small = read_source(str(path), ReaderConfig())
+    assert big.truncated and len(big.text.encode()) <= 64 and long_text.startswith(big.text)
+    assert len(big.text.encode()) == 63 and not small.truncated
+    (tmp_path / "big.txt").write_text((long_text + "\n") * 3 + "\nnext block\n")
+    block, after = read_source(str(tmp_path / "big.txt"), ReaderConfig())
+    assert block.truncated and len(block.text.encode()) <= 64 and (after.text, after.truncated) == ("next block\n", False)
+    counted = {}
+    clean_record(big, configure("basic"), lambda name, n=1: counted.__setitem__(name, counted.get(name, 0) + n))
+    assert counted.get("text/truncated") == 1
 
 
 @pytest.mark.parametrize("name,fmt", [
@@ -97,7 +175,7 @@ def test_generated_warc_records_and_reasons(tmp_path):
     assert records[1].html == CAFE_1252.encode("cp1252")
     assert {r.timestamp for r in records} == {1714564800}
     assert records[0].position > 0 and all(a.position < b.position for a, b in zip(items, items[1:]))
-    assert {r.source for r in items} == {str(path)}
+    assert {r.source for r in items} == {"mixed.warc.gz"}
 
 
 def test_uncompressed_warc_reads_the_same(tmp_path):
@@ -120,7 +198,7 @@ def test_truncated_warc_gz_keeps_records_before_the_damage(tmp_path):
     assert summarize(items[:3]) == summarize(full[:3])
     assert len(items) == 4
     assert isinstance(items[3], Reject) and items[3].reason == "truncated_gzip"
-    assert items[3].position == full[3].position and items[3].source == str(cut)
+    assert items[3].position == full[3].position and items[3].source == "cut.warc.gz"
 
 
 def test_binary_junk_and_empty_files_are_one_reject_each(tmp_path):
@@ -220,9 +298,20 @@ def test_expand_inputs(tmp_path):
     for name in ("b.jsonl", "a.jsonl", ".hidden", "_SUCCESS"):
         (tmp_path / name).write_text("{}\n")
     files = expand_inputs([str(tmp_path / "*.jsonl"), str(tmp_path / "a.jsonl")])
-    assert files == [(str(tmp_path / "a.jsonl"), 3), (str(tmp_path / "b.jsonl"), 3)]
-    assert [u for u, _ in expand_inputs([str(tmp_path)])] == [str(tmp_path / "a.jsonl"), str(tmp_path / "b.jsonl")]
-    assert [u for u, _ in expand_inputs([f"file://{tmp_path}/a.*"])] == [f"file://{tmp_path}/a.jsonl"]
+    assert files == [(str(tmp_path / "a.jsonl"), 3, "a.jsonl"), (str(tmp_path / "b.jsonl"), 3, "b.jsonl")]
+    assert [u for u, _, _ in expand_inputs([str(tmp_path)])] == [str(tmp_path / "a.jsonl"), str(tmp_path / "b.jsonl")]
+    assert [u for u, _, _ in expand_inputs([f"file://{tmp_path}/a.*"])] == [f"file://{tmp_path}/a.jsonl"]
+
+
+def test_input_names_are_relative_to_their_input_and_must_differ(tmp_path):
+    for name in ("en/x.jsonl", "de/x.jsonl", "de/y.jsonl"):
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_text("{}\n")
+    assert [f.name for f in expand_inputs([str(tmp_path)])] == ["de/x.jsonl", "de/y.jsonl", "en/x.jsonl"]
+    assert [f.name for f in expand_inputs([str(tmp_path / "*" / "x.jsonl")])] == ["de/x.jsonl", "en/x.jsonl"]
+    assert [f.name for f in expand_inputs([str(tmp_path / "de" / "y.jsonl")])] == ["y.jsonl"]
+    with pytest.raises(ValueError, match=r"have the same name 'x.jsonl' relative to their --input"):
+        expand_inputs([str(tmp_path / "en"), str(tmp_path / "de")])
 
 
 def test_symlinked_inputs_are_listed(tmp_path):
@@ -231,7 +320,7 @@ def test_symlinked_inputs_are_listed(tmp_path):
     (tmp_path / "links").mkdir()
     (tmp_path / "links" / "a.jsonl").symlink_to(tmp_path / "real" / "a.jsonl")
     (tmp_path / "links" / "dangling.jsonl").symlink_to(tmp_path / "real" / "gone.jsonl")
-    assert [u for u, _ in expand_inputs([str(tmp_path / "links" / "*.jsonl")])] == [str(tmp_path / "links" / "a.jsonl")]
+    assert [u for u, _, _ in expand_inputs([str(tmp_path / "links" / "*.jsonl")])] == [str(tmp_path / "links" / "a.jsonl")]
 
 
 def test_missing_inputs_fail_with_one_line(tmp_path):
@@ -246,7 +335,7 @@ def test_inputs_are_canonical_urls():
     fs = fsspec.filesystem("memory")
     fs.pipe("/readers-test/a.jsonl", b'{"text": "x"}\n')
     files = expand_inputs(["memory://readers-test/*.jsonl", "memory://readers-test/a.jsonl", "memory://readers-test"])
-    assert files == [("memory:///readers-test/a.jsonl", 14)]
+    assert files == [("memory:///readers-test/a.jsonl", 14, "a.jsonl")]
     fs.rm("/readers-test", recursive=True)
 
 
