@@ -1,11 +1,11 @@
 """Checkpoints: `DIR/checkpoints/step-N/`, committed by a `complete` marker written last.
 
 Layout of one checkpoint:
-  model.safetensors   model weights (safetensors: no pickle)
+  model.safetensors   the task's weights, frozen networks left out (safetensors: no pickle)
   optimizer.pt        optimizer and scheduler state (torch.save of tensors and plain values)
   trainer.pt          step counters, meters
   rank-R.pt           per rank: torch/CUDA RNG states and the stream's state_dict()
-  config.json         the TrainConfig and the model config, for humans and for resume checks
+  config.json         the TrainConfig and each network's config, for humans and for resume checks
   complete            empty marker, written last
 
 Files are written into `.tmp-step-N/`, which is renamed to `step-N/` before the marker is
@@ -53,11 +53,12 @@ def write_rank_state(tmp: Path, rank: int, state: dict[str, Any]) -> None:
     torch.save(state, tmp / f"rank-{rank}.pt")
 
 
-def write_shared_state(tmp: Path, *, model: torch.nn.Module, optimizer_state: dict, scheduler_state: dict,
+def write_shared_state(tmp: Path, *, weights: dict[str, torch.Tensor], optimizer_state: dict, scheduler_state: dict,
                        trainer_state: dict, config: dict) -> None:
-    """What every rank shares (rank 0 writes it): weights, optimizer, scheduler, counters, config."""
+    """What every rank shares (rank 0 writes it): weights (a task's `checkpoint_state()`),
+    optimizer, scheduler, counters, config."""
     # contiguous clones: tied weights (BERT's decoder = word embeddings) are saved once per name
-    weights = {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
+    weights = {k: v.detach().cpu().contiguous().clone() for k, v in weights.items()}
     save_file(weights, str(tmp / "model.safetensors"))
     torch.save({"optimizer": optimizer_state, "scheduler": scheduler_state}, tmp / "optimizer.pt")
     torch.save(trainer_state, tmp / "trainer.pt")

@@ -1,37 +1,18 @@
-"""Frozen configuration of a training run, the masking recipe, model sizes and model specs.
+"""Frozen configuration of a training run, model sizes, optimisation recipes and vocabulary info.
 
-Presets are named module constants (STYLE.md #5): `SIZES["tiny"]` etc. The command line
-picks a model and a size and overrides a few fields of `TrainConfig`.
+Presets are named (STYLE.md #5): each model file holds its own size table (`SIZES`) and recipe;
+masking presets live in `trainer.masking`. The command line picks a model, a size and a masking
+preset, and overrides a few fields of `TrainConfig`.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable
+from typing import Any
 
-# The registered model names (trainer.models.MODELS has one spec each), known without importing
-# transformers, so `shardlm train --help` and flag errors do not pay for loading torch.
-MODEL_NAMES = ("bert", "roberta")
-
-
-@dataclass(frozen=True, kw_only=True)
-class MaskingConfig:
-    """BERT-style dynamic masking.
-
-    15% of maskable tokens are selected; of those 80% become [MASK], 10% a random token,
-    10% stay unchanged (Devlin et al. 2019, "BERT", section 3.1 "Task #1: Masked LM").
-    """
-
-    mask_prob: float = 0.15
-    replace_mask: float = 0.8
-    replace_random: float = 0.1
-
-    def __post_init__(self) -> None:
-        if not 0.0 < self.mask_prob < 1.0:
-            raise ValueError(f"--mask-prob must be in (0, 1), got {self.mask_prob}")
-        if self.replace_mask < 0 or self.replace_random < 0 or self.replace_mask + self.replace_random > 1:
-            raise ValueError(f"replace_mask + replace_random must be within [0, 1], got "
-                             f"{self.replace_mask} + {self.replace_random}")
+# Every model offers these sizes (trainer/models/<name>.py: SIZES); known here without importing
+# a model file, so `shardlm train --help` and flag errors do not pay for loading torch.
+SIZE_NAMES = ("tiny", "small", "base", "large")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -44,18 +25,18 @@ class ModelSize:
     num_heads: int
     intermediate_size: int
     lr: float
-    # 512 positions: the longest sequence BERT and RoBERTa were pretrained on (BERT paper, A.2).
-    max_seq_len: int = 512
 
 
-SIZES: dict[str, ModelSize] = {
-    # tiny/small follow the compact BERTs of Turc et al. 2019 ("Well-Read Students Learn Better",
-    # BERT-Tiny uses H=128; tiny here is smaller still so CPU tests run in seconds).
-    "tiny": ModelSize(name="tiny", hidden_size=64, num_layers=2, num_heads=2, intermediate_size=256, lr=1e-3),
-    "small": ModelSize(name="small", hidden_size=256, num_layers=4, num_heads=4, intermediate_size=1024, lr=5e-4),
-    # base: BERT-base dimensions; lr 1e-4 from BERT paper appendix A.2.
-    "base": ModelSize(name="base", hidden_size=768, num_layers=12, num_heads=12, intermediate_size=3072, lr=1e-4),
-}
+@dataclass(frozen=True, kw_only=True)
+class Recipe:
+    """A model's optimisation recipe (from its paper); `--lr`, `--weight-decay`, `--max-grad-norm`
+    override single fields."""
+
+    optimizer: str = "adamw"  # a key of trainer.schedule.OPTIMIZERS
+    betas: tuple[float, float]
+    eps: float
+    weight_decay: float = 0.01
+    max_grad_norm: float | None  # None: no clipping
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -85,29 +66,8 @@ class VocabInfo:
 
 
 @dataclass(frozen=True, kw_only=True)
-class ModelSpec:
-    """One registry entry: how to build the model and what it trains on (STYLE.md #6).
-
-    `build_config(size, vocab, seq_len)` returns the `transformers` config;
-    `losses(outputs, batch)` returns {"loss", "mlm_loss", ...} as scalar tensors;
-    `mlm_logits(outputs)` returns the token prediction logits.
-    """
-
-    name: str
-    objective: str  # what the model learns, e.g. "mlm+nsp"
-    shard_objective: str  # the `shardlm build --objective` its shards need
-    shard_objective_help: str  # what those shards hold, for error messages
-    model_class: type
-    auto_class: str  # the transformers Auto class that reloads the export
-    build_config: Callable[..., Any]
-    losses: Callable[[Any, dict], dict]
-    mlm_logits: Callable[[Any], Any]
-    uses_token_types: bool
-
-
-@dataclass(frozen=True, kw_only=True)
 class TrainConfig:
-    """One `shardlm train` run. Required fields have no default."""
+    """One `shardlm train` run. Required fields have no default; None means "the model's recipe"."""
 
     model: str
     size: str
@@ -119,8 +79,11 @@ class TrainConfig:
     warmup_steps: int | None = None  # None: 10% of max_steps
     grad_accum: int = 1
     seed: int = 0
-    weight_decay: float = 0.01
-    masking: MaskingConfig = field(default_factory=MaskingConfig)
+    weight_decay: float | None = None  # None: the model's recipe
+    max_grad_norm: float | None = None  # None: the model's recipe; 0: no clipping
+    masking: str | None = None  # a trainer.masking.PRESETS name; None: the model's default
+    mask_prob: float | None = None  # None: the preset's (0.15)
+    max_predictions: int | None = None  # cap on selected tokens per sequence; None: no cap
     log_every: int = 10
     checkpoint_every: int | None = None  # None: only at max_steps
     eval_every: int | None = None  # None: only at the end
@@ -136,7 +99,7 @@ class TrainConfig:
         positive = {"--max-steps": self.max_steps, "--batch-size": self.batch_size,
                     "--grad-accum": self.grad_accum, "--log-every": self.log_every,
                     "--eval-batches": self.eval_batches}
-        for flag in ("checkpoint_every", "eval_every"):
+        for flag in ("checkpoint_every", "eval_every", "max_predictions"):
             if getattr(self, flag) is not None:
                 positive["--" + flag.replace("_", "-")] = getattr(self, flag)
         for flag, value in positive.items():
@@ -146,17 +109,18 @@ class TrainConfig:
             raise ValueError("--num-workers and --shuffle-buffer must not be negative")
         if self.warmup_steps is not None and not 0 <= self.warmup_steps <= self.max_steps:
             raise ValueError(f"--warmup-steps must be within [0, --max-steps={self.max_steps}], got {self.warmup_steps}")
-        if self.size not in SIZES:
-            raise ValueError(f"unknown size {self.size!r}; choose one of {', '.join(SIZES)}")
+        if self.size not in SIZE_NAMES:
+            raise ValueError(f"unknown size {self.size!r}; choose one of {', '.join(SIZE_NAMES)}")
+        if self.mask_prob is not None and not 0.0 < self.mask_prob < 1.0:
+            raise ValueError(f"--mask-prob must be in (0, 1), got {self.mask_prob}")
+        for flag, value in (("--weight-decay", self.weight_decay), ("--max-grad-norm", self.max_grad_norm)):
+            if value is not None and value < 0:
+                raise ValueError(f"{flag} must not be negative, got {value}")
         if "://" in self.output:
             raise ValueError(f"--output {self.output} must be a local folder (checkpoints are written locally); "
                              f"copy DIR/hf to object storage after the run")
         if self.device not in ("auto", "cpu", "cuda"):
             raise ValueError(f"--device must be auto, cpu or cuda, got {self.device!r}")
-
-    @property
-    def peak_lr(self) -> float:
-        return self.lr if self.lr is not None else SIZES[self.size].lr
 
     @property
     def num_warmup_steps(self) -> int:

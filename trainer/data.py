@@ -14,6 +14,7 @@ import torch
 from schemas import MANIFEST_NAME, read_manifest
 from schemas.manifest import dataset_folder, manifest_url
 from shards.storage import expand_urls, join, manifest_shard_urls
+from shards.stream import POSITION_KEY, WORKER_KEY
 
 log = logging.getLogger(__name__)
 
@@ -65,32 +66,45 @@ def default_eval_urls(data: DataSource) -> list[str]:
     return [join(data.folder, s["url"]) for s in data.manifest["shards"] if s.get("split", "train") == "valid"]
 
 
-def collate(examples: list[dict[str, Any]], *, pad_id: int) -> dict[str, torch.Tensor]:
-    """Pad a list of stream items to the longest into int64 tensors.
+def _pad_rows(rows: list[Any], pad: int) -> torch.Tensor:
+    """Variable-length rows into one (n, longest) tensor, `pad` after each row: int64, or bool for flags."""
+    arrays = [np.asarray(r) for r in rows]
+    lengths = np.fromiter((a.shape[0] for a in arrays), dtype=np.int64, count=len(arrays))
+    flags = arrays[0].dtype == np.bool_
+    out = np.full((len(arrays), int(lengths.max(initial=0))), pad, dtype=np.bool_ if flags else np.int64)
+    out[np.arange(out.shape[1])[None, :] < lengths[:, None]] = np.concatenate(arrays) if arrays else []
+    return torch.from_numpy(out)
 
-    Gives input_ids, attention_mask, token_type_ids (1 from segment_b_start to the last real
-    token, for pairs; zeros otherwise), next_sentence_label (pairs), and the stream coordinates
-    `_worker` / `_position` the trainer passes to `ShardStream.observe` and to mask seeding.
+
+def collate(examples: list[dict[str, Any]], *, pad_id: int) -> dict[str, torch.Tensor]:
+    """Stream items into a batch that follows the shard schema, whatever the objective.
+
+    Every list column (input_ids, word_start, langs, ...) is padded to its longest row: input_ids
+    with `pad_id`, other columns with 0 / False; every numeric scalar column (segment_b_start,
+    next_sentence_label, sentence_order_label, lang_id, ...) becomes a 1-d tensor. Text columns
+    (doc_id) stay out: nothing trains on them. Adds attention_mask (1 on real tokens) and the
+    stream coordinates `_worker` / `_position` the trainer passes to `ShardStream.observe` and to
+    mask seeding.
     """
     if not examples:
         raise ValueError("collate got an empty batch")
-    lengths = [len(ex["input_ids"]) for ex in examples]
-    width = max(lengths)
-    input_ids = torch.full((len(examples), width), pad_id, dtype=torch.long)
-    attention_mask = torch.zeros((len(examples), width), dtype=torch.long)
-    token_type_ids = torch.zeros((len(examples), width), dtype=torch.long)
-    for i, (ex, n) in enumerate(zip(examples, lengths)):
-        input_ids[i, :n] = torch.from_numpy(np.asarray(ex["input_ids"], dtype=np.int64))
-        attention_mask[i, :n] = 1
-        if "segment_b_start" in ex:
-            token_type_ids[i, int(ex["segment_b_start"]):n] = 1
-    batch = {"input_ids": input_ids, "attention_mask": attention_mask, "token_type_ids": token_type_ids,
-             "_worker": torch.tensor([int(ex.get("_worker", 0)) for ex in examples], dtype=torch.long),
-             "_position": torch.tensor([int(ex.get("_position", i)) for i, ex in enumerate(examples)],
-                                       dtype=torch.long)}
-    if "next_sentence_label" in examples[0]:
-        batch["next_sentence_label"] = torch.tensor([int(ex["next_sentence_label"]) for ex in examples],
-                                                    dtype=torch.long)
+    batch: dict[str, torch.Tensor] = {}
+    for name, first in examples[0].items():
+        values = [ex[name] for ex in examples]
+        if name in (WORKER_KEY, POSITION_KEY) or isinstance(first, (str, bytes)) or first is None:
+            continue
+        if isinstance(first, (np.ndarray, list, tuple)):
+            batch[name] = _pad_rows(values, pad_id if name == "input_ids" else 0)
+        else:
+            array = np.asarray(values)
+            batch[name] = torch.from_numpy(array.astype(np.int64) if array.dtype.kind in "iu" else array)
+    if "input_ids" not in batch:
+        raise ValueError(f"collate: examples have no input_ids column (columns: {', '.join(examples[0])})")
+    lengths = torch.tensor([len(ex["input_ids"]) for ex in examples])
+    batch["attention_mask"] = (torch.arange(batch["input_ids"].shape[1])[None, :] < lengths[:, None]).long()
+    batch[WORKER_KEY] = torch.tensor([int(ex.get(WORKER_KEY, 0)) for ex in examples], dtype=torch.long)
+    batch[POSITION_KEY] = torch.tensor([int(ex.get(POSITION_KEY, i)) for i, ex in enumerate(examples)],
+                                       dtype=torch.long)
     return batch
 
 

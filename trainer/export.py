@@ -1,4 +1,4 @@
-"""Export to a Hugging Face folder: `save_pretrained` of the model plus the shard set's tokenizer.
+"""Export to Hugging Face folders: `save_pretrained` of each network a task exports plus the shard set's tokenizer.
 
 `AutoModelForPreTraining` / `AutoModelForMaskedLM` and `AutoTokenizer` then load `DIR/hf`
 offline (DESIGN.md "Models").
@@ -77,15 +77,22 @@ def load_tokenizer(tokenizer: dict[str, Any], folder: str, storage_options: dict
         return tok
 
 
-def export_hf(model, tokenizer, out_dir: str | Path, *, seq_len: int) -> Path:
-    """Write model and tokenizer into `out_dir` with `save_pretrained`."""
+def export_hf(model, tokenizer, out_dir: str | Path, *, max_length: int) -> Path:
+    """Write one network and the tokenizer into `out_dir` with `save_pretrained`; the tokenizer's
+    model_max_length is the longest input the network has positions for."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(str(out))
-    tokenizer.model_max_length = seq_len  # the longest input the model saw (and has positions for)
+    tokenizer.model_max_length = max_length
     tokenizer.save_pretrained(str(out))
     log.info("exported Hugging Face model and tokenizer to %s", out)
     return out
 
 
-__all__ = ["export_hf", "load_tokenizer"]
+def export_task(task, tokenizer, output: str | Path, *, max_length: int) -> dict[str, Path]:
+    """Every network a task exports (`task.exports()`: {"hf": ..., ...}) into `output/<name>/`."""
+    return {name: export_hf(network, tokenizer, Path(output) / name, max_length=max_length)
+            for name, network in task.exports().items()}
+
+
+__all__ = ["export_hf", "export_task", "load_tokenizer"]

@@ -1,7 +1,10 @@
-"""The training loop: stream → collate → mask → model → AdamW step; checkpoints, eval, export.
+"""The training loop: stream → collate → objective.prepare (mask) → task → optimizer step.
 
 One process per rank (`torchrun` sets RANK/WORLD_SIZE); without it, one process. A step is
-one optimizer update over `grad_accum` micro-batches of `batch_size` examples per rank.
+one optimizer update over `grad_accum` micro-batches of `batch_size` examples per rank. The
+loop knows no model and no objective: it logs every named part of the task's loss and every
+metric its `summarize` returns, whatever they are called.
+
 Resume restores weights, optimizer, scheduler, counters, every rank's RNG states and stream
 state, so the losses after a resume equal those of the uninterrupted run (masks are keyed by
 stream position, see trainer.masking; DataLoaders get explicit generators so creating one
@@ -21,17 +24,14 @@ from torch.utils.data import DataLoader
 
 from shards.stream import ShardStream, StreamConfig
 from trainer import checkpoint as ckpt
-from trainer.config import ModelSpec, TrainConfig, VocabInfo
+from trainer.config import TrainConfig, VocabInfo
 from trainer.data import DataSource, collate
-from trainer.masking import batch_seed, make_generator, mask_tokens
+from trainer.masking import Masker, batch_seed, make_generator
+from trainer.models.spec import ModelSpec
+from trainer.objectives.base import Task
 from trainer.runtime import Runtime, all_reduce_sum, barrier
-from trainer.schedule import build_optimizer, build_scheduler
 
 log = logging.getLogger(__name__)
-
-# Clip the global gradient norm at 1.0 (BERT's optimization.py: clip_by_global_norm(grads, 1.0)).
-MAX_GRAD_NORM = 1.0
-LOSS_KEYS = ("loss", "mlm_loss", "nsp_loss")
 
 
 @dataclass(kw_only=True)
@@ -42,18 +42,17 @@ class Counters:
     examples: int = 0
     tokens: int = 0
     elapsed_s: float = 0.0
-    window: dict[str, float] = field(default_factory=dict)  # loss sums since the last log line
-    window_steps: int = 0
+    window: dict[str, list[float]] = field(default_factory=dict)  # name -> [sum, steps] since the last log line
 
     def to_state(self) -> dict[str, Any]:
-        return {"step": self.step, "examples": self.examples, "tokens": self.tokens,
-                "elapsed_s": self.elapsed_s, "window": dict(self.window), "window_steps": self.window_steps}
+        return {"step": self.step, "examples": self.examples, "tokens": self.tokens, "elapsed_s": self.elapsed_s,
+                "window": {k: list(v) for k, v in self.window.items()}}
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> "Counters":
         return cls(step=int(state["step"]), examples=int(state["examples"]), tokens=int(state["tokens"]),
-                   elapsed_s=float(state["elapsed_s"]), window={k: float(v) for k, v in state["window"].items()},
-                   window_steps=int(state["window_steps"]))
+                   elapsed_s=float(state["elapsed_s"]),
+                   window={k: [float(v[0]), float(v[1])] for k, v in state["window"].items()})
 
 
 @dataclass(kw_only=True)
@@ -65,26 +64,15 @@ class Run:
     data: DataSource
     vocab: VocabInfo
     rt: Runtime
-    model: torch.nn.Module  # the model as trained (DDP-wrapped on several ranks)
-    raw_model: torch.nn.Module  # the transformers model itself
+    task: Task  # owns the networks
+    model: torch.nn.Module  # the task as trained (DDP-wrapped on several ranks)
+    masker: Masker
     optimizer: torch.optim.Optimizer
     scheduler: Any
+    max_grad_norm: float | None
     stream: ShardStream
     eval_urls: list[str]
     tokenizer: Any  # the shard set's tokenizer (transformers), exported with the model
-
-
-def build_training(run_args: dict[str, Any]) -> Run:
-    """Optimizer, scheduler and training stream around a built model."""
-    config: TrainConfig = run_args["config"]
-    raw = run_args["raw_model"]
-    optimizer = build_optimizer(raw, lr=config.peak_lr, weight_decay=config.weight_decay)
-    scheduler = build_scheduler(optimizer, warmup_steps=config.num_warmup_steps, max_steps=config.max_steps)
-    rt: Runtime = run_args["rt"]
-    stream = ShardStream(run_args["data"].urls,
-                         StreamConfig(seed=config.seed, shuffle_buffer=config.shuffle_buffer),
-                         rank=rt.rank, world_size=rt.world_size, storage_options=config.storage_options)
-    return Run(optimizer=optimizer, scheduler=scheduler, stream=stream, **run_args)
 
 
 def make_loader(stream: ShardStream, *, batch_size: int, pad_id: int, num_workers: int, seed: int) -> DataLoader:
@@ -114,94 +102,87 @@ def iterate_batches(run: Run) -> Iterator[tuple[int, dict]]:
 
 
 def prepare_batch(run: Run, batch: dict[str, torch.Tensor], *, epoch: int, purpose: str) -> dict[str, torch.Tensor]:
-    """Mask a collated batch with its position-keyed generator and move it to the device."""
+    """The objective's inputs for a collated batch, masked with its position-keyed generator, on the device."""
+    run.spec.objective.check_batch(batch)
     seed = batch_seed(run.config.seed, epoch, run.rt.rank, int(batch["_worker"][0]),
                       int(batch["_position"][0]), purpose)
-    masked, labels = mask_tokens(batch["input_ids"], batch["attention_mask"],
-                                 special_ids=run.vocab.special_ids.values(), vocab_size=run.vocab.vocab_size,
-                                 mask_id=run.vocab.mask_id, config=run.config.masking,
-                                 generator=make_generator(seed))
-    out = {"input_ids": masked, "attention_mask": batch["attention_mask"], "labels": labels}
-    if run.spec.uses_token_types:
-        out["token_type_ids"] = batch["token_type_ids"]
-    if "next_sentence_label" in batch:
-        out["next_sentence_label"] = batch["next_sentence_label"]
-    return {k: v.to(run.rt.device, non_blocking=True) for k, v in out.items()}
+    inputs = run.spec.objective.prepare(batch, run.masker, make_generator(seed))
+    return {k: v.to(run.rt.device, non_blocking=True) for k, v in inputs.items()}
 
 
-def forward(model: torch.nn.Module, spec: ModelSpec, inputs: dict[str, torch.Tensor]):
-    model_inputs = {k: inputs[k] for k in ("input_ids", "attention_mask", "token_type_ids") if k in inputs}
-    outputs = model(**model_inputs)
-    return outputs, spec.losses(outputs, inputs)
+def _reduce(values: dict[str, float], rt: Runtime) -> dict[str, float]:
+    """Sum named values over ranks (every rank holds the same names)."""
+    names = sorted(values)
+    summed = all_reduce_sum(torch.tensor([values[n] for n in names], dtype=torch.float64), rt)
+    return {n: float(v) for n, v in zip(names, summed)}
 
 
-def train_step(run: Run, batches: Iterator[tuple[int, dict]]) -> dict[str, float]:
-    """One optimizer update over grad_accum micro-batches; returns rank-averaged step values."""
+def train_step(run: Run, batches: Iterator[tuple[int, dict]]) -> dict[str, Any]:
+    """One optimizer update over grad_accum micro-batches; returns rank-averaged loss parts and counts."""
     cfg = run.config
     run.model.train()
     run.optimizer.zero_grad(set_to_none=True)
-    sums = torch.zeros(len(LOSS_KEYS) + 2, dtype=torch.float64)  # losses..., examples, tokens
-    epoch, present = 0, set()
+    losses: dict[str, float] = {}
+    examples = tokens = 0
+    epoch = 0
     for micro in range(cfg.grad_accum):
         epoch, batch = next(batches)
         run.stream.observe(batch["_worker"], batch["_position"])
         inputs = prepare_batch(run, batch, epoch=epoch, purpose="train")
         sync = micro == cfg.grad_accum - 1 or run.rt.world_size == 1
         with contextlib.nullcontext() if sync else run.model.no_sync():
-            _, losses = forward(run.model, run.spec, inputs)
-            (losses["loss"] / cfg.grad_accum).backward()
-        present.update(losses)
-        for i, key in enumerate(LOSS_KEYS):
-            if key in losses:
-                sums[i] += float(losses[key].detach()) / cfg.grad_accum
-        sums[-2] += batch["input_ids"].shape[0]
-        sums[-1] += int(batch["attention_mask"].sum())
-    torch.nn.utils.clip_grad_norm_(run.model.parameters(), MAX_GRAD_NORM)
+            out = run.model(inputs)
+            (out.loss / cfg.grad_accum).backward()
+        for name, value in {"loss": out.loss, **out.parts}.items():
+            losses[name] = losses.get(name, 0.0) + float(value.detach()) / cfg.grad_accum
+        examples += batch["input_ids"].shape[0]
+        tokens += int(batch["attention_mask"].sum())
+    if run.max_grad_norm:
+        torch.nn.utils.clip_grad_norm_([p for _, p in run.task.trainable_parameters()], run.max_grad_norm)
     lr = run.scheduler.get_last_lr()[0]
     run.optimizer.step()
     run.scheduler.step()
-    sums = all_reduce_sum(sums, run.rt)
-    values: dict[str, Any] = {key: float(sums[i]) / run.rt.world_size
-                              for i, key in enumerate(LOSS_KEYS) if key in present}
-    values.update(lr=lr, epoch=epoch, examples=int(sums[-2]), tokens=int(sums[-1]))
-    return values
+    summed = _reduce({**losses, "\0examples": examples, "\0tokens": tokens}, run.rt)
+    values: dict[str, Any] = {name: summed[name] / run.rt.world_size for name in losses}  # "loss" first
+    return {"losses": values, "lr": lr, "epoch": epoch, "examples": int(summed["\0examples"]),
+            "tokens": int(summed["\0tokens"])}
 
 
 @torch.no_grad()
 def evaluate(run: Run) -> dict[str, Any]:
-    """Loss and MLM accuracy on the first eval_batches batches of the held-out shards.
+    """Every loss part and every metric of the task on the first eval_batches batches of the held-out shards.
 
     Same examples (no shuffling) and same masks (seed fixed by --seed, epoch 0) every time, so
-    evaluations of one run are comparable.
+    evaluations of one run are comparable. Loss parts are means over batches; metrics come from
+    counts summed over batches and ranks.
     """
     cfg = run.config
     stream = ShardStream(run.eval_urls, StreamConfig(seed=cfg.seed, shuffle_shards=False, shuffle_buffer=0),
                          rank=run.rt.rank, world_size=run.rt.world_size, storage_options=cfg.storage_options)
     loader = make_loader(stream, batch_size=cfg.batch_size, pad_id=run.vocab.pad_id, num_workers=0,
                          seed=batch_seed(cfg.seed, 0, run.rt.rank, 0, 0, "eval-loader"))
-    run.raw_model.eval()
-    sums = torch.zeros(len(LOSS_KEYS) + 4, dtype=torch.float64)  # losses..., batches, correct, masked, examples
-    present = set()
+    run.task.eval()
+    losses: dict[str, float] = {}
+    counts: dict[str, torch.Tensor] = {}
+    batches = examples = 0
     for _, batch in zip(range(cfg.eval_batches), loader):
-        inputs = prepare_batch(run, batch, epoch=0, purpose="eval")
-        outputs, losses = forward(run.raw_model, run.spec, inputs)
-        present.update(losses)
-        for i, key in enumerate(LOSS_KEYS):
-            if key in losses:
-                sums[i] += float(losses[key])
-        selected = inputs["labels"] != -100
-        predicted = run.spec.mlm_logits(outputs).argmax(dim=-1)
-        sums[-4] += 1
-        sums[-3] += int((predicted[selected] == inputs["labels"][selected]).sum())
-        sums[-2] += int(selected.sum())
-        sums[-1] += batch["input_ids"].shape[0]
-    run.raw_model.train()
-    sums = all_reduce_sum(sums, run.rt)
-    batches = max(float(sums[-4]), 1.0)
-    result: dict[str, Any] = {"eval_loss": float(sums[0]) / batches}
-    if "nsp_loss" in present:
-        result.update(eval_mlm_loss=float(sums[1]) / batches, eval_nsp_loss=float(sums[2]) / batches)
-    result.update(eval_mlm_accuracy=float(sums[-3]) / max(float(sums[-2]), 1.0), eval_examples=int(sums[-1]))
+        out = run.task(prepare_batch(run, batch, epoch=0, purpose="eval"), with_counts=True)
+        for name, value in {"loss": out.loss, **out.parts}.items():
+            losses[name] = losses.get(name, 0.0) + float(value)
+        for name, value in out.counts.items():
+            counts[name] = counts[name] + value if name in counts else value.double().cpu().clone()
+        batches += 1
+        examples += batch["input_ids"].shape[0]
+    run.task.train()
+    summed = _reduce({**losses, "\0batches": batches, "\0examples": examples}, run.rt)
+    result = {f"eval_{name}": summed[name] / max(summed["\0batches"], 1.0) for name in losses}
+    if counts:
+        names = sorted(counts)
+        flat = all_reduce_sum(torch.cat([counts[n].reshape(-1) for n in names]), run.rt)
+        sizes = [counts[n].numel() for n in names]
+        counts = {n: part.reshape(counts[n].shape) for n, part in zip(names, flat.split(sizes))}
+        result.update({f"eval_{name}": value for name, value in run.task.summarize(counts).items()})
+    result["eval_examples"] = int(summed["\0examples"])
     return result
 
 
@@ -228,27 +209,32 @@ def save_checkpoint(run: Run, counters: Counters) -> None:
     ckpt.write_rank_state(tmp, run.rt.rank, {"rng": rng_state(run.rt), "stream": run.stream.state_dict()})
     barrier(run.rt)
     if run.rt.is_main:
-        ckpt.write_shared_state(tmp, model=run.raw_model, optimizer_state=run.optimizer.state_dict(),
+        networks = {name: net.config.to_dict() for name, net in run.task.exports().items()}
+        ckpt.write_shared_state(tmp, weights=run.task.checkpoint_state(), optimizer_state=run.optimizer.state_dict(),
                                 scheduler_state=run.scheduler.state_dict(), trainer_state=counters.to_state(),
-                                config={"train": run.config.to_json(), "model": run.raw_model.config.to_dict(),
-                                        "spec": run.spec.name})
+                                config={"train": run.config.to_json(), "model": networks, "spec": run.spec.name})
         ckpt.commit(output, counters.step)
     barrier(run.rt)
+
+
+# What decides the stream, the batches and their masks: a resume must not change it.
+RESUME_KEYS = ("model", "size", "data", "seed", "batch_size", "grad_accum", "shuffle_buffer", "num_workers",
+               "masking", "mask_prob", "max_predictions")
 
 
 def restore_checkpoint(run: Run, folder) -> Counters:
     """Load a checkpoint into the run (weights, optimizer, scheduler, RNG, stream)."""
     state = ckpt.load_checkpoint(folder, run.rt.rank)
     saved = state["config"]["train"]
-    # What decides the stream and the batches must match, or the resumed run is not exact.
-    for key in ("model", "size", "data", "seed", "batch_size", "grad_accum", "shuffle_buffer", "num_workers"):
+    for key in RESUME_KEYS:
         if saved.get(key) != getattr(run.config, key):
-            raise ValueError(f"{folder} was trained with --{key} {saved[key]} but this run asks for "
-                             f"{getattr(run.config, key)}; use the same --{key} or a new --output")
+            flag = "--" + key.replace("_", "-")
+            raise ValueError(f"{folder} was trained with {flag} {saved.get(key)} but this run asks for "
+                             f"{getattr(run.config, key)}; use the same {flag} or a new --output")
     if saved["max_steps"] != run.config.max_steps:
         log.warning("resuming a %d-step run with --max-steps %d: the lr schedule changes from here",
                     saved["max_steps"], run.config.max_steps)
-    run.raw_model.load_state_dict(state["model"])
+    run.task.load_checkpoint_state(state["model"])
     run.optimizer.load_state_dict(state["optimizer"])
     run.scheduler.load_state_dict(state["scheduler"])
     run.stream.load_state_dict(state["rank"]["stream"])
@@ -257,5 +243,5 @@ def restore_checkpoint(run: Run, folder) -> Counters:
     return Counters.from_state(state["trainer"])
 
 
-__all__ = ["Counters", "Run", "build_training", "evaluate", "iterate_batches", "make_loader", "prepare_batch",
+__all__ = ["Counters", "RESUME_KEYS", "Run", "evaluate", "iterate_batches", "make_loader", "prepare_batch",
            "restore_checkpoint", "save_checkpoint", "train_step"]

@@ -15,13 +15,16 @@ from torch.nn.parallel import DistributedDataParallel
 
 from trainer import checkpoint as ckpt
 from trainer import runtime
-from trainer.config import TrainConfig
+from shards.stream import ShardStream, StreamConfig
+from trainer.config import TrainConfig, VocabInfo
 from trainer.data import DataSource, default_eval_urls, resolve_data
-from trainer.export import export_hf, load_tokenizer
-from trainer.loop import Counters, Run, build_training, evaluate, iterate_batches, restore_checkpoint, \
-    save_checkpoint, train_step
-from trainer.masking import batch_seed
-from trainer.models import build_model, check_shards, get_model_spec
+from trainer.export import export_task, load_tokenizer
+from trainer.loop import Counters, Run, evaluate, iterate_batches, restore_checkpoint, save_checkpoint, train_step
+from trainer.masking import Masker, batch_seed, masking_config
+from trainer.models import check_shards, get_model_spec
+from trainer.models.spec import BuildContext, ModelSpec
+from trainer.objectives.base import Task
+from trainer.schedule import build_optimizer, build_scheduler
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +32,8 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True, kw_only=True)
 class TrainResult:
     summary: dict[str, Any]
-    model: torch.nn.Module  # the trained transformers model (unwrapped), in eval mode
+    task: Task  # everything trained, in eval mode
+    model: torch.nn.Module  # the task's main network, exported to DIR/hf
 
 
 class MetricsLog:
@@ -67,25 +71,43 @@ def eval_urls_for(config: TrainConfig, data: DataSource) -> list[str]:
     return default_eval_urls(held_out) or held_out.urls
 
 
+def build_run(config: TrainConfig, spec: ModelSpec, data: DataSource, vocab: VocabInfo, *, eval_urls: list[str],
+              tokenizer: Any) -> Run:
+    """Task (networks, DDP), masker, optimizer, schedule and stream for a validated configuration."""
+    rt = runtime.start(config.device)
+    torch.manual_seed(config.seed)  # initial weights: the same on every rank
+    ctx = BuildContext(size=spec.sizes[config.size], vocab=vocab, seq_len=int(data.manifest["seq_len"]), config=config)
+    task = spec.build_task(ctx).to(rt.device)
+    torch.manual_seed(batch_seed(config.seed, 0, rt.rank, 0, 0, "dropout"))  # dropout: per rank
+    model = task
+    if rt.world_size > 1:
+        model = DistributedDataParallel(task, device_ids=[rt.local_rank] if rt.device.type == "cuda" else None)
+    recipe = spec.recipe
+    optimizer = build_optimizer(task.trainable_parameters(), recipe=recipe, lr=config.lr or ctx.size.lr,
+                                weight_decay=recipe.weight_decay if config.weight_decay is None else config.weight_decay)
+    scheduler = build_scheduler(optimizer, warmup_steps=config.num_warmup_steps, max_steps=config.max_steps)
+    masker = Masker(vocab, masking_config(config.masking or spec.masking, mask_prob=config.mask_prob,
+                                          max_predictions=config.max_predictions))
+    stream = ShardStream(data.urls, StreamConfig(seed=config.seed, shuffle_buffer=config.shuffle_buffer),
+                         rank=rt.rank, world_size=rt.world_size, storage_options=config.storage_options)
+    clip = recipe.max_grad_norm if config.max_grad_norm is None else config.max_grad_norm
+    return Run(config=config, spec=spec, data=data, vocab=vocab, rt=rt, task=task, model=model, masker=masker,
+               optimizer=optimizer, scheduler=scheduler, max_grad_norm=clip or None, stream=stream,
+               eval_urls=eval_urls, tokenizer=tokenizer)
+
+
 def setup(config: TrainConfig) -> Run:
-    """Validate the data against the model (before any work), then build model, optimizer, stream."""
+    """Validate the data against the model (before any work), then build task, optimizer, stream."""
     spec = get_model_spec(config.model)
     data = resolve_data(config.data, config.storage_options)
     vocab = check_shards(spec, config.size, data.manifest, config.data)
-    # Loaded (and its sha256 checked) now, so a missing or changed tokenizer fails before training.
+    # Checked now, so a bad preset or a missing or changed tokenizer fails before training.
+    masking_config(config.masking or spec.masking, mask_prob=config.mask_prob, max_predictions=config.max_predictions)
     tokenizer = load_tokenizer(data.manifest["tokenizer"], data.folder, config.storage_options)
     eval_urls = eval_urls_for(config, data)
     if not eval_urls:
         log.warning("no held-out shards (--data has no valid split and no --eval-data): skipping evaluation")
-    rt = runtime.start(config.device)
-    torch.manual_seed(config.seed)  # initial weights: the same on every rank
-    raw = build_model(spec, config.size, vocab, int(data.manifest["seq_len"])).to(rt.device)
-    torch.manual_seed(batch_seed(config.seed, 0, rt.rank, 0, 0, "dropout"))  # dropout: per rank
-    model = raw
-    if rt.world_size > 1:
-        model = DistributedDataParallel(raw, device_ids=[rt.local_rank] if rt.device.type == "cuda" else None)
-    return build_training(dict(config=config, spec=spec, data=data, vocab=vocab, rt=rt, model=model,
-                               raw_model=raw, eval_urls=eval_urls, tokenizer=tokenizer))
+    return build_run(config, spec, data, vocab, eval_urls=eval_urls, tokenizer=tokenizer)
 
 
 def start_counters(run: Run) -> tuple[Counters, bool]:
@@ -103,12 +125,12 @@ def start_counters(run: Run) -> tuple[Counters, bool]:
 
 
 def log_line(counters: Counters, values: dict[str, Any]) -> dict[str, Any]:
-    steps = max(counters.window_steps, 1)
+    """The log record: every loss part averaged over the steps since the previous line."""
     record: dict[str, Any] = {"step": counters.step, "epoch": values["epoch"]}
-    record.update({k: v / steps for k, v in counters.window.items()})
+    record.update({name: total / max(steps, 1.0) for name, (total, steps) in counters.window.items()})
     record.update(lr=values["lr"], examples=counters.examples, tokens=counters.tokens,
                   elapsed_s=round(counters.elapsed_s, 3))
-    counters.window, counters.window_steps = {}, 0
+    counters.window = {}
     return record
 
 
@@ -116,10 +138,9 @@ def account(counters: Counters, values: dict[str, Any]) -> None:
     counters.step += 1
     counters.examples += values["examples"]
     counters.tokens += values["tokens"]
-    for key in ("loss", "mlm_loss", "nsp_loss"):
-        if key in values:
-            counters.window[key] = counters.window.get(key, 0.0) + values[key]
-    counters.window_steps += 1
+    for name, value in values["losses"].items():  # each part counts the steps that had it
+        total, steps = counters.window.get(name, (0.0, 0.0))
+        counters.window[name] = [total + value, steps + 1.0]
 
 
 def train_steps(run: Run, counters: Counters, metrics: MetricsLog) -> dict[str, Any]:
@@ -133,7 +154,7 @@ def train_steps(run: Run, counters: Counters, metrics: MetricsLog) -> dict[str, 
         while counters.step < cfg.max_steps:
             values = train_step(run, batches)
             account(counters, values)
-            losses.append(values["loss"])
+            losses.append(values["losses"]["loss"])
             counters.elapsed_s = base_elapsed + time.monotonic() - started
             if counters.step % cfg.log_every == 0 or counters.step == cfg.max_steps:
                 record = log_line(counters, values)
@@ -154,8 +175,8 @@ def train_steps(run: Run, counters: Counters, metrics: MetricsLog) -> dict[str, 
 def run_eval(run: Run, counters: Counters, metrics: MetricsLog) -> dict[str, Any]:
     record = {"step": counters.step, **evaluate(run)}
     metrics.write(record)
-    log.info("step %d eval_loss %.4f eval_mlm_accuracy %.4f", counters.step, record["eval_loss"],
-             record["eval_mlm_accuracy"])
+    log.info("step %d %s", counters.step, " ".join(f"{k} {v:.4g}" for k, v in record.items()
+                                                   if k.startswith("eval_") and isinstance(v, float)))
     return record
 
 
@@ -169,18 +190,18 @@ def train(config: TrainConfig) -> TrainResult:
         outcome = train_steps(run, counters, metrics)
         hf_dir = Path(config.output) / "hf"
         if run.rt.is_main:
-            export_hf(run.raw_model, run.tokenizer, hf_dir, seq_len=int(run.data.manifest["seq_len"]))
+            export_task(run.task, run.tokenizer, config.output, max_length=run.spec.max_positions)
         runtime.barrier(run.rt)
     finally:
         # The DDP wrapper's reducer works through the process group: free it while the group
         # exists. Freed later (when this frame ends), it blocked a rank forever at exit, seen
         # as a torchrun run that finished but never returned (faulthandler stack in cli.main).
-        run.model = run.raw_model
+        run.model = run.task
         gc.collect()
         runtime.stop(run.rt)
-    run.raw_model.eval()
+    run.task.eval()
     summary = {"steps": counters.step, **outcome, "hf_dir": str(hf_dir), "metrics": str(metrics.path)}
-    return TrainResult(summary=summary, model=run.raw_model)
+    return TrainResult(summary=summary, task=run.task, model=run.task.exports()["hf"])
 
 
-__all__ = ["MetricsLog", "TrainResult", "setup", "train"]
+__all__ = ["MetricsLog", "TrainResult", "build_run", "setup", "train"]

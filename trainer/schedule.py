@@ -1,29 +1,41 @@
-"""Optimizer and learning-rate schedule: AdamW with decoupled weight decay, linear warmup/decay."""
+"""Optimizers and the learning-rate schedule: a model's recipe names its optimizer and its values."""
 
 from __future__ import annotations
 
+from typing import Callable, Iterable
+
 import torch
 from transformers import get_linear_schedule_with_warmup
+
+from trainer.config import Recipe
 
 # Parameters that take no weight decay: biases and LayerNorm weights (BERT's
 # `AdamWeightDecayOptimizer` excludes "LayerNorm", "layer_norm" and "bias").
 _NO_DECAY = ("bias", "LayerNorm.weight", "layer_norm.weight", "LayerNorm.bias")
 
 
-def param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
+def param_groups(named: Iterable[tuple[str, torch.nn.Parameter]], weight_decay: float) -> list[dict]:
     """Two groups: decayed weights, and biases/LayerNorm without decay (sorted by name: stable)."""
     decay, no_decay = [], []
-    for name, param in sorted(model.named_parameters()):
+    for name, param in sorted(named, key=lambda item: item[0]):
         if not param.requires_grad:
             continue
         (no_decay if name.endswith(_NO_DECAY) or param.ndim < 2 else decay).append(param)
     return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
 
 
-def build_optimizer(model: torch.nn.Module, *, lr: float, weight_decay: float) -> torch.optim.AdamW:
-    # betas (0.9, 0.98) and eps 1e-6: RoBERTa paper section 3.1 (more stable than BERT's 0.999
-    # with large batches); the same values suit BERT.
-    return torch.optim.AdamW(param_groups(model, weight_decay), lr=lr, betas=(0.9, 0.98), eps=1e-6)
+def _adamw(groups: list[dict], *, lr: float, recipe: Recipe) -> torch.optim.Optimizer:
+    return torch.optim.AdamW(groups, lr=lr, betas=recipe.betas, eps=recipe.eps)
+
+
+# optimizer name (Recipe.optimizer) -> builder(param groups, lr=, recipe=)
+OPTIMIZERS: dict[str, Callable[..., torch.optim.Optimizer]] = {"adamw": _adamw}
+
+
+def build_optimizer(named: Iterable[tuple[str, torch.nn.Parameter]], *, recipe: Recipe, lr: float,
+                    weight_decay: float) -> torch.optim.Optimizer:
+    """The recipe's optimizer over `named` parameters (a task's `trainable_parameters()`)."""
+    return OPTIMIZERS[recipe.optimizer](param_groups(named, weight_decay), lr=lr, recipe=recipe)
 
 
 def build_scheduler(optimizer: torch.optim.Optimizer, *, warmup_steps: int, max_steps: int):
@@ -31,4 +43,4 @@ def build_scheduler(optimizer: torch.optim.Optimizer, *, warmup_steps: int, max_
     return get_linear_schedule_with_warmup(optimizer, num_warmup_steps=warmup_steps, num_training_steps=max_steps)
 
 
-__all__ = ["build_optimizer", "build_scheduler", "param_groups"]
+__all__ = ["OPTIMIZERS", "build_optimizer", "build_scheduler", "param_groups"]

@@ -95,6 +95,25 @@ def write_shard_set(folder: Path, objective: str, fast, tok_entry: dict, *, trai
     return folder
 
 
+def make_task(model: str, vocab, *, size: str = "tiny", seq_len: int = SEQ_LEN, seed: int = 0):
+    """A freshly initialised task of a registered model, as `shardlm train` builds it."""
+    import torch
+
+    from trainer.config import TrainConfig
+    from trainer.models import get_model_spec
+    from trainer.models.spec import BuildContext
+
+    spec = get_model_spec(model)
+    config = TrainConfig(model=model, size=size, data="unused", output="unused", max_steps=1)
+    torch.manual_seed(seed)
+    return spec.build_task(BuildContext(size=spec.sizes[size], vocab=vocab, seq_len=seq_len, config=config))
+
+
+@pytest.fixture(name="make_task")
+def make_task_fixture():
+    return make_task
+
+
 @pytest.fixture(scope="session")
 def tokenizer_dir(tmp_path_factory):
     folder = tmp_path_factory.mktemp("tok")

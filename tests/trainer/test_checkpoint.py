@@ -11,7 +11,7 @@ import torch
 from trainer import checkpoint as ckpt
 from trainer.cli import main
 from trainer.config import VocabInfo
-from trainer.models import MODELS, build_model
+from trainer.models.bert import RECIPE
 from trainer.schedule import build_optimizer, build_scheduler
 
 
@@ -35,29 +35,27 @@ def test_latest_skips_incomplete_and_temp_folders(tmp_path):
         ckpt.load_checkpoint(ckpt.checkpoints_root(tmp_path) / "step-12", rank=0)
 
 
-def test_roundtrip_restores_weights_optimizer_scheduler(tmp_path):
+def test_roundtrip_restores_weights_optimizer_scheduler(tmp_path, make_task):
     vocab = VocabInfo(vocab_size=50, special_ids={"pad": 0, "mask": 1})
-    torch.manual_seed(0)
-    model = build_model(MODELS["bert"], "tiny", vocab, 16)
-    opt = build_optimizer(model, lr=1e-3, weight_decay=0.01)
+    model = make_task("bert", vocab, seq_len=16, seed=0)
+    opt = build_optimizer(model.trainable_parameters(), recipe=RECIPE, lr=1e-3, weight_decay=0.01)
     sched = build_scheduler(opt, warmup_steps=1, max_steps=10)
     ids = torch.randint(2, 50, (2, 16))
-    model(input_ids=ids).prediction_logits.sum().backward()
+    model.network(input_ids=ids).prediction_logits.sum().backward()
     opt.step()
     sched.step()
     tmp = ckpt.begin(tmp_path, 1)
     ckpt.write_rank_state(tmp, 0, {"rng": {"torch": torch.get_rng_state()}, "stream": {"epoch": 3}})
-    ckpt.write_shared_state(tmp, model=model, optimizer_state=opt.state_dict(), scheduler_state=sched.state_dict(),
+    ckpt.write_shared_state(tmp, weights=model.checkpoint_state(), optimizer_state=opt.state_dict(), scheduler_state=sched.state_dict(),
                             trainer_state={"step": 1}, config={"train": {"model": "bert"}})
     folder = ckpt.commit(tmp_path, 1)
     assert sorted(p.name for p in folder.iterdir()) == ["complete", "config.json", "model.safetensors",
                                                         "optimizer.pt", "rank-0.pt", "trainer.pt"]
     state = ckpt.load_checkpoint(folder, rank=0)
-    torch.manual_seed(1)
-    other = build_model(MODELS["bert"], "tiny", vocab, 16)
-    other.load_state_dict(state["model"])
+    other = make_task("bert", vocab, seq_len=16, seed=1)
+    other.load_checkpoint_state(state["model"])
     assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), other.state_dict().values()))
-    opt2 = build_optimizer(other, lr=1e-3, weight_decay=0.01)
+    opt2 = build_optimizer(other.trainable_parameters(), recipe=RECIPE, lr=1e-3, weight_decay=0.01)
     opt2.load_state_dict(state["optimizer"])
     sched2 = build_scheduler(opt2, warmup_steps=1, max_steps=10)
     sched2.load_state_dict(state["scheduler"])
@@ -119,7 +117,7 @@ def test_resume_refuses_a_different_batch_size_or_seed(nsp_shards, tmp_path):
     base = ["--model", "bert", "--data", str(nsp_shards), "--output", str(out), "--max-steps", "2",
             "--batch-size", "4", "--eval-batches", "1", "--checkpoint-every", "1"]
     main(base[:7] + ["1"] + base[8:])
-    with pytest.raises(ValueError, match="trained with --batch_size 4 but this run asks for 8"):
+    with pytest.raises(ValueError, match="trained with --batch-size 4 but this run asks for 8"):
         main(base[:9] + ["8"] + base[10:] + ["--resume"])
     with pytest.raises(ValueError, match="trained with --seed 0 but this run asks for 3"):
         main(base + ["--seed", "3", "--resume"])

@@ -7,9 +7,9 @@ import torch
 from schemas import read_manifest
 from shards.storage import expand_urls
 from shards.stream import ShardStream, StreamConfig
-from trainer.config import MaskingConfig, VocabInfo
+from trainer.config import VocabInfo
 from trainer.loop import make_loader
-from trainer.masking import (IGNORE_INDEX, batch_seed, make_generator, mask_tokens, masked_lm_loss,
+from trainer.masking import (IGNORE_INDEX, MaskingConfig, batch_seed, make_generator, mask_tokens, masked_lm_loss,
                              replacement_vocab, select_positions)
 
 SPECIALS = {"pad": 0, "unk": 1, "cls": 2, "sep": 3, "mask": 4}

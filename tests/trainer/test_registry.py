@@ -10,20 +10,32 @@ import torch
 
 from schemas import read_manifest
 from trainer.cli import build_parser, config_from_args, main
-from trainer.config import SIZES, TrainConfig, VocabInfo
+from trainer.config import SIZE_NAMES, TrainConfig, VocabInfo
 from trainer.data import collate, resolve_data
-from trainer.models import MODELS, build_model, check_shards, get_model_spec
+from trainer.models import MODEL_NAMES, MODELS, check_shards, get_model_spec
+from trainer.objectives.base import Task
 from trainer.schedule import param_groups
 
 VOCAB = VocabInfo(vocab_size=162, special_ids={"pad": 0, "unk": 1, "cls": 2, "sep": 3, "mask": 4})
 
 
-def test_registry_names_and_objectives():
-    assert sorted(MODELS) == ["bert", "roberta"]
-    assert (MODELS["bert"].shard_objective, MODELS["bert"].objective) == ("nsp", "mlm+nsp")
-    assert (MODELS["roberta"].shard_objective, MODELS["roberta"].objective) == ("mlm", "mlm")
-    assert MODELS["bert"].model_class.__name__ == "BertForPreTraining"
-    assert MODELS["roberta"].model_class.__name__ == "RobertaForMaskedLM"
+def test_registry_names_objectives_and_recipes():
+    assert MODEL_NAMES == tuple(MODELS) == ("bert", "roberta")
+    bert, roberta = get_model_spec("bert"), get_model_spec("roberta")
+    assert (bert.objective.name, bert.objective.shard_objective) == ("mlm+nsp", "nsp")
+    assert (roberta.objective.name, roberta.objective.shard_objective) == ("mlm", "mlm")
+    assert (bert.recipe.betas, bert.recipe.max_grad_norm) == ((0.9, 0.999), 1.0)
+    assert (roberta.recipe.betas, roberta.recipe.max_grad_norm) == ((0.9, 0.98), None)
+    assert bert.max_positions == roberta.max_positions == 512
+
+
+def test_tasks_wrap_their_networks(make_task):
+    bert, roberta = make_task("bert", VOCAB), make_task("roberta", VOCAB)
+    assert isinstance(bert, Task) and isinstance(roberta, Task)
+    assert type(bert.exports()["hf"]).__name__ == "BertForPreTraining"
+    assert type(roberta.exports()["hf"]).__name__ == "RobertaForMaskedLM"
+    names = [n for n, _ in bert.trainable_parameters()]
+    assert names == sorted(names) and len(names) == len(list(bert.parameters()))
 
 
 def test_unknown_model_lists_choices():
@@ -40,64 +52,94 @@ def test_cli_refuses_unregistered_model(capsys):
 
 
 @pytest.mark.parametrize("size, dims", [("tiny", (64, 2, 2, 256)), ("small", (256, 4, 4, 1024)),
-                                        ("base", (768, 12, 12, 3072))])
+                                        ("base", (768, 12, 12, 3072)), ("large", (1024, 24, 16, 4096))])
 def test_configs_per_size(size, dims):
-    bert = MODELS["bert"].build_config(SIZES[size], VOCAB, 128)
-    assert (bert.hidden_size, bert.num_hidden_layers, bert.num_attention_heads, bert.intermediate_size) == dims
-    assert (bert.vocab_size, bert.max_position_embeddings, bert.pad_token_id, bert.type_vocab_size) == (162, 128, 0, 2)
-    roberta = MODELS["roberta"].build_config(SIZES[size], VOCAB, 128)
-    assert (roberta.hidden_size, roberta.num_hidden_layers) == dims[:2]
-    assert (roberta.max_position_embeddings, roberta.pad_token_id, roberta.bos_token_id, roberta.eos_token_id,
-            roberta.type_vocab_size) == (129, 0, 2, 3, 1)
+    from trainer.models import bert, roberta
+
+    assert set(bert.SIZES) == set(roberta.SIZES) == set(SIZE_NAMES)
+    config = bert.build_config(bert.SIZES[size], VOCAB.vocab_size, VOCAB.pad_id)
+    assert (config.hidden_size, config.num_hidden_layers, config.num_attention_heads,
+            config.intermediate_size) == dims
+    # 512 positions whatever the shards' seq_len: an export takes any input up to 512 tokens
+    assert (config.vocab_size, config.max_position_embeddings, config.pad_token_id,
+            config.type_vocab_size) == (162, 512, 0, 2)
+    config = roberta.build_config(roberta.SIZES[size], VOCAB)
+    assert (config.hidden_size, config.num_hidden_layers) == dims[:2]
+    assert (config.max_position_embeddings, config.pad_token_id, config.bos_token_id, config.eos_token_id,
+            config.type_vocab_size) == (513, 0, 2, 3, 1)
 
 
-def test_roberta_positions_fit_seq_len_with_pad_offset():
+def test_roberta_positions_fit_512_tokens_with_pad_offset(make_task):
     vocab = VocabInfo(vocab_size=300, special_ids={"pad": 1, "cls": 0, "sep": 2, "mask": 3, "unk": 4})
-    config = MODELS["roberta"].build_config(SIZES["tiny"], vocab, 64)
-    assert config.max_position_embeddings == 64 + 1 + 1
-    model = build_model(MODELS["roberta"], "tiny", vocab, 64)
-    ids = torch.full((2, 64), 7)
-    assert model(input_ids=ids).logits.shape == (2, 64, 300)  # the longest sequence has positions
+    network = make_task("roberta", vocab).network
+    assert network.config.max_position_embeddings == 512 + 1 + 1
+    ids = torch.full((1, 512), 7)
+    assert network(input_ids=ids).logits.shape == (1, 512, 300)  # the longest sequence has positions
 
 
 def test_check_shards_mismatch_and_length():
     manifest = {"objective": "mlm", "seq_len": 128, "tokenizer": {"vocab_size": 10, "special_ids": VOCAB.special_ids}}
+    bert, roberta = get_model_spec("bert"), get_model_spec("roberta")
     with pytest.raises(ValueError) as err:
-        check_shards(MODELS["bert"], "tiny", manifest, "s3://b/shards")
+        check_shards(bert, "tiny", manifest, "s3://b/shards")
     assert str(err.value) == (
         "bert needs nsp shards (sentence pairs with NSP labels) but s3://b/shards holds mlm shards; build them "
         "with: shardlm build --input DOCS --tokenizer TOK --objective nsp --seq-len 128 --output URL")
-    check_shards(MODELS["roberta"], "tiny", manifest, "x")
+    check_shards(roberta, "tiny", manifest, "x")
     with pytest.raises(ValueError, match="roberta needs mlm shards .* holds nsp shards"):
-        check_shards(MODELS["roberta"], "tiny", {**manifest, "objective": "nsp"}, "x")
+        check_shards(roberta, "tiny", {**manifest, "objective": "nsp"}, "x")
     with pytest.raises(ValueError, match="at most 512 tokens but x has seq_len 1024"):
-        check_shards(MODELS["roberta"], "base", {**manifest, "seq_len": 1024}, "x")
+        check_shards(roberta, "base", {**manifest, "seq_len": 1024}, "x")
     with pytest.raises(ValueError, match="lacks special ids mask"):
-        check_shards(MODELS["roberta"], "tiny", {**manifest, "tokenizer": {"vocab_size": 10,
+        check_shards(roberta, "tiny", {**manifest, "tokenizer": {"vocab_size": 10,
                                                                              "special_ids": {"pad": 0}}}, "x")
 
 
-def test_collate_pads_and_builds_token_types():
+def test_collate_follows_the_schema():
     examples = [
-        {"input_ids": np.array([2, 10, 11, 3, 12, 3], dtype=np.uint16), "segment_b_start": 4,
-         "next_sentence_label": 1, "_worker": 1, "_position": 7},
-        {"input_ids": np.array([2, 10, 3, 13, 3], dtype=np.uint16), "segment_b_start": 3,
-         "next_sentence_label": 0, "_worker": 1, "_position": 8},
+        {"input_ids": np.array([2, 10, 11, 3, 12, 3], dtype=np.uint16),
+         "word_start": np.array([True, True, False, True, True, True]), "segment_b_start": 4,
+         "next_sentence_label": 1, "doc_id": "d1", "_worker": 1, "_position": 7},
+        {"input_ids": np.array([2, 10, 3, 13, 3], dtype=np.uint16),
+         "word_start": np.array([True, False, True, True, True]), "segment_b_start": 3,
+         "next_sentence_label": 0, "doc_id": "d2", "_worker": 1, "_position": 8},
     ]
     batch = collate(examples, pad_id=0)
+    assert set(batch) == {"input_ids", "word_start", "segment_b_start", "next_sentence_label", "attention_mask",
+                          "_worker", "_position"}  # every numeric column; doc_id is text
     assert batch["input_ids"].dtype == torch.long
     assert batch["input_ids"].tolist() == [[2, 10, 11, 3, 12, 3], [2, 10, 3, 13, 3, 0]]
+    assert batch["word_start"].dtype == torch.bool
+    assert batch["word_start"].tolist() == [[True, True, False, True, True, True],
+                                            [True, False, True, True, True, False]]
     assert batch["attention_mask"].tolist() == [[1, 1, 1, 1, 1, 1], [1, 1, 1, 1, 1, 0]]
-    assert batch["token_type_ids"].tolist() == [[0, 0, 0, 0, 1, 1], [0, 0, 0, 1, 1, 0]]
-    assert batch["next_sentence_label"].tolist() == [1, 0]
+    assert batch["segment_b_start"].tolist() == [4, 3] and batch["next_sentence_label"].tolist() == [1, 0]
     assert (batch["_worker"].tolist(), batch["_position"].tolist()) == ([1, 1], [7, 8])
-    mlm = collate([{"input_ids": np.array([2, 5, 3], dtype=np.uint16)}], pad_id=0)
-    assert "next_sentence_label" not in mlm and mlm["token_type_ids"].tolist() == [[0, 0, 0]]
+    # columns of objectives to come (a per-token language id, a sentence-order label) come through too
+    other = collate([{"input_ids": np.array([2, 5, 3], dtype=np.uint16), "langs": np.array([1, 1, 1], dtype=np.int8),
+                      "sentence_order_label": 1}], pad_id=9)
+    assert other["langs"].tolist() == [[1, 1, 1]] and other["sentence_order_label"].tolist() == [1]
 
 
-def test_no_weight_decay_on_bias_and_layernorm():
-    model = build_model(MODELS["bert"], "tiny", VOCAB, 32)
-    decay, no_decay = param_groups(model, 0.01)
+def test_pair_objective_builds_token_types_and_labels():
+    from trainer.masking import Masker, make_generator, masking_config
+    from trainer.objectives.pair import NSP, SOP
+
+    batch = collate([{"input_ids": np.array([2, 10, 11, 3, 12, 3]), "segment_b_start": 4, "next_sentence_label": 1,
+                      "sentence_order_label": 0},
+                     {"input_ids": np.array([2, 10, 3, 13, 3]), "segment_b_start": 3, "next_sentence_label": 0,
+                      "sentence_order_label": 1}], pad_id=0)
+    masker = Masker(VOCAB, masking_config("token"))
+    nsp = NSP.prepare(batch, masker, make_generator(0))
+    assert nsp["token_type_ids"].tolist() == [[0, 0, 0, 0, 1, 1], [0, 0, 0, 1, 1, 0]]
+    assert nsp["pair_label"].tolist() == [1, 0] and SOP.prepare(batch, masker, make_generator(0))["pair_label"].tolist() == [0, 1]
+    with pytest.raises(ValueError, match="objective mlm\+sop needs the shard column.s. sentence_order_label"):
+        SOP.check_batch({k: v for k, v in batch.items() if k != "sentence_order_label"})
+
+
+def test_no_weight_decay_on_bias_and_layernorm(make_task):
+    model = make_task("bert", VOCAB)
+    decay, no_decay = param_groups(model.trainable_parameters(), 0.01)
     names = {id(p): n for n, p in model.named_parameters()}
     assert decay["weight_decay"] == 0.01 and no_decay["weight_decay"] == 0.0
     assert all("bias" in names[id(p)] or "LayerNorm" in names[id(p)] for p in no_decay["params"])
@@ -124,7 +166,8 @@ def test_cli_flags_become_config():
                                       '{"anon": true}', "--resume"])
     config = config_from_args(args)
     assert isinstance(config, TrainConfig)
-    assert (config.peak_lr, config.num_warmup_steps, config.checkpoint_interval) == (5e-4, 10, 100)
-    assert config.masking.mask_prob == 0.2 and config.storage_options == {"anon": True} and config.resume
+    assert (config.lr, config.num_warmup_steps, config.checkpoint_interval) == (None, 10, 100)
+    assert (config.mask_prob, config.masking, config.max_grad_norm) == (0.2, None, None)
+    assert config.storage_options == {"anon": True} and config.resume
     with pytest.raises(ValueError, match="--max-steps must be positive"):
         TrainConfig(model="bert", size="tiny", data="d", output="o", max_steps=0)

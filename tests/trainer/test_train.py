@@ -47,10 +47,13 @@ def test_bert_trains_evaluates_and_exports(nsp_shards, tmp_path, monkeypatch):
                                              "tokens", "elapsed_s"]] * 2
     assert [(r["step"], r["examples"]) for r in lines[:2]] == [(2, 16), (4, 32)]
     assert lines[0]["loss"] == pytest.approx(lines[0]["mlm_loss"] + lines[0]["nsp_loss"])
-    assert set(lines[2]) == {"step", "eval_loss", "eval_mlm_loss", "eval_nsp_loss", "eval_mlm_accuracy",
-                             "eval_examples"}
+    assert list(lines[2]) == ["step", "eval_loss", "eval_mlm_loss", "eval_nsp_loss", "eval_mlm_accuracy",
+                              "eval_mlm_unigram_accuracy", "eval_nsp_accuracy", "eval_nsp_majority_accuracy",
+                              "eval_examples"]
     assert lines[2]["step"] == 4 and lines[2]["eval_examples"] == 16 and summary["eval"] == lines[2]
-    assert 0.0 <= lines[2]["eval_mlm_accuracy"] <= 1.0
+    assert lines[2]["eval_loss"] == pytest.approx(lines[2]["eval_mlm_loss"] + lines[2]["eval_nsp_loss"])
+    assert 0.0 <= lines[2]["eval_mlm_accuracy"] <= 1.0 and 0.0 < lines[2]["eval_mlm_unigram_accuracy"] <= 1.0
+    assert 0.5 <= lines[2]["eval_nsp_majority_accuracy"] <= 1.0
     assert (out / "checkpoints" / "step-4" / "complete").exists()
 
     from transformers import AutoModelForPreTraining, AutoTokenizer, pipeline
@@ -75,7 +78,8 @@ def test_roberta_trains_and_exports_for_masked_lm(mlm_shards, tmp_path, monkeypa
     lines = _metrics(out)
     assert [r["step"] for r in lines] == [1, 2, 3, 3]
     assert "nsp_loss" not in lines[0] and lines[0]["loss"] == lines[0]["mlm_loss"]
-    assert set(lines[3]) == {"step", "eval_loss", "eval_mlm_accuracy", "eval_examples"}
+    assert set(lines[3]) == {"step", "eval_loss", "eval_mlm_loss", "eval_mlm_accuracy", "eval_mlm_unigram_accuracy",
+                             "eval_examples"}
     assert result.summary["first_loss"] == lines[0]["loss"] and result.summary["last_loss"] == lines[2]["loss"]
 
     from transformers import AutoModelForMaskedLM, AutoTokenizer, pipeline

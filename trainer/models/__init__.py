@@ -1,54 +1,53 @@
-"""Model registry: name -> ModelSpec (DESIGN.md "Models").
+"""Model registry: name -> the module whose `SPEC` describes it (DESIGN.md "Models").
 
-The design names seven families (bert, roberta, albert, xlm/xlmr, distilbert, electra,
-longformer); each is one file here plus one entry in `MODELS`. Registered so far: bert, roberta.
+A model is one file here plus one line in `MODELS`. The registry holds module paths, so the
+names are known without importing torch or transformers (`shardlm train --help` stays fast);
+`get_model_spec` imports the one model a run asks for.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import importlib
+from typing import TYPE_CHECKING, Any
 
-from trainer.config import MODEL_NAMES, ModelSpec, SIZES, VocabInfo
-from trainer.models import bert, roberta
+from trainer.config import SIZE_NAMES, VocabInfo
 
-MODELS: dict[str, ModelSpec] = {
-    "bert": bert.SPEC,
-    "roberta": roberta.SPEC,
+if TYPE_CHECKING:
+    from trainer.models.spec import ModelSpec
+
+MODELS: dict[str, str] = {
+    "bert": "trainer.models.bert",
+    "roberta": "trainer.models.roberta",
 }
-assert tuple(MODELS) == MODEL_NAMES, "trainer.config.MODEL_NAMES must list the registered models"
+MODEL_NAMES = tuple(MODELS)
 
 
-def get_model_spec(name: str) -> ModelSpec:
+def get_model_spec(name: str) -> "ModelSpec":
     """The spec of a registered model; ValueError listing the choices otherwise."""
-    try:
-        return MODELS[name]
-    except KeyError:
-        raise ValueError(f"unknown model {name!r}; choose one of {', '.join(sorted(MODELS))}") from None
+    if name not in MODELS:
+        raise ValueError(f"unknown model {name!r}; choose one of {', '.join(sorted(MODELS))}")
+    spec = importlib.import_module(MODELS[name]).SPEC
+    assert spec.name == name and set(spec.sizes) == set(SIZE_NAMES), f"{MODELS[name]}.SPEC is inconsistent"
+    return spec
 
 
-def check_shards(spec: ModelSpec, size: str, manifest: dict[str, Any], data: str) -> VocabInfo:
+def check_shards(spec: "ModelSpec", size: str, manifest: dict[str, Any], data: str) -> VocabInfo:
     """Fail before training when the shard set cannot train this model (one line, with the fix)."""
     objective = manifest.get("objective")
     seq_len = int(manifest.get("seq_len", 0))
-    if objective != spec.shard_objective:
+    want = spec.objective.shard_objective
+    if objective != want:
         raise ValueError(
-            f"{spec.name} needs {spec.shard_objective} shards ({spec.shard_objective_help}) but {data} "
+            f"{spec.name} needs {want} shards ({spec.objective.shard_help}) but {data} "
             f"holds {objective} shards; build them with: shardlm build --input DOCS --tokenizer TOK "
-            f"--objective {spec.shard_objective} --seq-len {seq_len or 128} --output URL")
-    limit = SIZES[size].max_seq_len
-    if seq_len > limit:
+            f"--objective {want} --seq-len {seq_len or 128} --output URL")
+    if seq_len > spec.max_positions:
         raise ValueError(
-            f"{spec.name}-{size} takes sequences of at most {limit} tokens but {data} has seq_len {seq_len}; "
-            f"rebuild the shards with --seq-len {limit} or less")
+            f"{spec.name}-{size} takes sequences of at most {spec.max_positions} tokens but {data} has seq_len "
+            f"{seq_len}; rebuild the shards with --seq-len {spec.max_positions} or less")
     if seq_len <= 0:
         raise ValueError(f"{data}: manifest seq_len must be positive, got {seq_len}; rebuild the shard set")
     return VocabInfo.from_manifest(manifest)  # raises when pad/mask ids are missing
 
 
-def build_model(spec: ModelSpec, size: str, vocab: VocabInfo, seq_len: int):
-    """A freshly initialised model (initialisation draws from torch's seeded global RNG)."""
-    config = spec.build_config(SIZES[size], vocab, seq_len)
-    return spec.model_class(config)
-
-
-__all__ = ["MODELS", "build_model", "check_shards", "get_model_spec"]
+__all__ = ["MODELS", "MODEL_NAMES", "check_shards", "get_model_spec"]

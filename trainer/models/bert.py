@@ -1,49 +1,53 @@
-"""BERT: masked LM plus next-sentence prediction (Devlin et al. 2019), on `nsp` shards."""
+"""BERT: masked LM plus next-sentence prediction on `nsp` shards (Devlin et al. 2019,
+"BERT: Pre-training of Deep Bidirectional Transformers for Language Understanding")."""
 
 from __future__ import annotations
 
-import torch
-import torch.nn.functional as F
 from transformers import BertConfig, BertForPreTraining
 
-from trainer.config import ModelSize, ModelSpec, VocabInfo
-from trainer.masking import masked_lm_loss
+from trainer.config import ModelSize, Recipe
+from trainer.models.spec import BuildContext, ModelSpec
+from trainer.objectives.mlm import EncoderHeads
+from trainer.objectives.pair import NSP, PairTask
+
+SIZES = {
+    # tiny/small follow the compact BERTs of Turc et al. 2019 ("Well-Read Students Learn Better",
+    # BERT-Tiny uses H=128; tiny here is smaller still so CPU tests run in seconds).
+    "tiny": ModelSize(name="tiny", hidden_size=64, num_layers=2, num_heads=2, intermediate_size=256, lr=1e-3),
+    "small": ModelSize(name="small", hidden_size=256, num_layers=4, num_heads=4, intermediate_size=1024, lr=5e-4),
+    # base and large: the paper's BERT-BASE and BERT-LARGE; lr 1e-4 for both (appendix A.2).
+    "base": ModelSize(name="base", hidden_size=768, num_layers=12, num_heads=12, intermediate_size=3072, lr=1e-4),
+    "large": ModelSize(name="large", hidden_size=1024, num_layers=24, num_heads=16, intermediate_size=4096, lr=1e-4),
+}
+# 512 positions for every size, whatever the shards' seq_len (appendix A.2: 90% of steps at 128,
+# then 512), so an export takes any input up to 512 tokens.
+MAX_POSITIONS = 512
+# Adam beta1 0.9, beta2 0.999, L2 weight decay 0.01 (appendix A.2); epsilon 1e-6 and global-norm
+# clipping at 1.0 from google-research/bert optimization.py.
+RECIPE = Recipe(betas=(0.9, 0.999), eps=1e-6, weight_decay=0.01, max_grad_norm=1.0)
 
 
-def build_config(size: ModelSize, vocab: VocabInfo, seq_len: int) -> BertConfig:
-    """BERT of this size over the shard set's vocabulary; positions = the shard set's seq_len."""
-    return BertConfig(
-        vocab_size=vocab.vocab_size,
-        hidden_size=size.hidden_size,
-        num_hidden_layers=size.num_layers,
-        num_attention_heads=size.num_heads,
-        intermediate_size=size.intermediate_size,
-        max_position_embeddings=seq_len,
-        type_vocab_size=2,
-        pad_token_id=vocab.pad_id,
-    )
+def build_config(size: ModelSize, vocab_size: int, pad_id: int) -> BertConfig:
+    return BertConfig(vocab_size=vocab_size, hidden_size=size.hidden_size, num_hidden_layers=size.num_layers,
+                      num_attention_heads=size.num_heads, intermediate_size=size.intermediate_size,
+                      max_position_embeddings=MAX_POSITIONS, type_vocab_size=2, pad_token_id=pad_id)
 
 
-def losses(outputs, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Token-averaged MLM cross-entropy plus example-averaged NSP cross-entropy."""
-    mlm = masked_lm_loss(outputs.prediction_logits, batch["labels"])
-    nsp = F.cross_entropy(outputs.seq_relationship_logits.float(), batch["next_sentence_label"])
-    return {"loss": mlm + nsp, "mlm_loss": mlm, "nsp_loss": nsp}
+def encode(network: BertForPreTraining, inputs):
+    out = network.bert(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"],
+                       token_type_ids=inputs.get("token_type_ids"))
+    return out.last_hidden_state, out.pooler_output
 
 
-def mlm_logits(outputs) -> torch.Tensor:
-    return outputs.prediction_logits
+HEADS = EncoderHeads(encode=encode, predict_tokens=lambda network, hidden: network.cls.predictions(hidden),
+                     classify_pair=lambda network, pooled: network.cls.seq_relationship(pooled))
 
 
-SPEC = ModelSpec(
-    name="bert",
-    objective="mlm+nsp",
-    shard_objective="nsp",
-    shard_objective_help="sentence pairs with NSP labels",
-    model_class=BertForPreTraining,
-    auto_class="AutoModelForPreTraining",
-    build_config=build_config,
-    losses=losses,
-    mlm_logits=mlm_logits,
-    uses_token_types=True,
-)
+def build_task(ctx: BuildContext) -> PairTask:
+    network = BertForPreTraining(build_config(ctx.size, ctx.vocab.vocab_size, ctx.vocab.pad_id))
+    return PairTask(network, HEADS, ctx.vocab, kind="nsp")
+
+
+SPEC = ModelSpec(name="bert", paper="Devlin et al. 2019, arXiv:1810.04805", objective=NSP, masking="token",
+                 sizes=SIZES, max_positions=MAX_POSITIONS, recipe=RECIPE, auto_class="AutoModelForPreTraining",
+                 build_task=build_task)

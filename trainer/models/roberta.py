@@ -1,12 +1,25 @@
-"""RoBERTa: masked LM only, on packed `mlm` shards (Liu et al. 2019, FULL-SENTENCES)."""
+"""RoBERTa: masked LM only, on packed `mlm` shards (Liu et al. 2019, "RoBERTa: A Robustly
+Optimized BERT Pretraining Approach", FULL-SENTENCES)."""
 
 from __future__ import annotations
 
-import torch
 from transformers import RobertaConfig, RobertaForMaskedLM
 
-from trainer.config import ModelSize, ModelSpec, VocabInfo
-from trainer.masking import masked_lm_loss
+from trainer.config import ModelSize, Recipe, VocabInfo
+from trainer.models.spec import BuildContext, ModelSpec
+from trainer.objectives.mlm import OBJECTIVE, EncoderHeads, MaskedLMTask
+
+SIZES = {
+    "tiny": ModelSize(name="tiny", hidden_size=64, num_layers=2, num_heads=2, intermediate_size=256, lr=1e-3),
+    "small": ModelSize(name="small", hidden_size=256, num_layers=4, num_heads=4, intermediate_size=1024, lr=5e-4),
+    # base and large: peak lr 6e-4 and 4e-4 (Table 9, batch 8k).
+    "base": ModelSize(name="base", hidden_size=768, num_layers=12, num_heads=12, intermediate_size=3072, lr=6e-4),
+    "large": ModelSize(name="large", hidden_size=1024, num_layers=24, num_heads=16, intermediate_size=4096, lr=4e-4),
+}
+MAX_POSITIONS = 512  # sequences of at most 512 tokens (section 3.1)
+# Adam beta2 0.98 for stability with large batches, epsilon 1e-6, weight decay 0.01 (section 3.1,
+# Table 9); no gradient clipping (fairseq's RoBERTa pretraining recipe: --clip-norm 0.0).
+RECIPE = Recipe(betas=(0.9, 0.98), eps=1e-6, weight_decay=0.01, max_grad_norm=None)
 
 
 def position_offset(vocab: VocabInfo) -> int:
@@ -14,42 +27,28 @@ def position_offset(vocab: VocabInfo) -> int:
     return vocab.pad_id + 1
 
 
-def build_config(size: ModelSize, vocab: VocabInfo, seq_len: int) -> RobertaConfig:
-    """RoBERTa of this size; max_position_embeddings = seq_len + pad_token_id + 1."""
+def build_config(size: ModelSize, vocab: VocabInfo) -> RobertaConfig:
+    """RoBERTa of this size; max_position_embeddings = 512 + pad_token_id + 1."""
     specials = vocab.special_ids
-    return RobertaConfig(
-        vocab_size=vocab.vocab_size,
-        hidden_size=size.hidden_size,
-        num_hidden_layers=size.num_layers,
-        num_attention_heads=size.num_heads,
-        intermediate_size=size.intermediate_size,
-        max_position_embeddings=seq_len + position_offset(vocab),
-        type_vocab_size=1,
-        pad_token_id=vocab.pad_id,
-        bos_token_id=specials.get("cls", vocab.pad_id),
-        eos_token_id=specials.get("sep", vocab.pad_id),
-    )
+    return RobertaConfig(vocab_size=vocab.vocab_size, hidden_size=size.hidden_size, num_hidden_layers=size.num_layers,
+                         num_attention_heads=size.num_heads, intermediate_size=size.intermediate_size,
+                         max_position_embeddings=MAX_POSITIONS + position_offset(vocab), type_vocab_size=1,
+                         pad_token_id=vocab.pad_id, bos_token_id=specials.get("cls", vocab.pad_id),
+                         eos_token_id=specials.get("sep", vocab.pad_id))
 
 
-def losses(outputs, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Token-averaged MLM cross-entropy."""
-    mlm = masked_lm_loss(outputs.logits, batch["labels"])
-    return {"loss": mlm, "mlm_loss": mlm}
+def encode(network: RobertaForMaskedLM, inputs):
+    out = network.roberta(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"])
+    return out.last_hidden_state, None
 
 
-def mlm_logits(outputs) -> torch.Tensor:
-    return outputs.logits
+HEADS = EncoderHeads(encode=encode, predict_tokens=lambda network, hidden: network.lm_head(hidden))
 
 
-SPEC = ModelSpec(
-    name="roberta",
-    objective="mlm",
-    shard_objective="mlm",
-    shard_objective_help="packed token sequences",
-    model_class=RobertaForMaskedLM,
-    auto_class="AutoModelForMaskedLM",
-    build_config=build_config,
-    losses=losses,
-    mlm_logits=mlm_logits,
-    uses_token_types=False,
-)
+def build_task(ctx: BuildContext) -> MaskedLMTask:
+    return MaskedLMTask(RobertaForMaskedLM(build_config(ctx.size, ctx.vocab)), HEADS, ctx.vocab)
+
+
+SPEC = ModelSpec(name="roberta", paper="Liu et al. 2019, arXiv:1907.11692", objective=OBJECTIVE, masking="token",
+                 sizes=SIZES, max_positions=MAX_POSITIONS, recipe=RECIPE, auto_class="AutoModelForMaskedLM",
+                 build_task=build_task)

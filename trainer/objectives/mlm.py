@@ -1,0 +1,93 @@
+"""Masked language modelling (BERT's MLM, RoBERTa's only objective) on `mlm` shards.
+
+`prepare` masks the batch with the run's `Masker` (strategy chosen by the model or `--masking`);
+`MaskedLMTask` scores the selected tokens. Held-out counts: accuracy at the positions that were
+replaced by [MASK] (the 10% left unchanged are copied by the model, so counting them flatters
+it), beside the unigram baseline that always predicts the most frequent of those labels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+from torch import nn
+
+from trainer.config import VocabInfo
+from trainer.masking import IGNORE_INDEX, masked_lm_loss
+from trainer.objectives.base import Objective, StepOutput, Task, sum_parts
+
+
+@dataclass(frozen=True, kw_only=True)
+class EncoderHeads:
+    """How an objective reaches into a model file's `transformers` network.
+
+    encode(network, inputs) -> (hidden states B x T x H, pooled B x H or None)
+    predict_tokens(network, hidden [..., H]) -> vocabulary logits [..., V]
+    classify_pair(network, pooled) -> 2 logits per example (NSP / SOP heads)
+    """
+
+    encode: Callable[[nn.Module, dict[str, torch.Tensor]], tuple[torch.Tensor, torch.Tensor | None]]
+    predict_tokens: Callable[[nn.Module, torch.Tensor], torch.Tensor]
+    classify_pair: Callable[[nn.Module, torch.Tensor], torch.Tensor] | None = None
+
+
+def mask_batch(batch: dict[str, torch.Tensor], masker, generator: torch.Generator) -> dict[str, torch.Tensor]:
+    """input_ids masked, labels (original id where selected, else -100), attention_mask."""
+    masked, labels = masker(batch["input_ids"], batch["attention_mask"], generator, word_start=batch.get("word_start"))
+    return {"input_ids": masked, "attention_mask": batch["attention_mask"], "labels": labels}
+
+
+OBJECTIVE = Objective(name="mlm", shard_objective="mlm", shard_help="packed token sequences",
+                      columns=("input_ids",), prepare=mask_batch)
+
+
+def mlm_counts(logits: torch.Tensor, inputs: dict[str, torch.Tensor], mask_id: int,
+               vocab_size: int) -> dict[str, torch.Tensor]:
+    """Counts at [MASK]-replaced positions: correct argmax, how many, and a histogram of their labels."""
+    labels = inputs["labels"]
+    at_mask = (labels != IGNORE_INDEX) & (inputs["input_ids"] == mask_id)
+    targets = labels[at_mask]
+    predicted = logits[at_mask].argmax(dim=-1)
+    return {"mlm_correct": (predicted == targets).sum().double().cpu(),
+            "mlm_at_mask": at_mask.sum().double().cpu(),
+            "mlm_label_histogram": torch.bincount(targets.cpu(), minlength=vocab_size).double()}
+
+
+def mlm_metrics(counts: dict[str, torch.Tensor]) -> dict[str, float]:
+    n = max(float(counts["mlm_at_mask"]), 1.0)
+    return {"mlm_accuracy": float(counts["mlm_correct"]) / n,
+            "mlm_unigram_accuracy": float(counts["mlm_label_histogram"].max()) / n}
+
+
+class MaskedLMTask(Task):
+    """One network with an MLM head; loss = mean cross-entropy over the selected tokens."""
+
+    def __init__(self, network: nn.Module, heads: EncoderHeads, vocab: VocabInfo):
+        super().__init__()
+        self.network, self.heads = network, heads
+        self.mask_id, self.vocab_size = vocab.mask_id, vocab.vocab_size
+
+    def token_logits(self, hidden: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        return self.heads.predict_tokens(self.network, hidden)
+
+    def mlm_parts(self, inputs: dict[str, torch.Tensor], with_counts: bool):
+        hidden, pooled = self.heads.encode(self.network, inputs)
+        logits = self.token_logits(hidden, inputs["labels"])
+        parts = {"mlm_loss": masked_lm_loss(logits, inputs["labels"])}
+        counts = mlm_counts(logits.detach(), inputs, self.mask_id, self.vocab_size) if with_counts else {}
+        return pooled, parts, counts
+
+    def forward(self, inputs: dict[str, torch.Tensor], *, with_counts: bool = False) -> StepOutput:
+        _, parts, counts = self.mlm_parts(inputs, with_counts)
+        return StepOutput(sum_parts(parts), parts, counts)
+
+    def summarize(self, counts: dict[str, torch.Tensor]) -> dict[str, float]:
+        return mlm_metrics(counts)
+
+    def exports(self) -> dict[str, nn.Module]:
+        return {"hf": self.network}
+
+
+__all__ = ["EncoderHeads", "MaskedLMTask", "OBJECTIVE", "mask_batch", "mlm_counts", "mlm_metrics"]
