@@ -79,7 +79,9 @@ def assert_export_matches_checkpoint(run: Path, step: int) -> None:
     tokenizer = AutoTokenizer.from_pretrained(hf)
     exported = AutoModelForPreTraining.from_pretrained(hf).eval()
     trained = BertForPreTraining(exported.config).eval()
-    trained.load_state_dict(load_file(str(run / "checkpoints" / f"step-{step}" / "model.safetensors")))
+    # a checkpoint holds the task's weights: BERT's task keeps its network under "network."
+    weights = load_file(str(run / "checkpoints" / f"step-{step}" / "model.safetensors"))
+    trained.load_state_dict({k.removeprefix("network."): v for k, v in weights.items()})
     batch = tokenizer(["the river flows through the town.", "a market opens"], ["it is old.", "in spring"],
                       return_tensors="pt", padding=True)
     with torch.no_grad():
