@@ -5,7 +5,16 @@ refuse a manifest whose version they do not know.
 """
 
 from schemas.documents import DOCUMENTS_SCHEMA
-from schemas.examples import OBJECTIVES, examples_schema, token_dtype
+from schemas.examples import (
+    OBJECTIVES,
+    Objective,
+    examples_schema,
+    get_objective,
+    objective_columns,
+    objective_fields,
+    token_dtype,
+    with_languages,
+)
 from schemas.manifest import (
     MANIFEST_NAME,
     ManifestError,
@@ -24,16 +33,21 @@ __all__ = [
     "DOCUMENTS_SCHEMA",
     "MANIFEST_NAME",
     "OBJECTIVES",
+    "Objective",
     "SCHEMA_VERSION",
     "ManifestError",
     "NotCommittedError",
     "decode_schema",
     "encode_schema",
     "examples_schema",
+    "get_objective",
     "manifest_url",
+    "objective_columns",
+    "objective_fields",
     "read_manifest",
     "token_dtype",
     "uncommit",
     "validate_manifest",
+    "with_languages",
     "write_manifest",
 ]

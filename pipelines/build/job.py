@@ -6,8 +6,10 @@
 Flow: read documents -> split sentences and tokenize in batches -> assign each document a
 split (valid when a hash of (seed, doc id) < valid_fraction) and a shard (hash of doc id mod
 the split's shard count, planned from its token count) -> group by shard -> build examples
-(documents sorted by id, an RNG per (seed, doc id)) -> write each shard -> write the
-manifest last. Every planned shard is written, empty or not, so brace ranges stay valid.
+with the objective's builder (pipelines/build/objectives/; documents sorted by id, an RNG per
+(seed, doc id), side inputs computed over the whole corpus: the language table, nsp's negative
+pool) -> write each shard -> write the manifest last. Every planned shard is written, empty or
+not, so brace ranges stay valid.
 """
 
 from __future__ import annotations
@@ -17,19 +19,22 @@ import hashlib
 import logging
 import math
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Iterable, Iterator
 
 import apache_beam as beam
-from apache_beam.pvalue import AsList, AsSingleton, TaggedOutput
+from apache_beam.pvalue import AsDict, AsList, AsSingleton, TaggedOutput
 
-from pipelines.build.builders import MlmConfig, NspConfig, build_mlm, build_nsp, examples_table
+from pipelines.build.objectives import BUILDERS, BuildOptions, ShardContext, examples_table, get_builder
+from pipelines.build.objectives.common import PACKINGS
+from pipelines.build.objectives.negative_pool import WINDOW_SEQ_LENS, NegativePool, pool_rank, pool_window
 from pipelines.docs_input import document_files, iter_documents
 from pipelines.options import add_storage_flag, parse_job_args
 from pipelines.build.tokenize_docs import TokenizedDoc, tokenize_documents
 from pipelines.tokenizer.train import load_tokenizer
 from pipelines.tokenizer.word_starts import word_start_rule
-from schemas import OBJECTIVES, examples_schema, read_manifest, token_dtype, uncommit, write_manifest
+from schemas import OBJECTIVES, examples_schema, read_manifest, token_dtype, uncommit, with_languages, write_manifest
+from schemas.examples import MAX_LANGUAGES
 from schemas.version import tool_version
 from shards.storage import check_url
 from shards.writer import ShardInfo, rechunk, shard_set_manifest, write_shard
@@ -37,8 +42,11 @@ from shards.writer import ShardInfo, rechunk, shard_set_manifest, write_shard
 log = logging.getLogger(__name__)
 
 SPLITS = ("train", "valid")
-PLANNED = ("sop", "tlm", "clm")  # named by DESIGN.md, not built yet
 TOKENIZE_BATCH = 64  # documents per encode_batch call
+# Options only some builders read (Builder.options), with their flags: the job refuses a
+# non-default value for an objective whose builder does not read it.
+OBJECTIVE_FLAGS = {"short_seq_prob": "--short-seq-prob", "dupe_factor": "--dupe-factor", "packing": "--packing",
+                   "per_language": "--per-language", "negative_pool": "--negative-pool"}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -55,13 +63,13 @@ class BuildConfig:
     target_shard_bytes: int = 128_000_000  # DESIGN.md: shards of about 64-256 MB
     short_seq_prob: float = 0.1  # google-research/bert create_pretraining_data.py
     dupe_factor: int = 1
+    packing: str = "full"  # RoBERTa FULL-SENTENCES; "doc": DOC-SENTENCES
+    per_language: bool = False
+    negative_pool: int = 10_000  # nsp: documents per split whose windows random B segments come from
     storage_options: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.objective in PLANNED:
-            raise ValueError(f"--objective {self.objective} is not yet supported; use mlm or nsp")
-        if self.objective not in OBJECTIVES:
-            raise ValueError(f"unknown --objective {self.objective!r}; choose mlm or nsp")
+        get_builder(self.objective)  # unknown or not built: one line naming the choices
         checks = [
             (8 <= self.seq_len <= 1 << 20, f"--seq-len must be in [8, {1 << 20}], got {self.seq_len}"),
             (0.0 <= self.valid_fraction < 1.0, f"--valid-fraction must be in [0, 1), got {self.valid_fraction}"),
@@ -70,12 +78,33 @@ class BuildConfig:
             (self.target_shard_bytes >= 1, f"--target-shard-bytes must be >= 1, got {self.target_shard_bytes}"),
             (0.0 <= self.short_seq_prob <= 1.0, f"--short-seq-prob must be in [0, 1], got {self.short_seq_prob}"),
             (self.dupe_factor >= 1, f"--dupe-factor must be >= 1, got {self.dupe_factor}"),
-            (self.objective == "nsp" or self.dupe_factor == 1,
-             "--dupe-factor applies to nsp only (mlm packing draws no randomness); drop it"),
+            (self.packing in PACKINGS, f"--packing must be one of {', '.join(PACKINGS)}, got {self.packing!r}"),
+            (self.negative_pool >= 2, f"--negative-pool must be >= 2, got {self.negative_pool}"),
         ]
         for ok, message in checks:
             if not ok:
                 raise ValueError(message)
+        self._check_objective_options()
+
+    def _check_objective_options(self) -> None:
+        """A flag the chosen objective does not read is an error, not silently ignored."""
+        reads = get_builder(self.objective).options
+        defaults = {f.name: f.default for f in fields(self)}
+        for name, flag in OBJECTIVE_FLAGS.items():
+            if name not in reads and getattr(self, name) != defaults[name]:
+                users = [o for o, b in BUILDERS.items() if name in b.options]
+                raise ValueError(f"{flag} applies to {', '.join(users)} only, not {self.objective}; drop it")
+
+    @property
+    def languages_on(self) -> bool:
+        """Whether examples carry language ids (schemas.OBJECTIVES decides, with --per-language)."""
+        return with_languages(self.objective, self.per_language)
+
+    def builder_options(self, special_ids: dict[str, int], languages: dict[str, int]) -> BuildOptions:
+        return BuildOptions(seq_len=self.seq_len, seed=self.seed, cls_id=special_ids["cls"],
+                            sep_id=special_ids["sep"], short_seq_prob=self.short_seq_prob,
+                            dupe_factor=self.dupe_factor, packing=self.packing, per_language=self.per_language,
+                            negative_pool=self.negative_pool, languages=languages)
 
     def recorded(self) -> dict[str, Any]:
         """The configuration the manifest records: everything that shapes the bytes (not where they go)."""
@@ -104,7 +133,19 @@ def shard_index(doc_id: str, num_shards: int) -> int:
 def doc_counts(split_doc: tuple[str, TokenizedDoc]) -> dict[str, int]:
     split, doc = split_doc
     return {"documents/read": 1, "documents": 1, f"documents/{split}": 1, "sentences": doc.num_sentences,
-            "tokens": doc.num_tokens, f"tokens/{split}": doc.num_tokens}
+            "tokens": doc.num_tokens, f"tokens/{split}": doc.num_tokens, f"documents/lang/{doc.lang}": 1}
+
+
+def language_table(counts: dict[str, int], config: BuildConfig) -> dict[str, int]:
+    """Language code -> id, in code order, over every language of the input (the manifest's
+    `languages`); empty when the examples carry no language ids."""
+    if not config.languages_on:
+        return {}
+    codes = sorted(k.split("/", 2)[2] for k in counts if k.startswith("documents/lang/"))
+    if len(codes) > MAX_LANGUAGES:
+        raise ValueError(f"{len(codes)} languages in the input but language ids are uint8: "
+                         f"keep at most {MAX_LANGUAGES} (shardlm clean --langs)")
+    return {code: i for i, code in enumerate(codes)}
 
 
 def plan_shards(counts: dict[str, int], config: BuildConfig, bytes_per_token: int) -> dict[str, int]:
@@ -120,15 +161,37 @@ def plan_shards(counts: dict[str, int], config: BuildConfig, bytes_per_token: in
 
 
 def build_examples(docs: list[TokenizedDoc], config: BuildConfig, special_ids: dict[str, int],
-                   counter: Counter) -> Iterator[dict]:
+                   counter: Counter, context: ShardContext, languages: dict[str, int]) -> Iterator[dict]:
     """The examples of one shard's documents, in a deterministic order."""
+    builder = get_builder(config.objective)
     docs = sorted(docs, key=lambda d: (d.doc_id, d.ids.tobytes()))
-    if config.objective == "nsp":
-        nsp = NspConfig(seq_len=config.seq_len, cls_id=special_ids["cls"], sep_id=special_ids["sep"],
-                        short_seq_prob=config.short_seq_prob, dupe_factor=config.dupe_factor)
-        return build_nsp(docs, nsp, config.seed, counter)
-    return build_mlm(docs, MlmConfig(seq_len=config.seq_len, cls_id=special_ids["cls"],
-                                     sep_id=special_ids["sep"]))
+    return builder.build(docs, builder.make_config(config.builder_options(special_ids, languages)), counter, context)
+
+
+def pool_candidate(split_doc: tuple[str, TokenizedDoc], seed: int, seq_len: int):
+    """(split, (rank, window)): a document's entry in the bottom-k sample of nsp's negative pool."""
+    split, doc = split_doc
+    return split, (pool_rank(seed, doc.doc_id), pool_window(doc, seed, WINDOW_SEQ_LENS * seq_len))
+
+
+def candidate_rank(candidate: tuple) -> tuple[int, str]:
+    return candidate[0]
+
+
+def to_pool(split_candidates: tuple[str, list]) -> tuple[str, NegativePool]:
+    split, candidates = split_candidates
+    return split, NegativePool([window for _, window in candidates])
+
+
+def example_counts(examples: list[dict], split: str, languages: dict[str, int]) -> Counter:
+    """Tokens per split, and examples and tokens per language when examples carry language ids."""
+    counter: Counter = Counter({f"example_tokens/{split}": sum(len(e["input_ids"]) for e in examples)})
+    codes = {i: code for code, i in languages.items()}
+    for e in examples:
+        if "lang" in e:
+            counter[f"examples/lang/{codes[e['lang']]}"] += 1
+            counter[f"tokens/lang/{codes[e['lang']]}"] += len(e["input_ids"])
+    return counter
 
 
 def sum_counts(dicts: Iterable[dict[str, int]]) -> dict[str, int]:
@@ -142,7 +205,7 @@ def sum_counts(dicts: Iterable[dict[str, int]]) -> dict[str, int]:
 
 
 class TokenizeFn(beam.DoFn):
-    """Batches of (doc_id, text) -> TokenizedDoc; skipped-document counts to the 'skipped' output."""
+    """Batches of (doc_id, text, lang) -> TokenizedDoc; skipped-document counts to the 'skipped' output."""
 
     def __init__(self, tokenizer_url: str, storage_options: dict):
         self._url, self._options = tokenizer_url, storage_options
@@ -152,9 +215,12 @@ class TokenizeFn(beam.DoFn):
         self._tokenizer, _ = load_tokenizer(self._url, self._options)
         self._word_starts = word_start_rule(self._tokenizer)
 
-    def process(self, batch: list[tuple[str, str]]) -> Iterator[Any]:
-        docs, skipped = tokenize_documents(self._tokenizer, batch, self._word_starts)
-        yield from docs
+    def process(self, batch: list[tuple[str, str, str]]) -> Iterator[Any]:
+        docs, skipped = tokenize_documents(self._tokenizer, [(doc_id, text) for doc_id, text, _ in batch],
+                                           self._word_starts)
+        langs = {doc_id: lang for doc_id, _, lang in batch}
+        for doc in docs:
+            yield replace(doc, lang=langs[doc.doc_id])
         if skipped:
             for reason, n in skipped.items():
                 beam.metrics.Metrics.counter("build", f"skipped_{reason}").inc(n)
@@ -175,34 +241,39 @@ def every_shard(plan: dict[str, int]) -> Iterator[tuple[tuple[str, int], None]]:
 
 
 def write_group(group: tuple[tuple[str, int], Iterable[TokenizedDoc | None]], config: BuildConfig,
-                special_ids: dict[str, int], schema) -> tuple[ShardInfo, dict[str, int]]:
+                special_ids: dict[str, int], schema, languages: dict[str, int],
+                pools: dict[str, NegativePool]) -> tuple[ShardInfo, dict[str, int]]:
     (split, index), values = group
     docs = [d for d in values if d is not None]
     counter: Counter = Counter()
-    examples = list(build_examples(docs, config, special_ids, counter))
-    counter[f"example_tokens/{split}"] += sum(len(e["input_ids"]) for e in examples)
+    context = ShardContext(split=split, negative_pool=pools.get(split, NegativePool()))
+    examples = list(build_examples(docs, config, special_ids, counter, context, languages))
+    counter.update(example_counts(examples, split, languages))
     batches = rechunk(examples_table(examples, schema), config.chunk_size) if examples else []
     info = write_shard(config.output, split, index, batches, config.storage_options)
     return info, dict(counter)
 
 
-def commit(_, config: BuildConfig, tokenizer_info: dict, schema, written: list, counts: dict) -> None:
+def commit(_, config: BuildConfig, tokenizer_info: dict, schema, written: list, counts: dict,
+           languages: dict[str, int]) -> None:
     """Write manifest.json last, from every shard's info and the summed counts."""
     manifest = shard_set_manifest(
         objective=config.objective, seq_len=config.seq_len, tokenizer=tokenizer_info, schema=schema,
         shards=[info for info, _ in written],
         counts=sum_counts([counts, *(c for _, c in written)]),
         created_by={"tool": "shardlm build", "version": tool_version(), "config": config.recorded()})
+    if config.languages_on:
+        manifest["languages"] = languages
     write_manifest(config.output, manifest, config.storage_options)
 
 
 def build_pipeline(p: beam.Pipeline, config: BuildConfig, files: list[str], tokenizer_info: dict) -> None:
     """Wire the transforms (see the module docstring)."""
-    schema = examples_schema(config.objective, tokenizer_info["vocab_size"])
+    schema = examples_schema(config.objective, tokenizer_info["vocab_size"], config.per_language)
     so = config.storage_options
     tokenized = (
         p | "Files" >> beam.Create(files) | "SpreadFiles" >> beam.Reshuffle()
-        | "Read" >> beam.FlatMap(iter_documents, so)
+        | "Read" >> beam.FlatMap(iter_documents, so, ("id", "text", "lang"))
         | "Batch" >> beam.BatchElements(min_batch_size=1, max_batch_size=TOKENIZE_BATCH)
         | "Tokenize" >> beam.ParDo(TokenizeFn(config.tokenizer, so)).with_outputs("skipped", main="docs"))
     assigned = tokenized.docs | "Split" >> beam.Map(assign_split, config.seed, config.valid_fraction)
@@ -210,20 +281,30 @@ def build_pipeline(p: beam.Pipeline, config: BuildConfig, files: list[str], toke
         (assigned | "DocCounts" >> beam.Map(doc_counts), tokenized.skipped)
         | "AllCounts" >> beam.Flatten() | "SumCounts" >> beam.CombineGlobally(sum_counts))
     plan = counts | "Plan" >> beam.Map(plan_shards, config, token_dtype(tokenizer_info["vocab_size"]).byte_width)
+    languages = counts | "Languages" >> beam.Map(language_table, config)
+    if get_builder(config.objective).needs_negative_pool:
+        pools = (assigned | "PoolCandidates" >> beam.Map(pool_candidate, config.seed, config.seq_len)
+                 | "Pool" >> beam.combiners.Top.SmallestPerKey(config.negative_pool, key=candidate_rank)
+                 | "ToPool" >> beam.Map(to_pool))
+    else:
+        pools = p | "NoPool" >> beam.Create([])
     written = (
         (assigned | "Key" >> beam.Map(key_by_shard, AsSingleton(plan)),
          plan | "EveryShard" >> beam.FlatMap(every_shard))
         | "Shards" >> beam.Flatten() | "Group" >> beam.GroupByKey()
-        | "Write" >> beam.Map(write_group, config, tokenizer_info["special_ids"], schema))
+        | "Write" >> beam.Map(write_group, config, tokenizer_info["special_ids"], schema,
+                              AsSingleton(languages), AsDict(pools)))
     _ = (p | "Once" >> beam.Create([None])
-         | "Commit" >> beam.Map(commit, config, tokenizer_info, schema, AsList(written), AsSingleton(counts)))
+         | "Commit" >> beam.Map(commit, config, tokenizer_info, schema, AsList(written), AsSingleton(counts),
+                                AsSingleton(languages)))
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="shardlm build", description=__doc__.splitlines()[0])
     parser.add_argument("--input", required=True, help="documents dataset folder (output of `shardlm clean`)")
     parser.add_argument("--tokenizer", required=True, help="tokenizer folder or tokenizer.json URL")
-    parser.add_argument("--objective", required=True, help="mlm or nsp (sop, tlm, clm: not yet)")
+    parser.add_argument("--objective", required=True, metavar="|".join(BUILDERS), help="; ".join(
+        f"{name}: {OBJECTIVES[name].description}" for name in BUILDERS))
     parser.add_argument("--seq-len", required=True, type=int)
     parser.add_argument("--output", required=True, help="shard-set folder URL")
     parser.add_argument("--seed", type=int, default=0)
@@ -233,7 +314,13 @@ def build_parser() -> argparse.ArgumentParser:
     sizing.add_argument("--num-shards", type=int, default=None, help="shards per split")
     sizing.add_argument("--target-shard-bytes", type=int, default=128_000_000)
     parser.add_argument("--short-seq-prob", type=float, default=0.1)
-    parser.add_argument("--dupe-factor", type=int, default=1)
+    parser.add_argument("--dupe-factor", type=int, default=1, help="passes over each document (nsp, sop)")
+    parser.add_argument("--packing", default="full", choices=PACKINGS,
+                        help="mlm: full (FULL-SENTENCES, crosses documents) or doc (DOC-SENTENCES)")
+    parser.add_argument("--per-language", action="store_true",
+                        help="mlm: one stream per language of the documents, each example with its language id")
+    parser.add_argument("--negative-pool", type=int, default=10_000,
+                        help="nsp: documents per split (a seeded corpus-wide sample) random B segments come from")
     add_storage_flag(parser)
     return parser
 
@@ -245,7 +332,8 @@ def main(argv: list[str] | None = None) -> dict:
         input=args.input, tokenizer=args.tokenizer, objective=args.objective, seq_len=args.seq_len,
         output=args.output.rstrip("/"), seed=args.seed, valid_fraction=args.valid_fraction,
         chunk_size=args.chunk_size, num_shards=args.num_shards, target_shard_bytes=args.target_shard_bytes,
-        short_seq_prob=args.short_seq_prob, dupe_factor=args.dupe_factor, storage_options=args.storage_options)
+        short_seq_prob=args.short_seq_prob, dupe_factor=args.dupe_factor, packing=args.packing,
+        per_language=args.per_language, negative_pool=args.negative_pool, storage_options=args.storage_options)
     check_url(config.output)
     files = document_files(config.input, config.storage_options)
     _, tokenizer_info = load_tokenizer(config.tokenizer, config.storage_options)

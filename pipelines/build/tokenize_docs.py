@@ -26,6 +26,7 @@ class TokenizedDoc:
     ids: np.ndarray  # uint32, all sentences concatenated, no special tokens
     word_start: np.ndarray  # bool, same length as ids
     offsets: np.ndarray  # int64, num_sentences + 1 entries, offsets[0] == 0
+    lang: str = "und"  # the documents dataset's language code; `src-tgt` for a translation pair
 
     @property
     def num_sentences(self) -> int:
@@ -43,13 +44,14 @@ class TokenizedDoc:
         return np.diff(self.offsets)
 
 
-def make_doc(doc_id: str, sentences: Sequence[tuple[Sequence[int], Sequence[bool]]]) -> TokenizedDoc:
+def make_doc(doc_id: str, sentences: Sequence[tuple[Sequence[int], Sequence[bool]]],
+             lang: str = "und") -> TokenizedDoc:
     """Build a TokenizedDoc from (ids, word_start) per sentence (tests, small inputs)."""
     lengths = [len(ids) for ids, _ in sentences]
     offsets = np.concatenate([[0], np.cumsum(lengths, dtype=np.int64)]).astype(np.int64)
     ids = np.fromiter((t for s, _ in sentences for t in s), dtype=np.uint32, count=int(offsets[-1]))
     ws = np.fromiter((bool(w) for _, s in sentences for w in s), dtype=bool, count=int(offsets[-1]))
-    return TokenizedDoc(doc_id=doc_id, ids=ids, word_start=ws, offsets=offsets)
+    return TokenizedDoc(doc_id=doc_id, ids=ids, word_start=ws, offsets=offsets, lang=lang)
 
 
 def tokenize_documents(tokenizer: Tokenizer, docs: Iterable[tuple[str, str]],

@@ -36,14 +36,15 @@ def synthetic_texts(num_documents: int, seed: int = 0) -> list[str]:
 
 
 def write_documents(folder: str, texts: list[str], storage_options: dict | None = None,
-                    files: int = 1) -> str:
-    """Write `texts` as a documents dataset (Parquet + manifest) into `folder`; returns the folder."""
+                    files: int = 1, langs: list[str] | None = None) -> str:
+    """Write `texts` as a documents dataset (Parquet + manifest) into `folder`; returns the folder.
+    Every document is `en` unless `langs` gives each one's language."""
     ids = [hashlib.sha256(f"doc-{i}".encode()).hexdigest()[:16] for i in range(len(texts))]
     entries = []
     per_file = -(-len(texts) // files) if texts else 0
     for f in range(files):
         part = slice(f * per_file, (f + 1) * per_file)
-        table = _documents_table(ids[part], texts[part])
+        table = _documents_table(ids[part], texts[part], (langs or ["en"] * len(texts))[part])
         path = f"part-{f:05d}.parquet"
         with fsspec.open(f"{folder}/{path}", "wb", **(storage_options or {})) as out:
             pq.write_table(table, out)
@@ -58,10 +59,10 @@ def write_documents(folder: str, texts: list[str], storage_options: dict | None 
     return folder
 
 
-def _documents_table(ids: list[str], texts: list[str]) -> pa.Table:
+def _documents_table(ids: list[str], texts: list[str], langs: list[str]) -> pa.Table:
     n = len(texts)
     return pa.table({
-        "id": ids, "url": [None] * n, "text": texts, "lang": ["en"] * n, "lang_score": [1.0] * n,
+        "id": ids, "url": [None] * n, "text": texts, "lang": langs, "lang_score": [1.0] * n,
         "source": ["generated"] * n, "timestamp": [None] * n,
         "num_chars": [len(t) for t in texts], "num_words": [len(t.split()) for t in texts],
         "num_lines": [t.count("\n") + 1 for t in texts], "num_lines_removed": [0] * n,

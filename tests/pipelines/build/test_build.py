@@ -1,4 +1,6 @@
 import hashlib
+import re
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -141,11 +143,13 @@ def test_build_writes_to_s3(corpus, s3_bucket, tmp_path):
 
 @pytest.mark.parametrize("flags, error, match", [
     (["--objective", "tlm"], ValueError, "not yet supported"),
-    (["--objective", "sop"], ValueError, "not yet supported"),
-    (["--objective", "wat"], ValueError, "unknown --objective"),
+    (["--objective", "wat"], ValueError, "unknown --objective 'wat'; choose one of mlm, nsp, sop"),
     (["--seq-len", "4"], ValueError, "--seq-len must be"),
     (["--valid-fraction", "1.5"], ValueError, "--valid-fraction"),
-    (["--objective", "mlm", "--dupe-factor", "3"], ValueError, "nsp only"),
+    (["--objective", "mlm", "--dupe-factor", "3"], ValueError, "--dupe-factor applies to nsp, sop only, not mlm"),
+    (["--objective", "nsp", "--packing", "doc"], ValueError, "--packing applies to mlm only, not nsp"),
+    (["--objective", "sop", "--negative-pool", "50"], ValueError, "--negative-pool applies to nsp only, not sop"),
+    (["--objective", "nsp", "--negative-pool", "1"], ValueError, "--negative-pool must be >= 2"),
 ])
 def test_bad_configuration_fails_before_work(corpus, tmp_path, flags, error, match):
     docs, tok = corpus
@@ -153,7 +157,7 @@ def test_bad_configuration_fails_before_work(corpus, tmp_path, flags, error, mat
             "--output": str(tmp_path / "out")}
     for flag, value in zip(flags[::2], flags[1::2]):
         base[flag] = value
-    with pytest.raises(error, match=match):
+    with pytest.raises(error, match=re.escape(match)):
         main([x for kv in base.items() for x in kv])
     assert not (tmp_path / "out").exists()
 
@@ -176,4 +180,97 @@ def test_config_records_what_shapes_the_bytes():
                          storage_options={"anon": True})
     assert config.recorded() == {"input": "in", "tokenizer": "tok", "objective": "nsp", "seq_len": 128,
                                  "seed": 0, "valid_fraction": 0.02, "chunk_size": 1024, "num_shards": None,
-                                 "target_shard_bytes": 128_000_000, "short_seq_prob": 0.1, "dupe_factor": 1}
+                                 "target_shard_bytes": 128_000_000, "short_seq_prob": 0.1, "dupe_factor": 1,
+                                 "packing": "full", "per_language": False, "negative_pool": 10_000}
+
+
+@pytest.mark.slow
+def test_build_sop_end_to_end(corpus, tmp_path):
+    manifest = build(corpus, tmp_path / "sop", "sop")
+    rows = check_shard_set(tmp_path / "sop", manifest, "sop")
+    sep = manifest["tokenizer"]["special_ids"]["sep"]
+    assert {r["sentence_order_label"] for r in rows["train"]} == {0, 1}
+    for r in rows["train"] + rows["valid"]:
+        assert r["input_ids"][r["segment_b_start"] - 1] == sep and r["input_ids"].count(sep) == 2
+
+
+def nsp_negatives(folder: Path, manifest: dict) -> tuple[float, int, int]:
+    """(random fraction, examples, distinct random B segments) of the train split."""
+    rows = [r for s in manifest["shards"] if s["split"] == "train"
+            for _, t in iter_chunks(str(folder / s["url"])) for r in t.to_pylist()]
+    randoms = [r for r in rows if r["next_sentence_label"] == 1]
+    segments = Counter(tuple(r["input_ids"][r["segment_b_start"]:-1]) for r in randoms)
+    return len(randoms) / len(rows), len(rows), len(segments)
+
+
+@pytest.mark.slow
+def test_nsp_negatives_do_not_depend_on_sharding(corpus, tmp_path):
+    """One shard, or (about) one document per shard: the same label balance and variety of random B."""
+    one = build(corpus, tmp_path / "one", "nsp", "--num-shards", "1", "--dupe-factor", "3")
+    many = build(corpus, tmp_path / "many", "nsp", "--num-shards", "60", "--dupe-factor", "3")
+    train_shards = [s for s in many["shards"] if s["split"] == "train"]
+    assert len(train_shards) == many["counts"]["documents/train"]  # as many shards as documents
+    assert sum(1 for s in train_shards if s["examples"]) > len(train_shards) // 2  # most hold one document
+    fraction_one, examples_one, sources_one = nsp_negatives(tmp_path / "one", one)
+    fraction_many, examples_many, sources_many = nsp_negatives(tmp_path / "many", many)
+    assert examples_one == examples_many  # nothing dropped for lack of another document in the shard
+    assert abs(fraction_one - fraction_many) < 0.01 and 0.45 < fraction_one < 0.75
+    assert abs(sources_one - sources_many) <= 1 and sources_one > 20
+    assert "nsp/dropped/no_random_document" not in many["counts"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("packing", ["doc", "full"])
+def test_build_mlm_at_seq_len_4096(corpus, tmp_path, packing):
+    """Longformer's 4,096-token sequences, packed across documents (full) or never crossing one (doc)."""
+    docs, tok = corpus
+    manifest = main(["--input", docs, "--tokenizer", tok, "--objective", "mlm", "--seq-len", "4096",
+                     "--packing", packing, "--output", str(tmp_path / packing), "--valid-fraction", "0"])
+    assert manifest["created_by"]["config"]["packing"] == packing
+    sep = manifest["tokenizer"]["special_ids"]["sep"]
+    rows = [r for s in manifest["shards"] for _, t in iter_chunks(str(tmp_path / packing / s["url"]))
+            for r in t.to_pylist()]
+    assert all(len(r["input_ids"]) <= 4096 for r in rows)
+    body = sum(sum(1 for t in r["input_ids"][1:-1] if t != sep) for r in rows)
+    assert body == manifest["counts"]["tokens"]
+    if packing == "doc":  # one example per document (they are short), none crossing a document
+        assert len(rows) == manifest["counts"]["documents"] == len({r["doc_id"] for r in rows})
+        assert all(sep not in r["input_ids"][1:-1] for r in rows)
+    else:
+        assert max(len(r["input_ids"]) for r in rows) > 2048 and len(rows) < 10
+
+
+GERMAN = ["Anna besuchte die alte Brücke am Montag. Der Fluss war ruhig.",
+          "Bernd malte ein rotes Haus. Es regnete den ganzen Tag.",
+          "Clara zählte sieben Kisten im Turm. Danach ging sie nach Hause."]
+
+
+@pytest.fixture(scope="module")
+def bilingual(tmp_path_factory, corpus):
+    """20 English and 3 German documents (the `lang` column says which), with the corpus tokenizer."""
+    root = tmp_path_factory.mktemp("bilingual")
+    texts = synthetic_texts(20, seed=9) + GERMAN
+    docs = write_documents(str(root / "docs"), texts, langs=["en"] * 20 + ["de"] * 3)
+    return docs, corpus[1]
+
+
+@pytest.mark.slow
+def test_build_mlm_per_language(bilingual, tmp_path):
+    docs, tok = bilingual
+    manifest = main(["--input", docs, "--tokenizer", tok, "--objective", "mlm", "--per-language", "--seq-len", "64",
+                     "--output", str(tmp_path / "out"), "--valid-fraction", "0"])
+    assert manifest["languages"] == {"de": 0, "en": 1}
+    schema = decode_schema(manifest["arrow_schema"])
+    assert schema == examples_schema("mlm", manifest["tokenizer"]["vocab_size"], per_language=True)
+    rows = [r for s in manifest["shards"] for _, t in iter_chunks(str(tmp_path / "out" / s["url"]))
+            for r in t.to_pylist()]
+    counts = manifest["counts"]
+    assert counts["documents/lang/de"] == 3 and counts["documents/lang/en"] == 20
+    by_lang = Counter(r["lang"] for r in rows)
+    assert by_lang == {0: counts["examples/lang/de"], 1: counts["examples/lang/en"]} and by_lang[0] >= 1
+    assert counts["tokens/lang/de"] == sum(len(r["input_ids"]) for r in rows if r["lang"] == 0)
+    tokenizer, _ = load_tokenizer(tok)
+    german_ids = {i for text in GERMAN for i in tokenizer.encode(text, add_special_tokens=False).ids}
+    for r in rows:  # a German example holds German text only: streams never mix languages
+        body = set(r["input_ids"][1:-1]) - {manifest["tokenizer"]["special_ids"]["sep"]}
+        assert (body <= german_ids) == (r["lang"] == 0)

@@ -1,0 +1,122 @@
+"""`nsp` builder: BERT's pairs, random B from the corpus-wide negative pool."""
+
+from collections import Counter
+
+from pipelines.build.objectives.common import ShardContext
+from pipelines.build.objectives.negative_pool import NegativePool, pool_rank, pool_window
+from pipelines.build.objectives.nsp import NspConfig, build_nsp
+from pipelines.build.tokenize_docs import make_doc
+from tests.pipelines.build.objective_docs import CLS, SEP, is_run, numbered_docs, owner
+
+
+def nsp(seq_len=24, **kw):
+    return NspConfig(seq_len=seq_len, cls_id=CLS, sep_id=SEP, **kw)
+
+
+def build(docs, config, pool_docs=None, counter=None):
+    pool = NegativePool(docs if pool_docs is None else pool_docs)
+    return list(build_nsp(docs, config, counter, ShardContext(negative_pool=pool)))
+
+
+def test_nsp_order_origin_lengths_and_labels():
+    docs = numbered_docs(12)
+    examples = build(docs, nsp(dupe_factor=20, seed=3))
+    labels = Counter(e["next_sentence_label"] for e in examples)
+    assert 0.4 < labels[1] / len(examples) < 0.7  # 0.5, plus single-segment chunks that must be random
+    for e in examples:
+        ids, ws, b = e["input_ids"].tolist(), e["word_start"].tolist(), e["segment_b_start"]
+        assert len(ids) <= 24 and len(ws) == len(ids)
+        assert ids[0] == CLS and ids[b - 1] == SEP and ids[-1] == SEP and ids.count(SEP) == 2
+        assert b >= 3 and len(ids) - b >= 2  # A and B both non-empty
+        assert ws[0] and ws[b - 1] and ws[-1]
+        assert ws[1:b - 1] == [t % 10 % 2 == 0 for t in ids[1:b - 1]]  # the tokens' own flags, also when cut
+        assert ws[b:-1] == [t % 10 % 2 == 0 for t in ids[b:-1]]
+        a_tokens, b_tokens = ids[1:b - 1], ids[b:-1]
+        me = int(e["doc_id"].split("-")[1])
+        assert {owner(t) for t in a_tokens} == {me} and is_run(a_tokens, docs[me])
+        source = {owner(t) for t in b_tokens}
+        assert len(source) == 1 and is_run(b_tokens, docs[source.pop()])
+        if e["next_sentence_label"] == 1:
+            assert owner(b_tokens[0]) != me  # random B comes from another document
+        else:
+            assert owner(b_tokens[0]) == me and b_tokens[0] > a_tokens[-1]  # B follows A
+
+
+def test_random_b_draws_from_several_documents():
+    docs = numbered_docs(8)
+    sources = {owner(int(e["input_ids"][e["segment_b_start"]])) for e in build(docs, nsp(dupe_factor=10))
+               if e["next_sentence_label"] == 1 and e["doc_id"] == "doc-000"}
+    assert len(sources) >= 3 and 0 not in sources
+
+
+def test_every_segment_used_once_without_truncation():
+    docs = numbered_docs(5)
+    examples = build(docs, nsp(seq_len=512, short_seq_prob=0.0, seed=1))
+    for doc in docs:
+        used = Counter()
+        for e in examples:
+            if e["doc_id"] == doc.doc_id:
+                b = e["segment_b_start"]
+                used.update(e["input_ids"][1:b - 1].tolist())
+                if e["next_sentence_label"] == 0:
+                    used.update(e["input_ids"][b:-1].tolist())
+        assert sorted(used) == sorted(doc.ids.tolist()) and set(used.values()) == {1}  # put back, never repeated
+
+
+def test_short_sequences_and_truncation_of_over_long_sentences():
+    docs = numbered_docs(6, num_sentences=20, max_len=9)
+    docs.append(make_doc("doc-006", [(list(range(7000, 7009)), [True] * 9)] * 1))  # one sentence, seq 10 cannot hold it
+    examples = build(docs, nsp(seq_len=10, short_seq_prob=1.0))
+    assert max(len(e["input_ids"]) for e in examples) <= 10
+    assert min(len(e["input_ids"]) for e in examples) < 10
+    one = [e for e in examples if e["doc_id"] == "doc-006"]
+    assert len(one) == 1 and one[0]["next_sentence_label"] == 1  # a one-sentence document needs a random B
+
+
+def test_deterministic_per_seed():
+    docs = numbered_docs(6)
+
+    def run(seed):
+        return [(e["doc_id"], e["input_ids"].tolist(), e["next_sentence_label"])
+                for e in build(docs, nsp(dupe_factor=2, seed=seed))]
+
+    assert run(7) == run(7) and run(7) != run(8)
+
+
+def test_without_another_pool_document_random_pairs_are_dropped_and_counted():
+    doc = make_doc("x", [([5] * 30, [True] * 30), ([6, 6], [True, False]), ([7, 7], [True, False])])
+    counter = Counter()
+    examples = build([doc], nsp(short_seq_prob=0.0), counter=counter)
+    # The 30-token sentence is a one-segment chunk that needs a random B: no other document, dropped.
+    assert counter == {"nsp/dropped/no_random_document": 1}
+    assert [(e["input_ids"].tolist(), e["next_sentence_label"]) for e in examples] == [([CLS, 6, 6, SEP, 7, 7, SEP], 0)]
+    assert build([make_doc("e", [])], nsp()) == []  # an empty document gives nothing
+
+
+def test_examples_do_not_depend_on_how_documents_are_sharded():
+    """One pool for the split: a document alone in its shard gets the same pairs as in one big shard."""
+    docs = numbered_docs(30, num_sentences=5)
+    ranked = sorted(docs, key=lambda d: pool_rank(0, d.doc_id))
+    pool = [pool_window(d, 0, 48) for d in ranked[:10]]
+    config = nsp(dupe_factor=3)
+    together = build(docs, config, pool)
+    alone = [e for d in docs for e in build([d], config, pool)]
+    key = lambda e: (e["doc_id"], e["input_ids"].tolist(), e["segment_b_start"], e["next_sentence_label"])  # noqa: E731
+    assert [key(e) for e in together] == [key(e) for e in alone]
+    randoms = [e for e in together if e["next_sentence_label"] == 1]
+    pooled = {d.doc_id for d in ranked[:10]}
+    assert {f"doc-{owner(int(e['input_ids'][e['segment_b_start']])):03d}" for e in randoms} <= pooled
+    assert len({owner(int(e["input_ids"][e["segment_b_start"]])) for e in randoms}) == 10  # every pool document used
+
+
+def test_pool_window_keeps_whole_sentences_from_a_seeded_start():
+    doc = numbered_docs(1, num_sentences=30)[0]
+    window = pool_window(doc, 0, 20)
+    assert window.doc_id == doc.doc_id and 1 <= window.num_sentences and window.num_tokens <= 20
+    assert is_run(window.ids.tolist(), doc)
+    for i in range(window.num_sentences):  # sentence boundaries kept
+        assert window.sentence(i)[0][0] % 10 == 0
+    long = make_doc("long", [(list(range(1000, 1100)), [True] * 100)])
+    assert pool_window(long, 0, 20).ids.tolist() == list(range(1000, 1020))  # one sentence, cut
+    starts = {pool_window(doc, seed, 20).ids[0] for seed in range(20)}
+    assert len(starts) > 5  # the start sentence is drawn

@@ -1,0 +1,84 @@
+"""The objective table and what every builder shares (registry, truncation, Arrow conversion)."""
+
+from collections import Counter
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from pipelines.build.objectives import BUILDERS, BuildOptions, get_builder
+from pipelines.build.objectives.common import doc_rng, examples_table, truncate_pair
+from pipelines.build.objectives.negative_pool import NegativePool
+from pipelines.build.tokenize_docs import make_doc
+from schemas import OBJECTIVES, examples_schema, objective_columns
+from tests.pipelines.build.objective_docs import CLS, SEP, numbered_docs
+
+
+def test_every_objective_of_the_schema_table_has_a_builder_and_columns():
+    assert list(BUILDERS) == [o for o in OBJECTIVES if o in BUILDERS]
+    for name, builder in BUILDERS.items():
+        assert builder.name == name
+        options = BuildOptions(seq_len=32, cls_id=CLS, sep_id=SEP)
+        docs = numbered_docs(4)
+        if builder.reads == "parallel":
+            continue  # pairs: tests/pipelines/build/test_tlm.py
+        from pipelines.build.objectives.common import ShardContext
+        context = ShardContext(negative_pool=NegativePool(docs))
+        examples = list(builder.build(docs, builder.make_config(options), Counter(), context))
+        assert examples
+        per_language = "lang" in examples[0]
+        assert set(examples[0]) == set(objective_columns(name, per_language))
+        table = examples_table(examples, examples_schema(name, 30_000, per_language))
+        assert table.num_rows == len(examples)
+
+
+def test_unknown_objective_names_the_choices():
+    with pytest.raises(ValueError, match=r"unknown --objective 'wat'; choose one of mlm, nsp, sop"):
+        get_builder("wat")
+
+
+def test_doc_rng_depends_on_seed_and_id_only():
+    assert doc_rng(1, "a").random() == doc_rng(1, "a").random()
+    assert doc_rng(1, "a").random() != doc_rng(2, "a").random()
+    assert doc_rng(1, "a").random() != doc_rng(1, "b").random()
+
+
+def _truncate_one_at_a_time(a, b, max_num_tokens, rng):
+    """google-research/bert's truncate_seq_pair, literally (the reference for truncate_pair)."""
+    a, b = list(a), list(b)
+    while len(a) + len(b) > max_num_tokens:
+        side = a if len(a) > len(b) else b
+        if rng.random() < 0.5:
+            del side[0]
+        else:
+            side.pop()
+    return a, b
+
+
+@pytest.mark.parametrize("len_a, len_b, limit", [(30, 3, 10), (3, 30, 10), (20, 20, 7), (5, 4, 9), (1, 900, 40),
+                                                 (64, 63, 2)])
+def test_truncate_pair_draws_like_the_reference_loop(len_a, len_b, limit):
+    for seed in range(20):
+        a = (np.arange(len_a, dtype=np.uint32), np.ones(len_a, dtype=bool))
+        b = (np.arange(100, 100 + len_b, dtype=np.uint32), np.ones(len_b, dtype=bool))
+        rng_fast, rng_ref = doc_rng(seed, "t"), doc_rng(seed, "t")
+        (ta, _), (tb, _) = truncate_pair(a, b, limit, rng_fast)
+        ra, rb = _truncate_one_at_a_time(a[0].tolist(), b[0].tolist(), limit, rng_ref)
+        assert (ta.tolist(), tb.tolist()) == (ra, rb)
+        assert rng_fast.random() == rng_ref.random()  # the same number of draws
+
+
+def test_examples_table_matches_schema():
+    doc = make_doc("d", [([5, 6, 7], [True, False, True])])
+    examples = [{"input_ids": np.array([CLS, 5, SEP, 6, 7, SEP], dtype=np.uint32),
+                 "word_start": np.ones(6, dtype=bool), "doc_id": doc.doc_id, "segment_b_start": 3,
+                 "next_sentence_label": 1}]
+    schema = examples_schema("nsp", 30000)
+    table = examples_table(examples, schema)
+    assert table.schema == schema and table.num_rows == 1
+    row = table.to_pylist()[0]
+    assert row == {"input_ids": [CLS, 5, SEP, 6, 7, SEP], "word_start": [True] * 6, "doc_id": "d",
+                   "segment_b_start": 3, "next_sentence_label": 1}
+    assert examples_table([], schema).num_rows == 0
+    with pytest.raises(pa.ArrowInvalid):  # an id over uint16 is an error, not a silent wrap
+        examples_table([{**examples[0], "input_ids": np.array([70000], dtype=np.uint32)}], schema)
