@@ -32,6 +32,7 @@ from pipelines.options import add_storage_flag, is_direct_runner, parse_job_args
 from pipelines.clean.readers import (FORMATS, RawRecord, ReaderConfig, Reject, expand_inputs, read_input,
                                      resolve_format)
 from schemas import read_manifest, uncommit, write_manifest
+from schemas.flags import config_flag
 from shards.storage import check_url
 
 log = logging.getLogger(__name__)
@@ -67,21 +68,21 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--input", action="append", required=True, metavar="URL_OR_GLOB",
                         help="input file, folder or glob (any fsspec URL); repeatable")
     parser.add_argument("--output", required=True, metavar="URL", help="dataset folder to write")
-    parser.add_argument("--format", default="auto", choices=FORMATS,
-                        help="input format (default: from each file's extension)")
-    parser.add_argument("--text-field", default="text", help="JSONL field holding the text")
-    parser.add_argument("--url-field", default="url", help="JSONL field holding the URL, if any")
-    parser.add_argument("--id-field", default="id",
-                        help="JSONL field holding a record's own id, if any: the document id hashes it "
-                             "(else the file's name and line number)")
+    config_flag(parser, "--format", ReaderConfig, choices=FORMATS,
+                help="input format (default auto: from each file's extension)")
+    config_flag(parser, "--text-field", ReaderConfig, help="JSONL field holding the text")
+    config_flag(parser, "--url-field", ReaderConfig, help="JSONL field holding the URL, if any")
+    config_flag(parser, "--id-field", ReaderConfig,
+                help="JSONL field holding a record's own id, if any: the document id hashes it "
+                     "(else the file's name and line number)")
     parser.add_argument("--num-parts", type=int, default=None,
                         help=f"number of Parquet parts (default: one per {INPUT_BYTES_PER_PART >> 20} MiB of input)")
     parser.add_argument("--extractor", default=DEFAULT_EXTRACTOR, choices=sorted(EXTRACTORS),
                         help=f"HTML main-text extractor (default {DEFAULT_EXTRACTOR}; docs/language.md)")
     parser.add_argument("--langs", default=None, metavar="CODE[,CODE...]",
                         help="keep only documents identified as these languages, e.g. en,de (default: all)")
-    parser.add_argument("--lang-min-score", type=float, default=0.0,
-                        help="drop documents whose language score is below this (default 0; FineWeb: 0.65)")
+    config_flag(parser, "--lang-min-score", LangConfig, field="min_score", type=float,
+                help="drop documents whose language score is below this (default %(default)s; FineWeb: 0.65)")
     parser.add_argument("--preset", default="basic", metavar="NAME[,NAME...]",
                         help=f"quality filter presets, combinable with commas: {', '.join(PRESETS)} "
                              f"(default basic; docs/filters.md)")

@@ -45,3 +45,33 @@ def test_beam_flags_pass_to_the_job(name, tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith(f"shardlm {name}: error: ")
     assert "unrecognized" not in err and str(tmp_path / "in.jsonl" if name == "clean" else tmp_path / "docs") in err
+
+
+def parser_of(name):
+    import importlib
+
+    from shardlm.cli import SUBCOMMANDS
+
+    return importlib.import_module(SUBCOMMANDS[name].module).build_parser()
+
+
+@pytest.mark.parametrize("name", ["clean"])
+def test_every_flag_has_help(name):
+    parser = parser_of(name)
+    missing = [a.option_strings[0] for a in parser._actions if a.option_strings and not a.help]
+    assert len(parser._actions) > 5 and missing == []
+
+
+def test_clean_defaults_come_from_its_configs():
+    from pipelines.clean.filters import LangConfig
+    from pipelines.clean.minhash import NearDedupConfig
+    from pipelines.clean.readers import ReaderConfig
+
+    defaults = vars(parser_of("clean").parse_args(["--input", "x", "--output", "y"]))
+    reader, near = ReaderConfig(), NearDedupConfig()
+    assert (defaults["format"], defaults["text_field"], defaults["url_field"], defaults["id_field"]) == \
+        (reader.format, reader.text_field, reader.url_field, reader.id_field)
+    assert defaults["lang_min_score"] == LangConfig().min_score
+    assert (defaults["minhash_bands"], defaults["minhash_rows"], defaults["minhash_ngram"],
+            defaults["near_dedup_verify"], defaults["near_dedup_threshold"]) == \
+        (near.num_bands, near.rows_per_band, near.ngram, near.verify, near.min_similarity)
