@@ -35,6 +35,7 @@ from pipelines.tokenizer.train import load_tokenizer
 from pipelines.tokenizer.word_starts import word_start_rule
 from schemas import OBJECTIVES, examples_schema, read_manifest, token_dtype, uncommit, with_languages, write_manifest
 from schemas.examples import MAX_LANGUAGES
+from schemas.flags import config_flag
 from schemas.version import tool_version
 from shards.storage import check_url
 from shards.writer import ShardInfo, rechunk, shard_set_manifest, write_shard
@@ -305,22 +306,28 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--tokenizer", required=True, help="tokenizer folder or tokenizer.json URL")
     parser.add_argument("--objective", required=True, metavar="|".join(BUILDERS), help="; ".join(
         f"{name}: {OBJECTIVES[name].description}" for name in BUILDERS))
-    parser.add_argument("--seq-len", required=True, type=int)
+    parser.add_argument("--seq-len", required=True, type=int,
+                        help="tokens per example, special tokens included (8 or more)")
     parser.add_argument("--output", required=True, help="shard-set folder URL")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--valid-fraction", type=float, default=0.02)
-    parser.add_argument("--chunk-size", type=int, default=1024, help="examples per tar member")
+    config_flag(parser, "--seed", BuildConfig, type=int,
+                help="seeds the valid split and every document's example draws")
+    config_flag(parser, "--valid-fraction", BuildConfig, type=float,
+                help="share of documents held out as the valid split, by a seeded hash of their id")
+    config_flag(parser, "--chunk-size", BuildConfig, type=int, help="examples per tar member (Arrow chunk)")
     sizing = parser.add_mutually_exclusive_group()
-    sizing.add_argument("--num-shards", type=int, default=None, help="shards per split")
-    sizing.add_argument("--target-shard-bytes", type=int, default=128_000_000)
-    parser.add_argument("--short-seq-prob", type=float, default=0.1)
-    parser.add_argument("--dupe-factor", type=int, default=1, help="passes over each document (nsp, sop)")
-    parser.add_argument("--packing", default="full", choices=PACKINGS,
-                        help="mlm: full (FULL-SENTENCES, crosses documents) or doc (DOC-SENTENCES)")
-    parser.add_argument("--per-language", action="store_true",
-                        help="mlm: one stream per language of the documents, each example with its language id")
-    parser.add_argument("--negative-pool", type=int, default=10_000,
-                        help="nsp: documents per split (a seeded corpus-wide sample) random B segments come from")
+    config_flag(sizing, "--num-shards", BuildConfig, type=int,
+                help="shards per split (default: from --target-shard-bytes)")
+    config_flag(sizing, "--target-shard-bytes", BuildConfig, type=int,
+                help="plan each split's shard count so that a shard holds about this many token bytes")
+    config_flag(parser, "--short-seq-prob", BuildConfig, type=float,
+                help="nsp, sop: probability of a shorter random target length (Google BERT)")
+    config_flag(parser, "--dupe-factor", BuildConfig, type=int, help="nsp, sop: passes over each document")
+    config_flag(parser, "--packing", BuildConfig, choices=PACKINGS,
+                help="mlm: full (FULL-SENTENCES, crosses documents) or doc (DOC-SENTENCES)")
+    config_flag(parser, "--per-language", BuildConfig, action="store_true",
+                help="mlm: one stream per language of the documents, each example with its language id")
+    config_flag(parser, "--negative-pool", BuildConfig, type=int,
+                help="nsp: documents per split (a seeded corpus-wide sample) random B segments come from")
     add_storage_flag(parser)
     return parser
 

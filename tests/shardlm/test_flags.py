@@ -55,7 +55,7 @@ def parser_of(name):
     return importlib.import_module(SUBCOMMANDS[name].module).build_parser()
 
 
-@pytest.mark.parametrize("name", ["clean"])
+@pytest.mark.parametrize("name", ["clean", "build"])
 def test_every_flag_has_help(name):
     parser = parser_of(name)
     missing = [a.option_strings[0] for a in parser._actions if a.option_strings and not a.help]
@@ -75,3 +75,20 @@ def test_clean_defaults_come_from_its_configs():
     assert (defaults["minhash_bands"], defaults["minhash_rows"], defaults["minhash_ngram"],
             defaults["near_dedup_verify"], defaults["near_dedup_threshold"]) == \
         (near.num_bands, near.rows_per_band, near.ngram, near.verify, near.min_similarity)
+
+
+def defaults_differing_from(parser, cls) -> dict:
+    """{flag: (parser default, dataclass default)} for every flag that sets a field with a default."""
+    from dataclasses import MISSING, fields
+
+    config = {f.name: f.default for f in fields(cls) if f.default is not MISSING}
+    return {a.option_strings[0]: (a.default, config[a.dest]) for a in parser._actions
+            if a.dest in config and a.default != config[a.dest]}
+
+
+def test_build_defaults_come_from_build_config():
+    from pipelines.build.job import BuildConfig
+
+    parser = parser_of("build")
+    assert defaults_differing_from(parser, BuildConfig) == {}
+    assert {a.dest for a in parser._actions} >= {"seed", "valid_fraction", "negative_pool", "packing"}
