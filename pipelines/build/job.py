@@ -217,8 +217,7 @@ class TokenizeFn(beam.DoFn):
         self._word_starts = word_start_rule(self._tokenizer)
 
     def process(self, batch: list[tuple[str, str, str]]) -> Iterator[Any]:
-        docs, skipped = tokenize_documents(self._tokenizer, [(doc_id, text) for doc_id, text, _ in batch],
-                                           self._word_starts)
+        docs, skipped = tokenize_documents(self._tokenizer, batch, self._word_starts)
         langs = {doc_id: lang for doc_id, _, lang in batch}
         for doc in docs:
             yield replace(doc, lang=langs[doc.doc_id])

@@ -54,10 +54,11 @@ def make_doc(doc_id: str, sentences: Sequence[tuple[Sequence[int], Sequence[bool
     return TokenizedDoc(doc_id=doc_id, ids=ids, word_start=ws, offsets=offsets, lang=lang)
 
 
-def tokenize_documents(tokenizer: Tokenizer, docs: Iterable[tuple[str, str]],
+def tokenize_documents(tokenizer: Tokenizer, docs: Iterable[tuple[str, str] | tuple[str, str, str]],
                        rule: WordStartRule | None = None) -> tuple[list[TokenizedDoc], Counter]:
-    """Split (doc_id, text) pairs into sentences and encode them in one batch.
+    """Split (doc_id, text) or (doc_id, text, lang) tuples into sentences and encode them in one batch.
 
+    `lang` (the documents dataset's ISO 639-1 code) picks the sentence splitter's rules.
     Returns the tokenized documents (input order) and a Counter of skipped documents by
     reason: `empty_text` (no sentence) or `no_tokens` (sentences that encode to nothing).
     Sentences that encode to no token are dropped. Word starts follow the tokenizer family's
@@ -66,8 +67,8 @@ def tokenize_documents(tokenizer: Tokenizer, docs: Iterable[tuple[str, str]],
     rule = rule or word_start_rule(tokenizer)
     skipped: Counter = Counter()
     per_doc: list[tuple[str, list[str]]] = []
-    for doc_id, text in docs:
-        sentences = split_sentences(text or "")
+    for doc_id, text, *lang in docs:
+        sentences = split_sentences(text or "", lang[0] if lang else None)
         if sentences:
             per_doc.append((doc_id, sentences))
         else:
