@@ -31,7 +31,7 @@ from pipelines.build.objectives.negative_pool import WINDOW_SEQ_LENS, NegativePo
 from pipelines.docs_input import document_files, iter_documents
 from pipelines.options import add_storage_flag, parse_job_args
 from pipelines.build.tokenize_docs import TokenizedDoc, tokenize_documents
-from pipelines.tokenizer.train import load_tokenizer
+from pipelines.tokenizer.load import load_tokenizer, tokenizer_for_build
 from pipelines.tokenizer.word_starts import word_start_rule
 from schemas import OBJECTIVES, examples_schema, read_manifest, token_dtype, uncommit, with_languages, write_manifest
 from schemas.examples import MAX_LANGUAGES
@@ -275,7 +275,7 @@ def build_pipeline(p: beam.Pipeline, config: BuildConfig, files: list[str], toke
         p | "Files" >> beam.Create(files) | "SpreadFiles" >> beam.Reshuffle()
         | "Read" >> beam.FlatMap(iter_documents, so, ("id", "text", "lang"))
         | "Batch" >> beam.BatchElements(min_batch_size=1, max_batch_size=TOKENIZE_BATCH)
-        | "Tokenize" >> beam.ParDo(TokenizeFn(config.tokenizer, so)).with_outputs("skipped", main="docs"))
+        | "Tokenize" >> beam.ParDo(TokenizeFn(tokenizer_info["url"], so)).with_outputs("skipped", main="docs"))
     assigned = tokenized.docs | "Split" >> beam.Map(assign_split, config.seed, config.valid_fraction)
     counts = (
         (assigned | "DocCounts" >> beam.Map(doc_counts), tokenized.skipped)
@@ -342,7 +342,8 @@ def main(argv: list[str] | None = None) -> dict:
         per_language=args.per_language, negative_pool=args.negative_pool, storage_options=args.storage_options)
     check_url(config.output)
     files = document_files(config.input, config.storage_options)
-    _, tokenizer_info = load_tokenizer(config.tokenizer, config.storage_options)
+    # a vocab.txt, vocab.json + merges.txt or .model is converted and saved as OUTPUT/tokenizer/
+    tokenizer_info = tokenizer_for_build(config.tokenizer, config.output, config.storage_options)
     if uncommit(config.output, config.storage_options):
         log.info("removed the old manifest of %s; it is committed again when this job ends", config.output)
     with beam.Pipeline(options=options) as p:

@@ -1,42 +1,32 @@
-"""Training a tokenizer with Hugging Face `tokenizers`, saving it for `transformers`,
-and loading it back for `shardlm build` (pure logic; the job is pipelines/tokenizer/job.py).
+"""Training a tokenizer reproducibly (pure logic; the job is pipelines/tokenizer/job.py, saving
+and loading are in load.py).
 
 Families and their special tokens (ids in this order, from 0):
   wordpiece  BERT      [PAD] [UNK] [CLS] [SEP] [MASK]       [CLS] A [SEP] / [CLS] A [SEP] B [SEP]
   bytelevel  RoBERTa   <s> <pad> </s> <unk> <mask>          <s> A </s> / <s> A </s></s> B </s>
-  bpe        RoBERTa names, Metaspace (SentencePiece-style) pre-tokenizer
+  bpe        XLM       RoBERTa's names; XLM's BPE: words split at whitespace and punctuation,
+                       the last piece of a word ends in `</w>`, optional lowercasing and
+                       accent stripping (XLM's `lowercase_and_remove_accent`)
   unigram    ALBERT    <pad> <unk> [CLS] [SEP] [MASK]       [CLS] A [SEP] / [CLS] A [SEP] B [SEP]
+                       trained by the `sentencepiece` library, converted to tokenizer.json
 """
 
 from __future__ import annotations
 
-import hashlib
-import logging
 import json
-import os
-import posixpath
-import tempfile
+import logging
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator
+from typing import Iterable, Iterator
 
-import fsspec
-from tokenizers import AddedToken, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
 
-from shards.storage import check_url, join
+from pipelines.tokenizer import spm
+from pipelines.tokenizer.load import BERT_NAMES, ROBERTA_NAMES
 
 log = logging.getLogger(__name__)
 
 KINDS = ("wordpiece", "bpe", "bytelevel", "unigram")
-TOKENIZER_FILE = "tokenizer.json"
-INFO_FILE = "shardlm_tokenizer.json"
-# Names tried, in order, when finding a role's token in any tokenizer (BERT/ALBERT first, then RoBERTa/XLM-R).
-ROLE_NAMES = {
-    "cls": ("[CLS]", "<s>"),
-    "sep": ("[SEP]", "</s>"),
-    "pad": ("[PAD]", "<pad>"),
-    "mask": ("[MASK]", "<mask>"),
-    "unk": ("[UNK]", "<unk>"),
-}
+EOW = "</w>"  # XLM's end-of-word mark (its fastBPE vocabularies as transformers' XLMTokenizer reads them)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -45,6 +35,8 @@ class TokenizerConfig:
     vocab_size: int
     min_frequency: int = 2  # the default of `tokenizers`' BPE/WordPiece examples for BERT/RoBERTa-style training
     lowercase: bool | None = None  # None: lowercase for wordpiece (bert-base-uncased) only
+    strip_accents: bool | None = None  # None: as lowercase (BERT's BasicTokenizer, XLM's lowercase_and_remove_accent)
+    seed: int = 0  # sentencepiece's sampling of training sentences (unigram)
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -55,56 +47,54 @@ class TokenizerConfig:
             raise ValueError(f"--vocab-size {self.vocab_size} does not fit uint32 ids; give at most 2**32")
         if self.min_frequency < 0:
             raise ValueError(f"--min-frequency must be >= 0, got {self.min_frequency}")
+        if self.kind in ("bytelevel", "unigram") and self.strip_accents:
+            raise ValueError(f"--strip-accents applies to wordpiece and bpe, not {self.kind}")
 
     @property
     def do_lowercase(self) -> bool:
         return self.kind == "wordpiece" if self.lowercase is None else self.lowercase
 
+    @property
+    def do_strip_accents(self) -> bool:
+        return self.do_lowercase if self.strip_accents is None else self.strip_accents
+
 
 def special_tokens(kind: str) -> dict[str, str]:
     """Role -> token of the family; dict order is id order (ids 0..4)."""
     if kind == "wordpiece":
-        return {"pad": "[PAD]", "unk": "[UNK]", "cls": "[CLS]", "sep": "[SEP]", "mask": "[MASK]"}
+        return dict(BERT_NAMES)
     if kind in ("bytelevel", "bpe"):
-        return {"cls": "<s>", "pad": "<pad>", "sep": "</s>", "unk": "<unk>", "mask": "<mask>"}
+        return dict(ROBERTA_NAMES)
     if kind == "unigram":
         return {"pad": "<pad>", "unk": "<unk>", "cls": "[CLS]", "sep": "[SEP]", "mask": "[MASK]"}
     raise ValueError(f"unknown tokenizer kind {kind!r}; choose one of {', '.join(KINDS)}")
 
 
-def _metaspace() -> tuple[pre_tokenizers.PreTokenizer, decoders.Decoder]:
-    return (pre_tokenizers.Metaspace(replacement="\u2581", prepend_scheme="always"),
-            decoders.Metaspace(replacement="\u2581", prepend_scheme="always"))
-
-
 def _normalizer(config: TokenizerConfig) -> normalizers.Normalizer | None:
     if config.kind == "wordpiece":
         return normalizers.BertNormalizer(clean_text=True, handle_chinese_chars=True,
-                                          strip_accents=None, lowercase=config.do_lowercase)
+                                          strip_accents=config.strip_accents, lowercase=config.do_lowercase)
     steps = [] if config.kind == "bytelevel" else [normalizers.NFKC()]
     if config.do_lowercase:
         steps.append(normalizers.Lowercase())
+    if config.kind == "bpe" and config.do_strip_accents:
+        # XLM: NFD, then drop combining marks (category Mn); NFC recomposes what is left (Hangul)
+        steps += [normalizers.NFD(), normalizers.StripAccents(), normalizers.NFC()]
     return normalizers.Sequence(steps) if steps else None
 
 
 def new_tokenizer(config: TokenizerConfig) -> tuple[Tokenizer, trainers.Trainer]:
-    """An untrained tokenizer of a BPE or Unigram family and its trainer (WordPiece: `_train_wordpiece`)."""
+    """An untrained byte-level BPE tokenizer and its trainer (others: `train_tokenizer`)."""
     specials = list(special_tokens(config.kind).values())
-    common = dict(vocab_size=config.vocab_size, special_tokens=specials, show_progress=False)
+    common = dict(vocab_size=config.vocab_size, special_tokens=specials, show_progress=False,
+                  min_frequency=config.min_frequency)
     if config.kind == "bytelevel":
         tok = Tokenizer(models.BPE())
         tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=True)
         tok.decoder = decoders.ByteLevel()
-        trainer = trainers.BpeTrainer(min_frequency=config.min_frequency,
-                                      initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), **common)
-    elif config.kind == "bpe":
-        tok = Tokenizer(models.BPE(unk_token="<unk>"))
-        tok.pre_tokenizer, tok.decoder = _metaspace()
-        trainer = trainers.BpeTrainer(min_frequency=config.min_frequency, **common)
-    else:  # unigram: UnigramTrainer has no min_frequency
-        tok = Tokenizer(models.Unigram())
-        tok.pre_tokenizer, tok.decoder = _metaspace()
-        trainer = trainers.UnigramTrainer(unk_token="<unk>", **common)
+        trainer = trainers.BpeTrainer(initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), **common)
+    else:
+        raise ValueError(f"new_tokenizer makes bytelevel tokenizers, not {config.kind}")
     normalizer = _normalizer(config)
     if normalizer is not None:
         tok.normalizer = normalizer
@@ -188,10 +178,89 @@ def _train_wordpiece(texts: Iterable[str], config: TokenizerConfig) -> Tokenizer
     return tok
 
 
+# A word's last character, which XLM's BPE marks with `</w>`, is one symbol of its own while
+# merges are learned: a private-use character (plane 15), numbered in order of appearance.
+_FINAL_BASE, _MAX_FINALS = 0xF0000, 0xFFFE
+
+
+def _train_xlm_bpe(texts: Iterable[str], config: TokenizerConfig) -> Tokenizer:
+    """XLM's BPE, learned reproducibly.
+
+    BpeTrainer with `end_of_word_suffix` numbers its suffixed symbols in hash-map order, so ties
+    between equally frequent pairs break differently from one process to the next (as its
+    WordPiece sibling, `_train_wordpiece`). Here each word's last character is replaced by a
+    character that stands for it with `</w>` before training: every symbol is then in the sorted
+    alphabet, and the learned pieces map back to XLM's (`x` + mark -> `x</w>`). Text holding
+    plane-15 private-use characters would be misread; web text practically never does.
+    """
+    normalizer, words = _normalizer(config), pre_tokenizers.Whitespace()  # words and punctuation runs (Moses-like)
+    finals: dict[str, str] = {}
+
+    def marked() -> Iterator[str]:
+        for text in texts:
+            text = normalizer.normalize_str(text) if normalizer is not None else text
+            out = []
+            for word, _ in words.pre_tokenize_str(text):
+                mark = finals.get(word[-1])
+                if mark is None:
+                    if len(finals) >= _MAX_FINALS:
+                        raise ValueError(f"more than {_MAX_FINALS} distinct word-final characters; "
+                                         f"train bpe on less varied text or use --kind unigram")
+                    mark = finals[word[-1]] = chr(_FINAL_BASE + len(finals))
+                out.append(word[:-1] + mark)
+            yield " ".join(out)
+
+    specials = list(special_tokens("bpe").values())
+    learner = Tokenizer(models.BPE(unk_token="<unk>"))
+    learner.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    learner.train_from_iterator(_batched(marked(), 256), trainer=trainers.BpeTrainer(
+        vocab_size=config.vocab_size, min_frequency=config.min_frequency, special_tokens=specials,
+        show_progress=False))
+    back = {mark: char + EOW for char, mark in finals.items()}
+
+    def unmark(piece: str) -> str:
+        return "".join(back.get(ch, ch) for ch in piece)
+
+    learned = json.loads(learner.to_str())["model"]
+    vocab = {unmark(piece): i for piece, i in learned["vocab"].items()}
+    merges = [tuple(unmark(p) for p in (m.split(" ") if isinstance(m, str) else m)) for m in learned["merges"]]
+    tok = Tokenizer(models.BPE(vocab, merges, unk_token="<unk>", end_of_word_suffix=EOW))
+    if normalizer is not None:
+        tok.normalizer = normalizer
+    tok.pre_tokenizer = words
+    tok.decoder = decoders.BPEDecoder(suffix=EOW)
+    return tok
+
+
+def _train_unigram(texts: Iterable[str], config: TokenizerConfig) -> Tokenizer:
+    """ALBERT's SentencePiece unigram, trained by the `sentencepiece` library (tokenizers'
+    UnigramTrainer gives another vocabulary in each process) and converted to a `Tokenizer`."""
+    specials = list(special_tokens("unigram").values())
+    model = spm.train_unigram(_lines(texts), vocab_size=config.vocab_size, specials=specials,
+                              lowercase=config.do_lowercase, seed=config.seed)
+    return spm.to_tokenizer(spm.parse_model(model))
+
+
+SPM_LINE_CHARS = 8192  # at most 32 KiB of UTF-8, under spm.MAX_SENTENCE_BYTES
+
+
+def _lines(texts: Iterable[str]) -> Iterator[str]:
+    """Non-empty lines of the texts, long ones cut, for sentencepiece (one sentence per item)."""
+    for text in texts:
+        for line in text.splitlines():
+            line = line.strip()
+            for lo in range(0, len(line), SPM_LINE_CHARS):
+                yield line[lo:lo + SPM_LINE_CHARS]
+
+
 def train_tokenizer(texts: Iterable[str], config: TokenizerConfig) -> Tokenizer:
     """Train on an iterator of texts and add the post-processor."""
     if config.kind == "wordpiece":
         tok = _train_wordpiece(texts, config)
+    elif config.kind == "unigram":
+        tok = _train_unigram(texts, config)
+    elif config.kind == "bpe":
+        tok = _train_xlm_bpe(texts, config)
     else:
         tok, trainer = new_tokenizer(config)
         tok.train_from_iterator(_batched(texts, 256), trainer=trainer)
@@ -211,78 +280,3 @@ def _batched(texts: Iterable[str], size: int) -> Iterator[list[str]]:
             batch = []
     if batch:
         yield batch
-
-
-def special_ids(tok: Tokenizer) -> dict[str, int]:
-    """Role -> id for cls/sep/pad/mask/unk, found by the BERT or RoBERTa token names."""
-    out: dict[str, int] = {}
-    for role, names in ROLE_NAMES.items():
-        ids = [tok.token_to_id(n) for n in names if tok.token_to_id(n) is not None]
-        if not ids:
-            raise ValueError(f"tokenizer has no {role} token (tried {', '.join(names)}); "
-                             f"train one with `shardlm tokenizer` or add the special tokens")
-        out[role] = ids[0]
-    return out
-
-
-def save_tokenizer(tok: Tokenizer, config: TokenizerConfig, output: str,
-                   storage_options: dict | None = None) -> list[str]:
-    """Save a `transformers` tokenizer folder to `output` (any fsspec URL); returns the file names."""
-    from transformers import PreTrainedTokenizerFast  # heavy import: only where a folder is saved
-
-    sp = special_tokens(config.kind)
-    mask: str | AddedToken = sp["mask"]
-    extra: dict[str, Any] = {"model_input_names": ["input_ids", "token_type_ids", "attention_mask"]}
-    if config.kind in ("bytelevel", "bpe"):  # RoBERTa: <mask> absorbs the space before it
-        mask = AddedToken(sp["mask"], lstrip=True, rstrip=False, special=True, normalized=False)
-        extra = {"bos_token": sp["cls"], "eos_token": sp["sep"],
-                 "model_input_names": ["input_ids", "attention_mask"]}
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, unk_token=sp["unk"], pad_token=sp["pad"],
-                                   cls_token=sp["cls"], sep_token=sp["sep"], mask_token=mask, **extra)
-    info = {"kind": config.kind, "vocab_size": tok.get_vocab_size(with_added_tokens=True),
-            "lowercase": config.do_lowercase, "special_ids": special_ids(tok)}
-    with tempfile.TemporaryDirectory(prefix="shardlm-tokenizer-") as tmp:
-        fast.save_pretrained(tmp)
-        with open(os.path.join(tmp, INFO_FILE), "w", encoding="utf-8") as f:
-            json.dump(info, f, indent=2, sort_keys=True)
-        names = sorted(os.listdir(tmp))
-        for name in names:
-            with open(os.path.join(tmp, name), "rb") as src, \
-                    fsspec.open(_join(output, name), "wb", **(storage_options or {})) as dst:
-                dst.write(src.read())
-    return names
-
-
-def _join(folder: str, name: str) -> str:
-    return join(check_url(folder), name)
-
-
-def tokenizer_json_url(url: str) -> str:
-    """`--tokenizer` is a folder or a tokenizer.json URL."""
-    return url if url.rstrip("/").endswith(".json") else _join(url, TOKENIZER_FILE)
-
-
-def load_tokenizer(url: str, storage_options: dict | None = None) -> tuple[Tokenizer, dict[str, Any]]:
-    """Load a tokenizer folder or tokenizer.json URL; returns it (padding and truncation off)
-    and the info the shard-set manifest stores: {url, sha256, vocab_size, special_ids}."""
-    json_url = tokenizer_json_url(url)
-    fs, path = fsspec.core.url_to_fs(json_url, **(storage_options or {}))
-    if not fs.exists(path):
-        raise FileNotFoundError(f"{json_url} does not exist; give --tokenizer a folder written by "
-                                f"`shardlm tokenizer` or a tokenizer.json URL")
-    with fs.open(path, "rb") as f:
-        data = f.read()
-    try:
-        tok = Tokenizer.from_str(data.decode("utf-8"))
-    except Exception as err:  # noqa: BLE001 - tokenizers raises a bare Exception on bad JSON
-        raise ValueError(f"{json_url} is not a Hugging Face tokenizer.json: {err}") from err
-    tok.no_padding()
-    tok.no_truncation()
-    # The canonical URL (absolute path, or protocol://...), so a relative --tokenizer still
-    # resolves when the trainer runs from another directory.
-    canonical = fs.unstrip_protocol(path) if "://" in url else fs._strip_protocol(path)
-    if url.rstrip("/") != json_url:  # a folder was given: name the folder
-        canonical = posixpath.dirname(canonical)
-    info = {"url": canonical, "sha256": hashlib.sha256(data).hexdigest(),
-            "vocab_size": tok.get_vocab_size(with_added_tokens=True), "special_ids": special_ids(tok)}
-    return tok, info

@@ -39,7 +39,7 @@ from apache_beam.runners.dataflow.internal import apiclient  # noqa: E402
 from pipelines.build import job as build  # noqa: E402
 from pipelines.clean import job as clean  # noqa: E402
 from pipelines.options import parse_job_args  # noqa: E402
-from pipelines.tokenizer.train import load_tokenizer  # noqa: E402
+from pipelines.tokenizer.load import load_tokenizer  # noqa: E402
 from tests.pipelines.conftest import synthetic_texts, write_documents  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]

@@ -7,7 +7,7 @@ import pytest
 
 from pipelines.build.job import BuildConfig, hash_unit, main, shard_index
 from pipelines.tokenizer.job import main as train_tokenizer
-from pipelines.tokenizer.train import load_tokenizer
+from pipelines.tokenizer.load import load_tokenizer
 from schemas import NotCommittedError, decode_schema, examples_schema, read_manifest
 from shards import expand_urls, iter_chunks, read_shard
 from tests.pipelines.conftest import synthetic_texts, write_documents

@@ -5,7 +5,8 @@ import fsspec
 import pytest
 
 from pipelines.tokenizer.job import main
-from pipelines.tokenizer.train import TokenizerConfig, load_tokenizer, special_tokens
+from pipelines.tokenizer.load import load_tokenizer
+from pipelines.tokenizer.train import TokenizerConfig, special_tokens
 from schemas import NotCommittedError
 from tests.conftest import shared_data
 
@@ -131,7 +132,8 @@ def test_wordpiece_vocab_from_word_start_marked_pieces():
     assert len(wordpiece_vocab(learned, ["[PAD]", "[UNK]"], 3)) == 6  # never fewer than the characters
 
 
-def test_wordpiece_training_is_reproducible_across_processes(documents_dataset, tmp_path):
+@pytest.mark.parametrize("kind", ["wordpiece", "bpe", "bytelevel", "unigram"])
+def test_training_is_reproducible_across_processes(documents_dataset, tmp_path, kind):
     import subprocess
     import sys
 
@@ -139,7 +141,33 @@ def test_wordpiece_training_is_reproducible_across_processes(documents_dataset, 
     for run in ("one", "two"):  # separate processes: each has its own hash-map seeds
         out = tmp_path / run
         subprocess.run([sys.executable, "-m", "pipelines.tokenizer", "--input", documents_dataset, "--kind",
-                        "wordpiece", "--vocab-size", "300", "--min-frequency", "1", "--output", str(out)],
+                        kind, "--vocab-size", "120", "--min-frequency", "1", "--output", str(out)],
                        check=True, capture_output=True)
         outputs.append((out / "tokenizer.json").read_bytes())
     assert outputs[0] == outputs[1]
+    assert len(json.loads(outputs[0])["model"]["vocab"]) > 60  # a vocabulary was learned, not just specials
+
+
+def test_written_config_names_a_class_transformers_4_and_5_know(documents_dataset, tmp_path):
+    from transformers import AutoTokenizer, PreTrainedTokenizerFast
+
+    out = train(documents_dataset, str(tmp_path / "tok"), "unigram", 150)
+    config = json.loads((tmp_path / "tok" / "tokenizer_config.json").read_text())
+    assert config["tokenizer_class"] == "PreTrainedTokenizerFast" and "backend" not in config
+    tok = AutoTokenizer.from_pretrained(out)
+    assert isinstance(tok, PreTrainedTokenizerFast)
+    assert tok.convert_ids_to_tokens(tok("Alice opened it", "Bob too")["input_ids"])[0] == "[CLS]"
+
+
+def test_bpe_is_xlm_style_with_lowercase_and_accent_stripping(tmp_path, make_documents):
+    texts = ["L'été à Paris était très chaud. Été, ÉTÉ, ete !"] * 20 + ["Über München fährt der Zug."] * 20
+    docs = make_documents(str(tmp_path / "docs"), texts)
+    tok, _ = load_tokenizer(train(docs, str(tmp_path / "tok"), "bpe", 200, "--lowercase"))
+    assert tok.encode("Été").tokens == tok.encode("ete").tokens == ["<s>", "ete</w>", "</s>"]
+    assert tok.encode("Über").tokens == tok.encode("uber").tokens
+    assert tok.decode(tok.encode("L'été à Paris", add_special_tokens=False).ids) == "l ' ete a paris"
+    cased, _ = load_tokenizer(train(docs, str(tmp_path / "cased"), "bpe", 200))
+    assert cased.encode("Été", add_special_tokens=False).tokens != cased.encode("ete", add_special_tokens=False).tokens
+    assert cased.encode("Paris", add_special_tokens=False).tokens[-1].endswith("</w>")
+    with pytest.raises(ValueError, match="--strip-accents applies to wordpiece and bpe"):
+        TokenizerConfig(kind="bytelevel", vocab_size=100, strip_accents=True)
