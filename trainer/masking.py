@@ -59,6 +59,8 @@ UNITS = ("token",)
 # Named presets (`shardlm train --masking NAME`); a model's spec names its default.
 PRESETS: dict[str, MaskingConfig] = {
     "token": MaskingConfig(),
+    # ELECTRA (Clark et al. 2020, google-research/electra pretrain_helpers.mask): 85% [MASK], no random
+    "electra": MaskingConfig(replace_mask=0.85, replace_random=0.0),
 }
 
 
