@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 MODELS: dict[str, str] = {
     "bert": "trainer.models.bert",
     "roberta": "trainer.models.roberta",
+    "electra": "trainer.models.electra",
 }
 MODEL_NAMES = tuple(MODELS)
 

@@ -1,0 +1,178 @@
+"""ELECTRA: replaced-token detection on packed `mlm` shards (Clark et al. 2020, "ELECTRA:
+Pre-training Text Encoders as Discriminators Rather Than Generators"; reference code
+google-research/electra, `run_pretraining.py`, `configure_pretraining.py`).
+
+A small masked-LM generator fills the masked positions with tokens sampled from its softmax; the
+discriminator labels every real token as original or replaced. Loss = generator MLM
+cross-entropy + 50 x discriminator binary cross-entropy (mean over real tokens). As in the
+reference code:
+
+- the two networks share the whole embedding module (token, position and token-type embeddings
+  and their LayerNorm: the TF code builds both under the `electra/embeddings` scope); each
+  network keeps its own projection from the embedding width to its hidden width;
+- the generator has the discriminator's depth and a fraction of its width (1/4 for small and
+  large, 1/3 for base; paper Table 6), 4 x hidden feed-forward, one head per 64 dimensions;
+- sampling is at temperature 1 with no gradient through it; a sampled token equal to the
+  original counts as original (label 0);
+- masking: 15% of tokens selected, 85% of them become [MASK] and 15% stay unchanged, no random
+  replacement (`pretrain_helpers.mask`): the `electra` preset.
+
+Sampling draws no randomness in the forward pass: `prepare` draws one uniform number per token
+from the batch's seeded generator and the task samples by inverting the generator's cumulative
+distribution at it, so a resumed run samples exactly the tokens of the uninterrupted one, on any
+device. `DIR/hf/` holds the discriminator (`ElectraForPreTraining`, `AutoModelForPreTraining`) and
+`DIR/hf-generator/` the generator (`ElectraForMaskedLM`, `AutoModelForMaskedLM`).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from transformers import ElectraConfig, ElectraForMaskedLM, ElectraForPreTraining
+
+from trainer.config import ModelSize, Recipe, VocabInfo
+from trainer.masking import IGNORE_INDEX, masked_lm_loss
+from trainer.models.spec import BuildContext, ModelSpec
+from trainer.objectives.base import Objective, StepOutput, Task, sum_parts
+from trainer.objectives.mlm import mask_batch, mlm_metrics
+
+# The discriminator per size: heads = hidden / 64 and intermediate = 4 x hidden, as
+# `util/training_utils.get_bert_config` sets them. small, base and large are Table 6's ELECTRA-Small
+# (12 layers of 256), -Base and -Large with their learning rates (5e-4, 2e-4, 2e-4); tiny is not in
+# the paper (small at a quarter of the width and 2 layers, so CPU tests run in seconds).
+SIZES = {
+    "tiny": ModelSize(name="tiny", hidden_size=64, num_layers=2, num_heads=1, intermediate_size=256, lr=1e-3),
+    "small": ModelSize(name="small", hidden_size=256, num_layers=12, num_heads=4, intermediate_size=1024, lr=5e-4),
+    "base": ModelSize(name="base", hidden_size=768, num_layers=12, num_heads=12, intermediate_size=3072, lr=2e-4),
+    "large": ModelSize(name="large", hidden_size=1024, num_layers=24, num_heads=16, intermediate_size=4096, lr=2e-4),
+}
+# Width of the shared embeddings: 128 for Small (configure_pretraining.py), the hidden size for Base
+# and Large (Table 6); tiny keeps Small's ratio (half the hidden size).
+EMBEDDING_SIZES = {"tiny": 32, "small": 128, "base": 768, "large": 1024}
+# Generator width as a fraction of the discriminator's (Table 6: Small 1/4, Base 1/3, Large 1/4;
+# configure_pretraining.py overrides the 0.25 default with 0.33333 for base only).
+GENERATOR_FRACTIONS = {"tiny": 0.25, "small": 0.25, "base": 1 / 3, "large": 0.25}
+MAX_POSITIONS = 512  # Table 6: sequences of 128 (Small) and 512 (Base, Large) tokens
+DISCRIMINATOR_WEIGHT = 50.0  # λ (section 3, configure_pretraining.py disc_weight)
+# Adam β1 0.9, β2 0.999, ε 1e-6, weight decay 0.01, clipping at global norm 1.0 (model/optimization.py).
+RECIPE = Recipe(betas=(0.9, 0.999), eps=1e-6, weight_decay=0.01, max_grad_norm=1.0)
+
+
+def discriminator_config(size: ModelSize, embedding_size: int, vocab: VocabInfo) -> ElectraConfig:
+    return ElectraConfig(vocab_size=vocab.vocab_size, embedding_size=embedding_size, hidden_size=size.hidden_size,
+                         num_hidden_layers=size.num_layers, num_attention_heads=size.num_heads,
+                         intermediate_size=size.intermediate_size, max_position_embeddings=MAX_POSITIONS,
+                         type_vocab_size=2, pad_token_id=vocab.pad_id)
+
+
+def generator_config(discriminator: ElectraConfig, fraction: float) -> ElectraConfig:
+    """`run_pretraining.get_generator_config`: a fraction of the width, the same depth, 4 x hidden
+    feed-forward, one head per 64 dimensions (at least one)."""
+    config = ElectraConfig.from_dict(discriminator.to_dict())
+    config.hidden_size = int(round(discriminator.hidden_size * fraction))
+    config.intermediate_size = 4 * config.hidden_size
+    config.num_attention_heads = max(1, config.hidden_size // 64)
+    return config
+
+
+def prepare(batch: dict[str, torch.Tensor], masker, generator: torch.Generator) -> dict[str, torch.Tensor]:
+    """Masked inputs and labels, plus one uniform number per token for sampling the replacements."""
+    out = mask_batch(batch, masker, generator)
+    out["sample_uniform"] = torch.rand(out["input_ids"].shape, generator=generator, dtype=torch.float64)
+    return out
+
+
+OBJECTIVE = Objective(name="electra", shard_objective="mlm", shard_help="packed token sequences",
+                      columns=("input_ids",), prepare=prepare)
+
+
+@torch.no_grad()
+def sample_tokens(logits: torch.Tensor, uniform: torch.Tensor) -> torch.Tensor:
+    """One token per row of `logits` [N, V] from softmax(logits), chosen by inverting the
+    cumulative distribution at `uniform` [N] in [0, 1). No gradient flows through it."""
+    if logits.shape[0] == 0:
+        return torch.zeros(0, dtype=torch.long, device=logits.device)
+    cdf = torch.softmax(logits.detach().double(), dim=-1).cumsum(dim=-1)
+    target = (uniform.double() * cdf[:, -1]).unsqueeze(-1)
+    return torch.searchsorted(cdf, target, right=True).squeeze(-1).clamp(max=logits.shape[-1] - 1)
+
+
+def replace_tokens(input_ids: torch.Tensor, labels: torch.Tensor,
+                   sampled: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The discriminator's input (selected positions hold the sampled tokens) and its labels
+    (1 where the token differs from the original; a sample equal to the original is original)."""
+    selected = labels != IGNORE_INDEX
+    replaced = input_ids.clone()
+    replaced[selected] = sampled.to(input_ids.dtype)
+    is_replaced = torch.zeros_like(input_ids, dtype=torch.bool)
+    is_replaced[selected] = sampled != labels[selected]
+    return replaced, is_replaced
+
+
+class ElectraTask(Task):
+    """Generator (MLM on the selected positions) and discriminator (replaced-token detection)."""
+
+    def __init__(self, discriminator: ElectraForPreTraining, generator: ElectraForMaskedLM, vocab: VocabInfo):
+        super().__init__()
+        self.discriminator, self.generator = discriminator, generator
+        # One embedding module for both, and the generator's output layer tied to its token table.
+        generator.electra.embeddings = discriminator.electra.embeddings
+        generator.generator_lm_head.weight = discriminator.electra.embeddings.word_embeddings.weight
+        self.mask_id, self.vocab_size = vocab.mask_id, vocab.vocab_size
+
+    def generator_logits(self, inputs: dict[str, torch.Tensor], selected: torch.Tensor) -> torch.Tensor:
+        """Vocabulary logits at the selected positions only [N, V] (the head runs on N rows, not B x T)."""
+        hidden = self.generator.electra(input_ids=inputs["input_ids"],
+                                        attention_mask=inputs["attention_mask"]).last_hidden_state
+        return self.generator.generator_lm_head(self.generator.generator_predictions(hidden[selected]))
+
+    def forward(self, inputs: dict[str, torch.Tensor], *, with_counts: bool = False) -> StepOutput:
+        labels, attention = inputs["labels"], inputs["attention_mask"]
+        selected = labels != IGNORE_INDEX
+        targets = labels[selected]
+        gen_logits = self.generator_logits(inputs, selected)
+        sampled = sample_tokens(gen_logits, inputs["sample_uniform"][selected])
+        replaced, is_replaced = replace_tokens(inputs["input_ids"], labels, sampled)
+        disc_logits = self.discriminator(input_ids=replaced, attention_mask=attention).logits
+        real = attention.bool()
+        rtd = F.binary_cross_entropy_with_logits(disc_logits[real].float(), is_replaced[real].float())
+        parts = {"mlm_loss": masked_lm_loss(gen_logits, targets), "rtd_loss": rtd}
+        counts = {}
+        if with_counts:
+            at_mask = inputs["input_ids"][selected] == self.mask_id
+            predicted = gen_logits.detach().argmax(dim=-1)
+            counts = {"mlm_correct": (predicted == targets)[at_mask].sum().double().cpu(),
+                      "mlm_at_mask": at_mask.sum().double().cpu(),
+                      "mlm_label_histogram": torch.bincount(targets[at_mask].cpu(), minlength=self.vocab_size).double(),
+                      "rtd_correct": ((disc_logits.detach() > 0) == is_replaced)[real].sum().double().cpu(),
+                      "rtd_tokens": real.sum().double().cpu(),
+                      "rtd_replaced": is_replaced[real].sum().double().cpu()}
+        return StepOutput(sum_parts(parts, {"rtd_loss": DISCRIMINATOR_WEIGHT}), parts, counts)
+
+    def summarize(self, counts: dict[str, torch.Tensor]) -> dict[str, float]:
+        """Generator accuracy at [MASK] beside the unigram baseline; discriminator accuracy over
+        real tokens beside always answering its majority label ("original")."""
+        metrics = mlm_metrics(counts)
+        n = max(float(counts["rtd_tokens"]), 1.0)
+        replaced = float(counts["rtd_replaced"])
+        metrics["rtd_accuracy"] = float(counts["rtd_correct"]) / n
+        metrics["rtd_majority_accuracy"] = max(replaced, n - replaced) / n
+        metrics["rtd_replaced_share"] = replaced / n
+        return metrics
+
+    def exports(self) -> dict[str, nn.Module]:
+        return {"hf": self.discriminator, "hf-generator": self.generator}
+
+
+def build_task(ctx: BuildContext) -> ElectraTask:
+    name = ctx.size.name
+    config = discriminator_config(ctx.size, EMBEDDING_SIZES[name], ctx.vocab)
+    discriminator = ElectraForPreTraining(config)
+    generator = ElectraForMaskedLM(generator_config(config, GENERATOR_FRACTIONS[name]))
+    return ElectraTask(discriminator, generator, ctx.vocab)
+
+
+SPEC = ModelSpec(name="electra", paper="Clark et al. 2020, arXiv:2003.10555", objective=OBJECTIVE, masking="electra",
+                 sizes=SIZES, max_positions=MAX_POSITIONS, recipe=RECIPE, auto_class="AutoModelForPreTraining",
+                 build_task=build_task)
