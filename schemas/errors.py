@@ -15,6 +15,10 @@ from typing import Callable
 # The exit status of a configuration error (argparse uses it for a bad flag too).
 USAGE_EXIT = 2
 
+# Modules that only an extra of the package installs (pyproject.toml): a command that needs one
+# and finds it missing says which extra to install instead of printing a traceback.
+OPTIONAL_MODULES = ("torch", "transformers", "safetensors", "sentencepiece", "webdataset")
+
 CREDENTIALS_HINT = ("set the storage credentials (e.g. AWS_ACCESS_KEY_ID, GOOGLE_APPLICATION_CREDENTIALS) "
                     "or pass --storage-options")
 
@@ -48,16 +52,24 @@ def exit_code(code: object) -> int:
     return 1
 
 
-def run_main(prog: str, main: Callable[[list[str]], object], argv: list[str]) -> int:
+def run_main(prog: str, main: Callable[[list[str]], object], argv: list[str], *, extra: str | None = None) -> int:
     """Run `main(argv)` and return the process exit status.
 
     ValueError and OSError (FileNotFoundError, PermissionError, ...) are configuration errors:
     `PROG: error: <message on one line>` and USAGE_EXIT. So are storage credential errors, with
-    a hint. argparse's own exits (`--help`, a bad flag) keep their status. Anything else is a bug
-    and propagates with its traceback.
+    a hint, and a missing optional module (`extra` names the package extra that installs it).
+    argparse's own exits (`--help`, a bad flag) keep their status. Anything else is a bug and
+    propagates with its traceback.
     """
     try:
         main(argv)
+    except ModuleNotFoundError as err:
+        if (err.name or "").split(".")[0] not in OPTIONAL_MODULES:
+            raise
+        install = f"pip install 'shardlm[{extra}]'" if extra else f"install {err.name}"
+        print(f"{prog}: error: {one_line(err)}: this command needs an optional dependency; {install}",
+              file=sys.stderr)
+        return USAGE_EXIT
     except (ValueError, OSError) as err:
         print(f"{prog}: error: {one_line(err)}", file=sys.stderr)
         return USAGE_EXIT

@@ -22,16 +22,20 @@ class Subcommand:
 
     module: str
     summary: str
+    extra: str | None = None  # the package extra its optional imports come with (pyproject.toml)
 
 
 SUBCOMMANDS: dict[str, Subcommand] = {
     "clean": Subcommand(module="pipelines.clean.job",
                         summary="WARC/WET/JSONL/text -> cleaned, deduplicated documents (Beam)"),
-    "tokenizer": Subcommand(module="pipelines.tokenizer.job", summary="train a tokenizer on a documents dataset"),
+    "tokenizer": Subcommand(module="pipelines.tokenizer.job", summary="train a tokenizer on a documents dataset",
+                            extra="tokenizer"),
     "build": Subcommand(module="pipelines.build.job", summary="documents -> WebDataset shards for an objective (Beam)"),
-    "train": Subcommand(module="trainer.cli", summary="pretrain a BERT-family model, streaming from shards"),
+    "train": Subcommand(module="trainer.cli", summary="pretrain a BERT-family model, streaming from shards",
+                        extra="train"),
     "schema": Subcommand(module="shardlm.schema", summary="show a dataset's schema, counts and a few rows"),
-    "demo": Subcommand(module="shardlm.demo", summary="the whole flow on a generated sample corpus"),
+    "demo": Subcommand(module="shardlm.demo", summary="the whole flow on a generated sample corpus",
+                       extra="tokenizer,train"),
 }
 
 
@@ -58,7 +62,7 @@ def run_subcommand(name: str, argv: list[str]) -> int:
     def subcommand_main(args: list[str]) -> object:
         return importlib.import_module(SUBCOMMANDS[name].module).main(args)
 
-    return run_main(f"shardlm {name}", subcommand_main, argv)
+    return run_main(f"shardlm {name}", subcommand_main, argv, extra=SUBCOMMANDS[name].extra)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -20,4 +20,4 @@ def train_and_print(argv: list[str]) -> None:
 
 if __name__ == "__main__":
     configure_logging()
-    sys.exit(run_main("shardlm train", train_and_print, sys.argv[1:]))
+    sys.exit(run_main("shardlm train", train_and_print, sys.argv[1:], extra="train"))

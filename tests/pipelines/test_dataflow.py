@@ -142,9 +142,16 @@ def test_clean_stages_the_package_with_setup_file(crawl):
             staged[to] = beam_runner_api_pb2.ArtifactFilePayload.FromString(dep.type_payload).path
     assert "workflow.tar.gz" in staged
     with tarfile.open(staged["workflow.tar.gz"]) as tar:
-        members = {Path(*Path(m).parts[1:]).as_posix() for m in tar.getnames()}
+        members = {Path(*Path(m).parts[1:]).as_posix(): m for m in tar.getnames()}
+        metadata = tar.extractfile(members["PKG-INFO"]).read().decode()
     assert {"pyproject.toml", "pipelines/clean/job.py", "pipelines/build/job.py", "schemas/__init__.py",
-            "shards/writer.py"} <= members
+            "shards/writer.py"} <= set(members)
+    # what a worker pip-installs: the core, without torch, transformers or webdataset (extras only)
+    requires = [line.split(":", 1)[1].strip() for line in metadata.splitlines() if line.startswith("Requires-Dist:")]
+    core = [r for r in requires if "extra ==" not in r]
+    assert any(r.startswith("apache-beam") for r in core)
+    assert not [r for r in core if r.startswith(("torch", "transformers", "webdataset"))]
+    assert any(r.startswith("torch") and 'extra == "train"' in r for r in requires)
 
 
 # --- build ---------------------------------------------------------------------------------------

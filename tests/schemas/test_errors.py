@@ -50,3 +50,15 @@ def test_success_passes_argv_and_returns_0():
 def test_bugs_propagate():
     with pytest.raises(KeyError):
         run_main("x", fails_with(KeyError("internal")), [])
+
+
+def test_a_missing_optional_module_names_the_extra(capsys):
+    missing = ModuleNotFoundError("No module named 'torch'", name="torch")
+    assert run_main("shardlm train", fails_with(missing), [], extra="train") == 2
+    assert capsys.readouterr().err == ("shardlm train: error: No module named 'torch': this command needs an "
+                                       "optional dependency; pip install 'shardlm[train]'\n")
+
+
+def test_a_missing_project_module_is_a_bug():
+    with pytest.raises(ModuleNotFoundError):
+        run_main("x", fails_with(ModuleNotFoundError("No module named 'pipelines.nope'", name="pipelines.nope")), [])

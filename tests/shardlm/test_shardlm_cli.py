@@ -109,3 +109,13 @@ def test_shardlm_schema_imports_neither_torch_nor_beam(tmp_path):
              "assert not bad, bad\n")
     out = subprocess.run([sys.executable, "-c", check], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
+
+
+@pytest.mark.parametrize("name, extra", [("train", "train"), ("demo", "tokenizer,train"), ("tokenizer", "tokenizer")])
+def test_a_missing_extra_is_named(monkeypatch, capsys, name, extra):
+    def needs_torch(argv):
+        raise ModuleNotFoundError("No module named 'transformers'", name="transformers")
+
+    monkeypatch.setitem(sys.modules, SUBCOMMANDS[name].module, types.SimpleNamespace(main=needs_torch))
+    assert main([name]) == 2
+    assert capsys.readouterr().err.endswith(f"pip install 'shardlm[{extra}]'\n")
