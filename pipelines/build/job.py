@@ -19,20 +19,23 @@ import hashlib
 import logging
 import math
 from collections import Counter
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Iterable, Iterator
 
 import apache_beam as beam
-from apache_beam.pvalue import AsDict, AsList, AsSingleton, TaggedOutput
+import numpy as np
+from apache_beam.pvalue import AsDict, AsList, AsSingleton
 
+from pipelines.build.inputs import UNITS, ReadAndTokenize
 from pipelines.build.objectives import BUILDERS, BuildOptions, ShardContext, examples_table, get_builder
 from pipelines.build.objectives.common import PACKINGS
 from pipelines.build.objectives.negative_pool import WINDOW_SEQ_LENS, NegativePool, pool_rank, pool_window
-from pipelines.docs_input import document_files, iter_documents
+from pipelines.build.objectives.tlm import OVERFLOWS
+from pipelines.build.parallel import PairFields, parallel_files, parse_langs
+from pipelines.build.tokenize_docs import TokenizedDoc
+from pipelines.docs_input import document_files
 from pipelines.options import add_storage_flag, parse_job_args
-from pipelines.build.tokenize_docs import TokenizedDoc, tokenize_documents
-from pipelines.tokenizer.load import load_tokenizer, tokenizer_for_build
-from pipelines.tokenizer.word_starts import word_start_rule
+from pipelines.tokenizer.load import tokenizer_for_build
 from schemas import OBJECTIVES, examples_schema, read_manifest, token_dtype, uncommit, with_languages, write_manifest
 from schemas.examples import MAX_LANGUAGES
 from schemas.flags import config_flag
@@ -43,11 +46,11 @@ from shards.writer import ShardInfo, rechunk, shard_set_manifest, write_shard
 log = logging.getLogger(__name__)
 
 SPLITS = ("train", "valid")
-TOKENIZE_BATCH = 64  # documents per encode_batch call
 # Options only some builders read (Builder.options), with their flags: the job refuses a
 # non-default value for an objective whose builder does not read it.
 OBJECTIVE_FLAGS = {"short_seq_prob": "--short-seq-prob", "dupe_factor": "--dupe-factor", "packing": "--packing",
-                   "per_language": "--per-language", "negative_pool": "--negative-pool"}
+                   "per_language": "--per-language", "negative_pool": "--negative-pool", "langs": "--langs",
+                   "src_field": "--src-field", "tgt_field": "--tgt-field", "pair_overflow": "--pair-overflow"}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -67,6 +70,10 @@ class BuildConfig:
     packing: str = "full"  # RoBERTa FULL-SENTENCES; "doc": DOC-SENTENCES
     per_language: bool = False
     negative_pool: int = 10_000  # nsp: documents per split whose windows random B segments come from
+    langs: tuple[str, str] | None = None  # tlm: the languages of every file (else from its name)
+    src_field: str = "src"  # tlm, JSONL: where each side is
+    tgt_field: str = "tgt"
+    pair_overflow: str = "drop"  # tlm: drop (XLM) or truncate pairs longer than seq_len
     storage_options: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -81,6 +88,8 @@ class BuildConfig:
             (self.dupe_factor >= 1, f"--dupe-factor must be >= 1, got {self.dupe_factor}"),
             (self.packing in PACKINGS, f"--packing must be one of {', '.join(PACKINGS)}, got {self.packing!r}"),
             (self.negative_pool >= 2, f"--negative-pool must be >= 2, got {self.negative_pool}"),
+            (self.pair_overflow in OVERFLOWS,
+             f"--pair-overflow must be one of {', '.join(OVERFLOWS)}, got {self.pair_overflow!r}"),
         ]
         for ok, message in checks:
             if not ok:
@@ -97,6 +106,16 @@ class BuildConfig:
                 raise ValueError(f"{flag} applies to {', '.join(users)} only, not {self.objective}; drop it")
 
     @property
+    def reads(self) -> str:
+        """The input the objective's builder takes: "documents" or "parallel"."""
+        return get_builder(self.objective).reads
+
+    @property
+    def unit(self) -> str:
+        """What input records are counted as: documents or pairs."""
+        return UNITS[self.reads]
+
+    @property
     def languages_on(self) -> bool:
         """Whether examples carry language ids (schemas.OBJECTIVES decides, with --per-language)."""
         return with_languages(self.objective, self.per_language)
@@ -105,7 +124,7 @@ class BuildConfig:
         return BuildOptions(seq_len=self.seq_len, seed=self.seed, cls_id=special_ids["cls"],
                             sep_id=special_ids["sep"], short_seq_prob=self.short_seq_prob,
                             dupe_factor=self.dupe_factor, packing=self.packing, per_language=self.per_language,
-                            negative_pool=self.negative_pool, languages=languages)
+                            negative_pool=self.negative_pool, pair_overflow=self.pair_overflow, languages=languages)
 
     def recorded(self) -> dict[str, Any]:
         """The configuration the manifest records: everything that shapes the bytes (not where they go)."""
@@ -131,10 +150,14 @@ def shard_index(doc_id: str, num_shards: int) -> int:
     return int(hash_unit("shard", doc_id) * num_shards)
 
 
-def doc_counts(split_doc: tuple[str, TokenizedDoc]) -> dict[str, int]:
+def doc_counts(split_doc: tuple[str, TokenizedDoc], unit: str = "documents") -> dict[str, int]:
+    """A kept input record's counts (`unit`: documents, or pairs, whose reads the reader counts)."""
     split, doc = split_doc
-    return {"documents/read": 1, "documents": 1, f"documents/{split}": 1, "sentences": doc.num_sentences,
-            "tokens": doc.num_tokens, f"tokens/{split}": doc.num_tokens, f"documents/lang/{doc.lang}": 1}
+    counts = {unit: 1, f"{unit}/{split}": 1, "sentences": doc.num_sentences, "tokens": doc.num_tokens,
+              f"tokens/{split}": doc.num_tokens, f"{unit}/lang/{doc.lang}": 1}
+    if unit == "documents":
+        counts["documents/read"] = 1
+    return counts
 
 
 def language_table(counts: dict[str, int], config: BuildConfig) -> dict[str, int]:
@@ -142,7 +165,8 @@ def language_table(counts: dict[str, int], config: BuildConfig) -> dict[str, int
     `languages`); empty when the examples carry no language ids."""
     if not config.languages_on:
         return {}
-    codes = sorted(k.split("/", 2)[2] for k in counts if k.startswith("documents/lang/"))
+    keys = [k.split("/", 2)[2] for k in counts if k.startswith(f"{config.unit}/lang/")]
+    codes = sorted({code for key in keys for code in (key.split("-") if config.unit == "pairs" else [key])})
     if len(codes) > MAX_LANGUAGES:
         raise ValueError(f"{len(codes)} languages in the input but language ids are uint8: "
                          f"keep at most {MAX_LANGUAGES} (shardlm clean --langs)")
@@ -154,7 +178,7 @@ def plan_shards(counts: dict[str, int], config: BuildConfig, bytes_per_token: in
     never more than the split's documents; none for a split without documents."""
     plan = {}
     for split in SPLITS:
-        docs = counts.get(f"documents/{split}", 0)
+        docs = counts.get(f"{config.unit}/{split}", 0)
         wanted = config.num_shards or max(
             1, math.ceil(counts.get(f"tokens/{split}", 0) * bytes_per_token / config.target_shard_bytes))
         plan[split] = min(wanted, docs)
@@ -192,6 +216,11 @@ def example_counts(examples: list[dict], split: str, languages: dict[str, int]) 
         if "lang" in e:
             counter[f"examples/lang/{codes[e['lang']]}"] += 1
             counter[f"tokens/lang/{codes[e['lang']]}"] += len(e["input_ids"])
+        if "langs" in e:  # tlm: an example counts for each of its languages, tokens for their own
+            ids, n = np.unique(e["langs"], return_counts=True)
+            for i, k in zip(ids.tolist(), n.tolist()):
+                counter[f"examples/lang/{codes[i]}"] += 1
+                counter[f"tokens/lang/{codes[i]}"] += k
     return counter
 
 
@@ -203,29 +232,6 @@ def sum_counts(dicts: Iterable[dict[str, int]]) -> dict[str, int]:
 
 
 # ----------------------------------------------------------------------------- Beam steps
-
-
-class TokenizeFn(beam.DoFn):
-    """Batches of (doc_id, text, lang) -> TokenizedDoc; skipped-document counts to the 'skipped' output."""
-
-    def __init__(self, tokenizer_url: str, storage_options: dict):
-        self._url, self._options = tokenizer_url, storage_options
-        self._tokenizer = self._word_starts = None
-
-    def setup(self) -> None:
-        self._tokenizer, _ = load_tokenizer(self._url, self._options)
-        self._word_starts = word_start_rule(self._tokenizer)
-
-    def process(self, batch: list[tuple[str, str, str]]) -> Iterator[Any]:
-        docs, skipped = tokenize_documents(self._tokenizer, batch, self._word_starts)
-        langs = {doc_id: lang for doc_id, _, lang in batch}
-        for doc in docs:
-            yield replace(doc, lang=langs[doc.doc_id])
-        if skipped:
-            for reason, n in skipped.items():
-                beam.metrics.Metrics.counter("build", f"skipped_{reason}").inc(n)
-            counts = {f"documents/skipped/{r}": n for r, n in skipped.items()}
-            yield TaggedOutput("skipped", {**counts, "documents/read": sum(skipped.values())})
 
 
 def key_by_shard(split_doc: tuple[str, TokenizedDoc], plan: dict[str, int]):
@@ -267,18 +273,16 @@ def commit(_, config: BuildConfig, tokenizer_info: dict, schema, written: list, 
     write_manifest(config.output, manifest, config.storage_options)
 
 
-def build_pipeline(p: beam.Pipeline, config: BuildConfig, files: list[str], tokenizer_info: dict) -> None:
+def build_pipeline(p: beam.Pipeline, config: BuildConfig, files: list, tokenizer_info: dict) -> None:
     """Wire the transforms (see the module docstring)."""
     schema = examples_schema(config.objective, tokenizer_info["vocab_size"], config.per_language)
-    so = config.storage_options
-    tokenized = (
-        p | "Files" >> beam.Create(files) | "SpreadFiles" >> beam.Reshuffle()
-        | "Read" >> beam.FlatMap(iter_documents, so, ("id", "text", "lang"))
-        | "Batch" >> beam.BatchElements(min_batch_size=1, max_batch_size=TOKENIZE_BATCH)
-        | "Tokenize" >> beam.ParDo(TokenizeFn(tokenizer_info["url"], so)).with_outputs("skipped", main="docs"))
-    assigned = tokenized.docs | "Split" >> beam.Map(assign_split, config.seed, config.valid_fraction)
+    fields = PairFields(src=config.src_field, tgt=config.tgt_field)
+    docs, input_counts = (p | "Files" >> beam.Create(files)
+                          | "Input" >> ReadAndTokenize(config.reads, tokenizer_info["url"], config.storage_options,
+                                                       fields))
+    assigned = docs | "Split" >> beam.Map(assign_split, config.seed, config.valid_fraction)
     counts = (
-        (assigned | "DocCounts" >> beam.Map(doc_counts), tokenized.skipped)
+        (assigned | "DocCounts" >> beam.Map(doc_counts, config.unit), input_counts)
         | "AllCounts" >> beam.Flatten() | "SumCounts" >> beam.CombineGlobally(sum_counts))
     plan = counts | "Plan" >> beam.Map(plan_shards, config, token_dtype(tokenizer_info["vocab_size"]).byte_width)
     languages = counts | "Languages" >> beam.Map(language_table, config)
@@ -301,7 +305,8 @@ def build_pipeline(p: beam.Pipeline, config: BuildConfig, files: list[str], toke
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="shardlm build", description=__doc__.splitlines()[0])
-    parser.add_argument("--input", required=True, help="documents dataset folder (output of `shardlm clean`)")
+    parser.add_argument("--input", required=True, help="documents dataset folder (output of `shardlm clean`); "
+                        "tlm: a parallel corpus, TSV or JSONL files (a file, folder or glob)")
     parser.add_argument("--tokenizer", required=True, help="tokenizer folder or tokenizer.json URL")
     parser.add_argument("--objective", required=True, metavar="|".join(BUILDERS), help="; ".join(
         f"{name}: {OBJECTIVES[name].description}" for name in BUILDERS))
@@ -322,11 +327,17 @@ def build_parser() -> argparse.ArgumentParser:
                 help="nsp, sop: probability of a shorter random target length (Google BERT)")
     config_flag(parser, "--dupe-factor", BuildConfig, type=int, help="nsp, sop: passes over each document")
     config_flag(parser, "--packing", BuildConfig, choices=PACKINGS,
-                help="mlm: full (FULL-SENTENCES, crosses documents) or doc (DOC-SENTENCES)")
+                help="mlm, clm: full (FULL-SENTENCES, crosses documents) or doc (DOC-SENTENCES)")
     config_flag(parser, "--per-language", BuildConfig, action="store_true",
                 help="mlm: one stream per language of the documents, each example with its language id")
     config_flag(parser, "--negative-pool", BuildConfig, type=int,
                 help="nsp: documents per split (a seeded corpus-wide sample) random B segments come from")
+    parser.add_argument("--langs", default=None, metavar="L1,L2",
+                        help="tlm: the languages of every input file (default: from names *.<l1>-<l2>.tsv)")
+    config_flag(parser, "--src-field", BuildConfig, help="tlm, JSONL: the field (dotted path) of the source side")
+    config_flag(parser, "--tgt-field", BuildConfig, help="tlm, JSONL: the field (dotted path) of the target side")
+    config_flag(parser, "--pair-overflow", BuildConfig, choices=OVERFLOWS,
+                help="tlm: a pair longer than --seq-len is dropped (XLM) or truncated in proportion")
     add_storage_flag(parser)
     return parser
 
@@ -339,9 +350,14 @@ def main(argv: list[str] | None = None) -> dict:
         output=args.output.rstrip("/"), seed=args.seed, valid_fraction=args.valid_fraction,
         chunk_size=args.chunk_size, num_shards=args.num_shards, target_shard_bytes=args.target_shard_bytes,
         short_seq_prob=args.short_seq_prob, dupe_factor=args.dupe_factor, packing=args.packing,
-        per_language=args.per_language, negative_pool=args.negative_pool, storage_options=args.storage_options)
+        per_language=args.per_language, negative_pool=args.negative_pool, langs=parse_langs(args.langs),
+        src_field=args.src_field, tgt_field=args.tgt_field, pair_overflow=args.pair_overflow,
+        storage_options=args.storage_options)
     check_url(config.output)
-    files = document_files(config.input, config.storage_options)
+    if config.reads == "parallel":
+        files = parallel_files(config.input, config.langs, config.storage_options)
+    else:
+        files = document_files(config.input, config.storage_options)
     # a vocab.txt, vocab.json + merges.txt or .model is converted and saved as OUTPUT/tokenizer/
     tokenizer_info = tokenizer_for_build(config.tokenizer, config.output, config.storage_options)
     if uncommit(config.output, config.storage_options):

@@ -94,6 +94,15 @@ def tokenize_documents(tokenizer: Tokenizer, docs: Iterable[tuple[str, str] | tu
     return out, skipped
 
 
+def encode_texts(tokenizer: Tokenizer, texts: list[str], rule: WordStartRule | None = None
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Encode texts in one batch without special tokens: all ids, their word-start flags (each
+    text's first token starts a word) and each text's length (a text of no token: 0)."""
+    rule = rule or word_start_rule(tokenizer)
+    encodings = tokenizer.encode_batch(texts, add_special_tokens=False) if texts else []
+    return _flatten(encodings, texts, rule)
+
+
 def _flatten(encodings: list[Encoding], texts: list[str], rule: WordStartRule
              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """All encodings' ids, their word-start flags, and each encoding's length."""

@@ -37,6 +37,7 @@ from apache_beam.portability.api import beam_runner_api_pb2  # noqa: E402
 from apache_beam.runners.dataflow.internal import apiclient  # noqa: E402
 
 from pipelines.build import job as build  # noqa: E402
+from pipelines.build.inputs import TokenizeFn  # noqa: E402
 from pipelines.clean import job as clean  # noqa: E402
 from pipelines.options import parse_job_args  # noqa: E402
 from pipelines.tokenizer.load import load_tokenizer  # noqa: E402
@@ -52,7 +53,7 @@ DATAFLOW_FLAGS = ["--runner", "DataflowRunner", "--dry_run=True", "--no_auth",
 # "NearDedup"), so nesting may change; the other top-level steps are printed, not required.
 CLEAN_CORE = {"Files", "Read", "Clean", "UrlDedup", "ExactDedup", "NearDedup", "LineDedup", "GroupParts",
               "WriteParts", "WriteRejects", "Commit"}
-BUILD_CORE = {"Files", "Read", "Tokenize", "Split", "SumCounts", "Plan", "Group", "Write", "Commit"}
+BUILD_CORE = {"Files", "Read", "Tokenize", "Split", "SumCounts", "Plan", "Languages", "Group", "Write", "Commit"}
 # User code lives in these payloads; each must unpickle to the callable Beam will run on workers.
 PICKLED_DOFN = python_urns.PICKLED_DOFN_INFO
 PARDO = common_urns.primitives.PAR_DO.urn
@@ -180,6 +181,22 @@ def test_build_translates_for_dataflow(tmp_path):
     _, tokenizer_info = load_tokenizer(config.tokenizer)
     pipeline = beam.Pipeline(options=options)
     build.build_pipeline(pipeline, config, build.document_files(config.input), tokenizer_info)
-    code = check_job(dry_run(pipeline), BUILD_CORE, "build")
-    tokenize_fn = code["Tokenize/ParDo(TokenizeFn)"][0]
-    assert isinstance(tokenize_fn, build.TokenizeFn) and tokenize_fn._tokenizer is None  # loaded in setup()
+    code = check_job(dry_run(pipeline), BUILD_CORE | {"Pool"}, "build")  # nsp: the negative pool's combine
+    tokenize_fn = code["Input/Tokenize/ParDo(TokenizeFn)"][0]
+    assert isinstance(tokenize_fn, TokenizeFn) and tokenize_fn._tokenizer is None  # loaded in setup()
+
+
+def test_build_tlm_translates_for_dataflow(tmp_path):
+    (tmp_path / "pairs.en-de.tsv").write_text("Alice visited the old bridge.\tAlice besuchte die alte Brücke.\n")
+    tokenizer = write_tokenizer(tmp_path)
+    argv = ["--input", str(tmp_path / "pairs.en-de.tsv"), "--tokenizer", tokenizer, "--objective", "tlm",
+            "--seq-len", "32", "--output", f"{BUCKET}/tlm", *DATAFLOW_FLAGS]
+    args, options = parse_job_args(build.build_parser(), argv)
+    config = build.BuildConfig(input=args.input, tokenizer=args.tokenizer, objective=args.objective,
+                               seq_len=args.seq_len, output=args.output, storage_options=args.storage_options)
+    _, tokenizer_info = load_tokenizer(config.tokenizer)
+    pipeline = beam.Pipeline(options=options)
+    build.build_pipeline(pipeline, config, build.parallel_files(config.input, None), tokenizer_info)
+    code = check_job(dry_run(pipeline), BUILD_CORE, "build tlm")
+    tokenize_fn = code["Input/Tokenize/ParDo(TokenizeFn)"][0]
+    assert tokenize_fn._reads == "parallel"

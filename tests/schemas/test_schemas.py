@@ -1,7 +1,7 @@
 import pyarrow as pa
 import pytest
 
-from schemas import DOCUMENTS_SCHEMA, OBJECTIVES, examples_schema, token_dtype
+from schemas import DOCUMENTS_SCHEMA, OBJECTIVES, examples_schema, objective_columns, token_dtype, with_languages
 
 
 def test_token_dtype_is_uint16_up_to_65536_and_uint32_above():
@@ -53,3 +53,22 @@ def test_documents_schema_field_names_and_kind():
     assert DOCUMENTS_SCHEMA.field("timestamp").type == pa.timestamp("s", tz="UTC")
     assert not DOCUMENTS_SCHEMA.field("id").nullable
     assert DOCUMENTS_SCHEMA.field("url").nullable
+
+
+def test_the_objective_table_gives_each_objective_its_columns():
+    assert list(OBJECTIVES) == ["mlm", "nsp", "sop", "tlm", "clm"]
+    assert all(spec.description for spec in OBJECTIVES.values())
+    assert objective_columns("sop") == ("input_ids", "word_start", "doc_id", "segment_b_start", "sentence_order_label")
+    assert objective_columns("tlm") == ("input_ids", "word_start", "doc_id", "segment_b_start", "langs")
+    assert objective_columns("clm") == ("input_ids", "word_start", "doc_id", "lang")
+    assert objective_columns("mlm") == ("input_ids", "word_start", "doc_id")
+    assert objective_columns("mlm", per_language=True) == ("input_ids", "word_start", "doc_id", "lang")
+    assert objective_columns("nsp", per_language=True) == objective_columns("nsp")  # never per language
+    assert examples_schema("tlm", 100).field("langs").type == pa.list_(pa.uint8())
+    assert examples_schema("clm", 100).field("lang").type == pa.uint8()
+    assert examples_schema("sop", 100).field("sentence_order_label").type == pa.int8()
+    assert [with_languages(o) for o in OBJECTIVES] == [False, False, False, True, True]
+    for objective in OBJECTIVES:
+        for per_language in (False, True):
+            assert examples_schema(objective, 100, per_language).names == list(objective_columns(objective,
+                                                                                                 per_language))

@@ -8,7 +8,7 @@ and a line in `BUILDERS`.
 
 from __future__ import annotations
 
-from pipelines.build.objectives import mlm, nsp, sop
+from pipelines.build.objectives import clm, mlm, nsp, sop, tlm
 from pipelines.build.objectives.common import BuildOptions, Builder, Example, ShardContext, examples_table
 from schemas import OBJECTIVES
 
@@ -16,6 +16,8 @@ BUILDERS: dict[str, Builder] = {
     "mlm": mlm.BUILDER,
     "nsp": nsp.BUILDER,
     "sop": sop.BUILDER,
+    "tlm": tlm.BUILDER,
+    "clm": clm.BUILDER,
 }
 assert all(BUILDERS[name].name == name for name in BUILDERS), "a BUILDERS key differs from its builder's name"
 assert set(BUILDERS) <= set(OBJECTIVES), "every builder needs its row in schemas.OBJECTIVES"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from dataclasses import dataclass, field
+from itertools import groupby
 from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
@@ -35,7 +36,7 @@ class BuildOptions:
     packing: str = "full"
     per_language: bool = False
     negative_pool: int = 10_000
-    pair_overflow: str = "drop"
+    pair_overflow: str = "drop"  # tlm: drop (XLM) or truncate a pair longer than seq_len
     languages: dict[str, int] = field(default_factory=dict)  # code -> id (the manifest's table)
 
 
@@ -65,6 +66,19 @@ class Builder:
     reads: str = "documents"
     options: frozenset[str] = frozenset()
     needs_negative_pool: bool = False
+
+
+def streams(docs: Sequence[TokenizedDoc], packing: str, per_language: bool) -> Iterator[list[TokenizedDoc]]:
+    """The document runs packed independently: one per document (doc), one per language
+    (per_language, languages in code order, documents in input order), or all of them."""
+    if packing == "doc":
+        for doc in (sorted(docs, key=lambda d: d.lang) if per_language else docs):
+            yield [doc]
+    elif per_language:
+        for _, group in groupby(sorted(docs, key=lambda d: d.lang), key=lambda d: d.lang):
+            yield list(group)
+    elif docs:
+        yield list(docs)
 
 
 def doc_rng(seed: int, doc_id: str) -> np.random.Generator:

@@ -16,13 +16,12 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from itertools import groupby
 from typing import Iterator, Sequence
 
 import numpy as np
 
 from pipelines.build.objectives.common import (
-    PACKINGS, BuildOptions, Builder, Example, Segment, ShardContext)
+    PACKINGS, BuildOptions, Builder, Example, Segment, ShardContext, streams)
 from pipelines.build.tokenize_docs import TokenizedDoc
 
 
@@ -43,19 +42,6 @@ class MlmConfig:
 def make_config(options: BuildOptions) -> MlmConfig:
     return MlmConfig(seq_len=options.seq_len, cls_id=options.cls_id, sep_id=options.sep_id,
                      packing=options.packing, per_language=options.per_language, languages=options.languages)
-
-
-def streams(docs: Sequence[TokenizedDoc], packing: str, per_language: bool) -> Iterator[list[TokenizedDoc]]:
-    """The document runs packed independently: one per document (doc), one per language
-    (per_language, languages in code order, documents in input order), or all of them."""
-    if packing == "doc":
-        for doc in (sorted(docs, key=lambda d: d.lang) if per_language else docs):
-            yield [doc]
-    elif per_language:
-        for _, group in groupby(sorted(docs, key=lambda d: d.lang), key=lambda d: d.lang):
-            yield list(group)
-    elif docs:
-        yield list(docs)
 
 
 def build_mlm(docs: Sequence[TokenizedDoc], config: MlmConfig, counter: Counter | None = None,

@@ -142,23 +142,24 @@ def test_build_writes_to_s3(corpus, s3_bucket, tmp_path):
 
 
 @pytest.mark.parametrize("flags, error, match", [
-    (["--objective", "tlm"], ValueError, "not yet supported"),
+    (["--objective", "tlm"], FileNotFoundError, "holds no .tsv or .jsonl file; --objective tlm reads a parallel"),
+    (["--objective", "clm", "--per-language"], ValueError, "--per-language applies to mlm only, not clm"),
+    (["--objective", "mlm", "--langs", "en,de"], ValueError, "--langs applies to tlm only, not mlm"),
+    (["--objective", "tlm", "--langs", "en"], ValueError, "--langs takes two different language codes"),
     (["--objective", "wat"], ValueError, "unknown --objective 'wat'; choose one of mlm, nsp, sop"),
     (["--seq-len", "4"], ValueError, "--seq-len must be"),
     (["--valid-fraction", "1.5"], ValueError, "--valid-fraction"),
     (["--objective", "mlm", "--dupe-factor", "3"], ValueError, "--dupe-factor applies to nsp, sop only, not mlm"),
-    (["--objective", "nsp", "--packing", "doc"], ValueError, "--packing applies to mlm only, not nsp"),
+    (["--objective", "nsp", "--packing", "doc"], ValueError, "--packing applies to mlm, clm only, not nsp"),
     (["--objective", "sop", "--negative-pool", "50"], ValueError, "--negative-pool applies to nsp only, not sop"),
     (["--objective", "nsp", "--negative-pool", "1"], ValueError, "--negative-pool must be >= 2"),
 ])
 def test_bad_configuration_fails_before_work(corpus, tmp_path, flags, error, match):
     docs, tok = corpus
-    base = {"--input": docs, "--tokenizer": tok, "--objective": "nsp", "--seq-len": "32",
-            "--output": str(tmp_path / "out")}
-    for flag, value in zip(flags[::2], flags[1::2]):
-        base[flag] = value
+    base = ["--input", docs, "--tokenizer", tok, "--objective", "nsp", "--seq-len", "32",
+            "--output", str(tmp_path / "out")]
     with pytest.raises(error, match=re.escape(match)):
-        main([x for kv in base.items() for x in kv])
+        main(base + flags)  # a flag given twice: the last one counts
     assert not (tmp_path / "out").exists()
 
 
@@ -181,7 +182,8 @@ def test_config_records_what_shapes_the_bytes():
     assert config.recorded() == {"input": "in", "tokenizer": "tok", "objective": "nsp", "seq_len": 128,
                                  "seed": 0, "valid_fraction": 0.02, "chunk_size": 1024, "num_shards": None,
                                  "target_shard_bytes": 128_000_000, "short_seq_prob": 0.1, "dupe_factor": 1,
-                                 "packing": "full", "per_language": False, "negative_pool": 10_000}
+                                 "packing": "full", "per_language": False, "negative_pool": 10_000,
+                                 "langs": None, "src_field": "src", "tgt_field": "tgt", "pair_overflow": "drop"}
 
 
 @pytest.mark.slow
@@ -274,3 +276,102 @@ def test_build_mlm_per_language(bilingual, tmp_path):
     for r in rows:  # a German example holds German text only: streams never mix languages
         body = set(r["input_ids"][1:-1]) - {manifest["tokenizer"]["special_ids"]["sep"]}
         assert (body <= german_ids) == (r["lang"] == 0)
+
+
+@pytest.mark.slow
+def test_build_clm_end_to_end(bilingual, tmp_path):
+    docs, tok = bilingual
+    manifest = main(["--input", docs, "--tokenizer", tok, "--objective", "clm", "--seq-len", "32",
+                     "--output", str(tmp_path / "clm"), "--valid-fraction", "0"])
+    assert manifest["languages"] == {"de": 0, "en": 1}
+    rows = [r for s in manifest["shards"] for _, t in iter_chunks(str(tmp_path / "clm" / s["url"]))
+            for r in t.to_pylist()]
+    sep = manifest["tokenizer"]["special_ids"]["sep"]
+    assert Counter(r["lang"] for r in rows) == {0: manifest["counts"]["examples/lang/de"],
+                                                 1: manifest["counts"]["examples/lang/en"]}
+    full = [r for r in rows if len(r["input_ids"]) == 32]
+    assert len(full) >= len(rows) - 2  # windows are full but each language's last
+    body = sum(1 for r in rows for t in r["input_ids"] if t != sep)
+    assert body == manifest["counts"]["tokens"]
+    assert sum(1 for r in rows for t in r["input_ids"] if t == sep) >= manifest["counts"]["sentences"]
+
+
+def write_parallel(folder: Path) -> str:
+    folder.mkdir()
+    (folder / "tiny.en-de.tsv").write_bytes(
+        "The old bridge is long.\tDie alte Brücke ist lang.\n"
+        "A red house stands here.\tEin rotes Haus steht hier.\n"
+        "no tab on this line\n"
+        "Empty on the right.\t \n".encode() + b"\xff\xfe broken\tkaputt\n" +
+        "Seven boxes were counted.\tSieben Kisten wurden gezählt.\n".encode())
+    (folder / "more.jsonl").write_text(
+        '{"translation": {"en": "The river bank is quiet.", "fr": "La rive est calme."}}\n'
+        '{"translation": {"en": "Only English."}}\n', encoding="utf-8")
+    return str(folder)
+
+
+@pytest.mark.slow
+def test_build_tlm_end_to_end_with_bad_lines_counted(corpus, tmp_path):
+    _, tok = corpus
+    data = write_parallel(tmp_path / "parallel")
+    args = ["--input", data, "--tokenizer", tok, "--objective", "tlm", "--seq-len", "24",
+            "--valid-fraction", "0", "--pair-overflow", "truncate"]
+    with pytest.raises(ValueError, match=r"more\.jsonl: the file name does not say its languages"):
+        main([*args, "--output", str(tmp_path / "fails")])
+    assert not (tmp_path / "fails").exists()
+    (tmp_path / "parallel" / "more.jsonl").rename(tmp_path / "parallel" / "more.en-fr.jsonl")
+    manifest = main([*args, "--output", str(tmp_path / "tlm"), "--src-field", "translation.en",
+                     "--tgt-field", "translation.fr"])
+    counts = manifest["counts"]
+    assert manifest["languages"] == {"de": 0, "en": 1, "fr": 2}
+    assert {k: v for k, v in counts.items() if k.startswith("pairs/")} == {
+        "pairs/read": 8, "pairs/rejected/no_tab": 1, "pairs/rejected/empty_side": 1,
+        "pairs/rejected/invalid_utf8": 1, "pairs/rejected/missing_field": 1, "pairs/train": 4,
+        "pairs/lang/en-de": 3, "pairs/lang/en-fr": 1}
+    assert counts["pairs"] == 4 and counts["examples"] + counts.get("tlm/dropped/too_long", 0) == 4
+    rows = [r for s in manifest["shards"] for _, t in iter_chunks(str(tmp_path / "tlm" / s["url"]))
+            for r in t.to_pylist()]
+    ids = manifest["tokenizer"]["special_ids"]
+    tokenizer, _ = load_tokenizer(tok)
+    for r in rows:
+        b = r["segment_b_start"]
+        assert r["input_ids"][0] == ids["cls"] and r["input_ids"][b - 1] == r["input_ids"][b] == ids["sep"]
+        assert r["input_ids"][-1] == ids["sep"] and len(r["input_ids"]) <= 24
+        assert r["langs"] == [1] * b + [r["langs"][-1]] * (len(r["input_ids"]) - b) and r["langs"][-1] in (0, 2)
+        source = tokenizer.decode(r["input_ids"][1:b - 1])
+        assert source.split()[0] in {"the", "a", "seven"}  # English first (the tokenizer lowercases)
+    assert counts["examples/lang/en"] == len(rows) and counts["tokens/lang/en"] == sum(
+        r["segment_b_start"] for r in rows)
+
+
+@pytest.mark.slow
+def test_build_tlm_on_real_parallel_data(corpus, tmp_path):
+    shared = Path(__file__).resolve().parents[3] / ".." / "shared" / "data" / "parallel"
+    if not shared.is_dir():
+        pytest.skip(f"{shared} is absent (the shared test data, see ../shared/data/README.md)")
+    _, tok = corpus
+    manifest = main(["--input", str(shared / "debian-reference.en-ja.tsv"), "--tokenizer", tok, "--objective", "tlm",
+                     "--seq-len", "128", "--output", str(tmp_path / "tlm"), "--num-shards", "2"])
+    counts = manifest["counts"]
+    assert manifest["languages"] == {"en": 0, "ja": 1}
+    assert counts["pairs/read"] == counts["pairs"] + sum(v for k, v in counts.items()
+                                                         if k.startswith(("pairs/rejected/", "pairs/skipped/")))
+    assert counts["examples"] + counts.get("tlm/dropped/too_long", 0) == counts["pairs"] > 2000
+    assert counts["tokens/lang/ja"] > 0 and counts["examples/lang/ja"] == counts["examples"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("objective, extra", [("sop", ()), ("clm", ("--packing", "doc")),
+                                              ("mlm", ("--per-language",)), ("tlm", ())])
+def test_every_objective_is_byte_identical_across_workers(bilingual, tmp_path, objective, extra):
+    docs, tok = bilingual
+    if objective == "tlm":
+        docs = write_parallel(tmp_path / "parallel")
+        (tmp_path / "parallel" / "more.jsonl").unlink()
+    args = ["--input", docs, "--tokenizer", tok, "--objective", objective, "--seq-len", "32", "--num-shards", "2",
+            "--valid-fraction", "0.2", *extra]
+    main([*args, "--output", str(tmp_path / "a")])
+    main([*args, "--output", str(tmp_path / "b"), "--direct_num_workers", "2",
+          "--direct_running_mode", "multi_processing"])
+    a = files_of(tmp_path / "a")
+    assert len(a) >= 3 and files_of(tmp_path / "b") == a  # shards of both splits (at most 2 each) + manifest

@@ -7,7 +7,7 @@ import pyarrow as pa
 import pytest
 
 from pipelines.build.objectives import BUILDERS, BuildOptions, get_builder
-from pipelines.build.objectives.common import doc_rng, examples_table, truncate_pair
+from pipelines.build.objectives.common import ShardContext, doc_rng, examples_table, truncate_pair
 from pipelines.build.objectives.negative_pool import NegativePool
 from pipelines.build.tokenize_docs import make_doc
 from schemas import OBJECTIVES, examples_schema, objective_columns
@@ -18,11 +18,10 @@ def test_every_objective_of_the_schema_table_has_a_builder_and_columns():
     assert list(BUILDERS) == [o for o in OBJECTIVES if o in BUILDERS]
     for name, builder in BUILDERS.items():
         assert builder.name == name
-        options = BuildOptions(seq_len=32, cls_id=CLS, sep_id=SEP)
+        options = BuildOptions(seq_len=32, cls_id=CLS, sep_id=SEP, languages={"und": 0})
         docs = numbered_docs(4)
         if builder.reads == "parallel":
             continue  # pairs: tests/pipelines/build/test_tlm.py
-        from pipelines.build.objectives.common import ShardContext
         context = ShardContext(negative_pool=NegativePool(docs))
         examples = list(builder.build(docs, builder.make_config(options), Counter(), context))
         assert examples

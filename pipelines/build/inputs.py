@@ -1,0 +1,90 @@
+"""The build job's first steps: read an input and tokenize it (Beam), per kind of input.
+
+- documents (mlm, nsp, sop, clm): a documents dataset's Parquet files -> sentences -> tokens;
+- parallel (tlm): TSV / JSONL files of sentence pairs (`parallel.py`) -> two-sentence documents.
+
+Each yields tokenized documents and count dicts: every input record counts once, as kept,
+rejected or skipped, under the input's unit (`documents/...` or `pairs/...`).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import replace
+from typing import Any, Iterator
+
+import apache_beam as beam
+from apache_beam.pvalue import TaggedOutput
+
+from pipelines.build.parallel import PairFields, ParallelFile, iter_pairs, tokenize_pairs
+from pipelines.build.tokenize_docs import tokenize_documents
+from pipelines.docs_input import iter_documents
+from pipelines.tokenizer.load import load_tokenizer
+from pipelines.tokenizer.word_starts import word_start_rule
+
+TOKENIZE_BATCH = 64  # documents (or pairs) per encode_batch call
+UNITS = {"documents": "documents", "parallel": "pairs"}  # Builder.reads -> the unit counts are kept in
+
+
+class TokenizeFn(beam.DoFn):
+    """Batches of (doc_id, text, lang) or of pairs -> TokenizedDoc; counts of skipped records to
+    the 'skipped' output."""
+
+    def __init__(self, tokenizer_url: str, storage_options: dict, reads: str):
+        self._url, self._options, self._reads = tokenizer_url, storage_options, reads
+        self._tokenizer = self._word_starts = None
+
+    def setup(self) -> None:
+        self._tokenizer, _ = load_tokenizer(self._url, self._options)
+        self._word_starts = word_start_rule(self._tokenizer)
+
+    def process(self, batch: list[tuple]) -> Iterator[Any]:
+        if self._reads == "parallel":
+            docs, skipped = tokenize_pairs(self._tokenizer, batch, self._word_starts)
+            yield from docs
+        else:
+            docs, skipped = tokenize_documents(self._tokenizer, batch, self._word_starts)  # lang: the splitter's rules
+            langs = {doc_id: lang for doc_id, _, lang in batch}
+            for doc in docs:
+                yield replace(doc, lang=langs[doc.doc_id])
+        if skipped:
+            unit = UNITS[self._reads]
+            for reason, n in skipped.items():
+                beam.metrics.Metrics.counter("build", f"{unit}_skipped_{reason}").inc(n)
+            counts = {f"{unit}/skipped/{r}": n for r, n in skipped.items()}
+            if unit == "documents":  # pairs are counted as read by the reader, every line
+                counts["documents/read"] = sum(skipped.values())
+            yield TaggedOutput("skipped", counts)
+
+
+def read_pairs(file: ParallelFile, fields: PairFields, storage_options: dict) -> Iterator[Any]:
+    """A parallel file's pairs; its line counts (read, rejected by reason) to the 'counts' output."""
+    counter: Counter = Counter()
+    yield from iter_pairs(file, fields, counter, storage_options)
+    for key, n in counter.items():
+        beam.metrics.Metrics.counter("build", key.replace("/", "_")).inc(n)
+    yield TaggedOutput("counts", dict(counter))
+
+
+class ReadAndTokenize(beam.PTransform):
+    """Input files -> (tokenized documents, count dicts)."""
+
+    def __init__(self, reads: str, tokenizer_url: str, storage_options: dict, fields: PairFields):
+        super().__init__()
+        self._reads, self._tokenizer, self._options, self._fields = reads, tokenizer_url, storage_options, fields
+
+    def expand(self, files):
+        spread = files | "SpreadFiles" >> beam.Reshuffle()
+        if self._reads == "parallel":
+            read = spread | "Read" >> beam.FlatMap(read_pairs, self._fields, self._options).with_outputs(
+                "counts", main="records")
+            records, read_counts = read.records, [read.counts]
+        else:
+            records = spread | "Read" >> beam.FlatMap(iter_documents, self._options, ("id", "text", "lang"))
+            read_counts = []
+        tokenized = (
+            records | "Batch" >> beam.BatchElements(min_batch_size=1, max_batch_size=TOKENIZE_BATCH)
+            | "Tokenize" >> beam.ParDo(TokenizeFn(self._tokenizer, self._options, self._reads)).with_outputs(
+                "skipped", main="docs"))
+        counts = (*read_counts, tokenized.skipped) | "InputCounts" >> beam.Flatten()
+        return tokenized.docs, counts

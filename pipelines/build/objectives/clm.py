@@ -1,0 +1,74 @@
+"""`clm`: XLM's causal LM streams (Lample & Conneau 2019, section 3.1).
+
+Per language, the documents' sentences form one stream, `</s> s1 </s> s2 </s> ...`, as XLM's
+monolingual data is stored (facebookresearch/XLM `Dictionary.index_data`: every sentence ends with
+`</s>`, the stream starts with one, and the empty line between two documents adds another). The
+stream is cut into consecutive windows of seq_len tokens (XLM's `StreamDataset`, `bptt`); the
+last window of a stream may be shorter and is never padded (a one-token tail is dropped and
+counted, `clm/dropped/short_tail`: it predicts nothing). Every example carries its language id
+(`lang`). With `packing="doc"` each document is a stream of its own, so no window crosses one.
+The separator is the tokenizer family's sep token. Deterministic: no randomness is drawn.
+doc_id is the document of the window's first token.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Iterator, Sequence
+
+import numpy as np
+
+from pipelines.build.objectives.common import PACKINGS, BuildOptions, Builder, Example, ShardContext, streams
+from pipelines.build.tokenize_docs import TokenizedDoc
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClmConfig:
+    seq_len: int
+    sep_id: int
+    packing: str = "full"
+    languages: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.packing not in PACKINGS:
+            raise ValueError(f"unknown packing {self.packing!r}; choose one of {', '.join(PACKINGS)}")
+
+
+def make_config(options: BuildOptions) -> ClmConfig:
+    return ClmConfig(seq_len=options.seq_len, sep_id=options.sep_id, packing=options.packing,
+                     languages=options.languages)
+
+
+def build_clm(docs: Sequence[TokenizedDoc], config: ClmConfig, counter: Counter | None = None,
+              context: ShardContext | None = None) -> Iterator[Example]:
+    for stream in streams(docs, config.packing, per_language=True):
+        ids, ws, owner = stream_tokens(stream, config.sep_id)
+        lang = config.languages[stream[0].lang]
+        for lo in range(0, len(ids), config.seq_len):
+            hi = min(lo + config.seq_len, len(ids))
+            if hi - lo < 2:
+                if counter is not None:
+                    counter["clm/dropped/short_tail"] += 1
+                continue
+            yield {"input_ids": ids[lo:hi], "word_start": ws[lo:hi], "doc_id": stream[owner[lo]].doc_id,
+                   "lang": lang}
+
+
+def stream_tokens(docs: Sequence[TokenizedDoc], sep_id: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The stream's ids, word starts, and each token's document (index into `docs`)."""
+    ids, ws, owner = [np.array([sep_id], dtype=np.uint32)], [np.array([True])], [np.array([0])]
+    for k, doc in enumerate(docs):
+        if k:  # XLM's empty line between documents: one more separator
+            ids.append(np.array([sep_id], dtype=np.uint32))
+            ws.append(np.array([True]))
+            owner.append(np.array([k]))
+        for i in range(doc.num_sentences):
+            s_ids, s_ws = doc.sentence(i)
+            ids += [s_ids, np.array([sep_id], dtype=np.uint32)]
+            ws += [s_ws, np.array([True])]
+            owner.append(np.full(len(s_ids) + 1, k))
+    return np.concatenate(ids).astype(np.uint32), np.concatenate(ws).astype(bool), np.concatenate(owner)
+
+
+BUILDER = Builder(name="clm", make_config=make_config, build=build_clm, options=frozenset({"packing"}))
