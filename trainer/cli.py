@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import os
 
+from schemas.flags import config_flag
 from shards.storage import parse_storage_options
 from trainer.config import SIZE_NAMES, TrainConfig
 from trainer.models import MODEL_NAMES
@@ -14,35 +16,37 @@ log = logging.getLogger(__name__)
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The flags of `shardlm train`; every default is TrainConfig's (schemas.flags.config_flag)."""
     p = argparse.ArgumentParser(prog="shardlm train", description="Pretrain a BERT-family encoder on a shard set.")
-    p.add_argument("--model", required=True, choices=sorted(MODEL_NAMES))
+    p.add_argument("--model", required=True, choices=sorted(MODEL_NAMES),
+                   help="the model to pretrain; its shards must come from the `shardlm build --objective` it needs")
     p.add_argument("--size", default="tiny", choices=list(SIZE_NAMES), help="size preset of the model (default tiny)")
     p.add_argument("--data", required=True, help="shard-set folder, manifest URL, or brace/glob pattern of shards")
     p.add_argument("--output", required=True, help="local run folder: checkpoints/, metrics.jsonl, hf/")
-    p.add_argument("--max-steps", type=int, required=True)
-    p.add_argument("--batch-size", type=int, default=32, help="examples per rank per micro-batch")
-    p.add_argument("--lr", type=float, default=None, help="peak learning rate (default: the model's, per size)")
-    p.add_argument("--warmup-steps", type=int, default=None, help="default: 10%% of --max-steps")
-    p.add_argument("--grad-accum", type=int, default=1)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--weight-decay", type=float, default=None, help="default: the model's recipe (0.01)")
-    p.add_argument("--max-grad-norm", type=float, default=None,
-                   help="clip gradients to this global norm; 0: no clipping (default: the model's recipe)")
-    p.add_argument("--masking", default=None,
-                   help="masking preset (default: the model's; the presets are listed in docs/training.md)")
-    p.add_argument("--mask-prob", type=float, default=None, help="fraction of tokens selected (default 0.15)")
-    p.add_argument("--max-predictions", type=int, default=None,
-                   help="at most this many selected tokens per sequence (default: no cap)")
-    p.add_argument("--log-every", type=int, default=10)
-    p.add_argument("--checkpoint-every", type=int, default=None, help="default: only at --max-steps")
-    p.add_argument("--eval-every", type=int, default=None, help="default: only at the end")
-    p.add_argument("--eval-data", default=None, help="default: the valid split of --data (folder/manifest)")
-    p.add_argument("--eval-batches", type=int, default=8)
-    p.add_argument("--num-workers", type=int, default=0)
-    p.add_argument("--shuffle-buffer", type=int, default=10_000)
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    p.add_argument("--resume", action="store_true", help="continue from the latest complete checkpoint")
-    p.add_argument("--storage-options", default=None, help="fsspec options as JSON, e.g. '{\"anon\": true}'")
+    p.add_argument("--max-steps", type=int, required=True, help="optimizer steps to train for")
+    flag = functools.partial(config_flag, p, cls=TrainConfig)
+    flag("--batch-size", type=int, help="examples per rank per micro-batch")
+    flag("--lr", type=float, help="peak learning rate (default: the model's, per size)")
+    flag("--warmup-steps", type=int, help="linear warmup steps (default: 10%% of --max-steps)")
+    flag("--grad-accum", type=int, help="micro-batches per optimizer step")
+    flag("--seed", type=int, help="seeds the weights, the shuffle and the masks")
+    flag("--weight-decay", type=float, help="decoupled weight decay (default: the model's recipe, 0.01)")
+    flag("--max-grad-norm", type=float,
+         help="clip gradients to this global norm; 0: no clipping (default: the model's recipe)")
+    flag("--masking", help="masking preset (default: the model's; the presets are listed in docs/training.md)")
+    flag("--mask-prob", type=float, help="fraction of tokens selected for masking (default: the preset's, 0.15)")
+    flag("--max-predictions", type=int, help="at most this many selected tokens per sequence (default: no cap)")
+    flag("--log-every", type=int, help="steps between metrics.jsonl lines")
+    flag("--checkpoint-every", type=int, help="steps between checkpoints (default: only at --max-steps)")
+    flag("--eval-every", type=int, help="steps between evaluations (default: only at the end)")
+    flag("--eval-data", help="evaluation shards (default: the valid split of --data, a folder or manifest)")
+    flag("--eval-batches", type=int, help="batches per evaluation")
+    flag("--num-workers", type=int, help="DataLoader worker processes per rank (0: read in the training process)")
+    flag("--shuffle-buffer", type=int, help="examples in the shuffle buffer")
+    flag("--device", choices=["auto", "cpu", "cuda"], help="auto: cuda when available, else cpu")
+    flag("--resume", action="store_true", help="continue from the latest complete checkpoint")
+    p.add_argument("--storage-options", default=None, metavar="JSON",
+                   help="fsspec options as JSON, e.g. '{\"anon\": true}' (default: the standard environment)")
     return p
 
 

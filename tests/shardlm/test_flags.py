@@ -55,7 +55,7 @@ def parser_of(name):
     return importlib.import_module(SUBCOMMANDS[name].module).build_parser()
 
 
-@pytest.mark.parametrize("name", ["clean", "build"])
+@pytest.mark.parametrize("name", ["clean", "build", "train"])
 def test_every_flag_has_help(name):
     parser = parser_of(name)
     missing = [a.option_strings[0] for a in parser._actions if a.option_strings and not a.help]
@@ -92,3 +92,11 @@ def test_build_defaults_come_from_build_config():
     parser = parser_of("build")
     assert defaults_differing_from(parser, BuildConfig) == {}
     assert {a.dest for a in parser._actions} >= {"seed", "valid_fraction", "negative_pool", "packing"}
+
+
+def test_train_defaults_come_from_train_config():
+    from trainer.config import TrainConfig
+
+    parser = parser_of("train")
+    assert defaults_differing_from(parser, TrainConfig) == {}
+    assert {a.dest for a in parser._actions} >= {"batch_size", "shuffle_buffer", "device", "resume"}
