@@ -6,9 +6,11 @@ from pathlib import Path
 import pytest
 
 from pipelines.build.job import BuildConfig, hash_unit, main, shard_index
+from pipelines.build.objectives import BUILDERS
 from pipelines.tokenizer.job import main as train_tokenizer
 from pipelines.tokenizer.load import load_tokenizer
-from schemas import NotCommittedError, decode_schema, examples_schema, read_manifest
+from schemas import (OBJECTIVES, NotCommittedError, decode_schema, examples_schema, objective_columns, read_manifest,
+                     with_languages)
 from shards import expand_urls, iter_chunks, read_shard
 from tests.pipelines.conftest import synthetic_texts, write_documents
 
@@ -375,3 +377,23 @@ def test_every_objective_is_byte_identical_across_workers(bilingual, tmp_path, o
           "--direct_running_mode", "multi_processing"])
     a = files_of(tmp_path / "a")
     assert len(a) >= 3 and files_of(tmp_path / "b") == a  # shards of both splits (at most 2 each) + manifest
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("objective", list(OBJECTIVES))
+def test_shardlm_build_end_to_end_for_every_objective(bilingual, tmp_path, objective):
+    """The console command for each objective of the table: exit 0, a manifest of its columns, examples."""
+    from shardlm.cli import main as shardlm_main
+
+    docs, tok = bilingual
+    if BUILDERS[objective].reads == "parallel":
+        docs = write_parallel(tmp_path / "parallel")
+        (tmp_path / "parallel" / "more.jsonl").unlink()
+    assert shardlm_main(["build", "--input", docs, "--tokenizer", tok, "--objective", objective, "--seq-len", "48",
+                         "--output", str(tmp_path / "out"), "--valid-fraction", "0"]) == 0
+    manifest = read_manifest(str(tmp_path / "out"))
+    assert manifest["objective"] == objective and manifest["counts"]["examples"] > 0
+    assert decode_schema(manifest["arrow_schema"]).names == list(objective_columns(objective))
+    assert ("languages" in manifest) == with_languages(objective)
+    table = read_shard(str(tmp_path / "out" / manifest["shards"][0]["url"]))
+    assert table.column_names == list(objective_columns(objective)) and table.num_rows > 0
