@@ -58,3 +58,12 @@ def test_every_window_full_but_the_last_and_every_token_kept(seq_len):
         first = next(t for t in ids if t != SEP)
         assert owner(first) == int(doc_id[4:]) or ids[0] == SEP
     assert np.all([lang == 1 for *_, lang in out])
+
+
+def test_an_over_long_sentence_runs_across_windows():
+    doc = make_doc("long", [(list(range(100, 112)), [True] + [False] * 11)], lang="de")
+    out, counter = run([doc], seq_len=5)
+    assert [ids for _, ids, _, _ in out] == [[SEP, 100, 101, 102, 103], [104, 105, 106, 107, 108],
+                                             [109, 110, 111, SEP]]
+    assert [ws for _, _, ws, _ in out][1] == [False] * 5  # a window inside a word starts with a continuation
+    assert {doc_id for doc_id, *_ in out} == {"long"} and counter == {}
