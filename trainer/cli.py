@@ -36,6 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
     flag("--masking", help="masking preset (default: the model's; the presets are listed in docs/training.md)")
     flag("--mask-prob", type=float, help="fraction of tokens selected for masking (default: the preset's, 0.15)")
     flag("--max-predictions", type=int, help="at most this many selected tokens per sequence (default: no cap)")
+    flag("--teacher", metavar="DIR",
+         help="distilbert: the BERT masked-LM folder to distil, with its tokenizer, e.g. DIR/hf of a bert run "
+              "(default: none; the other models take none)")
     flag("--log-every", type=int, help="steps between metrics.jsonl lines")
     flag("--checkpoint-every", type=int, help="steps between checkpoints (default: only at --max-steps)")
     flag("--eval-every", type=int, help="steps between evaluations (default: only at the end)")
@@ -55,7 +58,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         model=args.model, size=args.size, data=args.data, output=args.output, max_steps=args.max_steps,
         batch_size=args.batch_size, lr=args.lr, warmup_steps=args.warmup_steps, grad_accum=args.grad_accum,
         seed=args.seed, weight_decay=args.weight_decay, max_grad_norm=args.max_grad_norm, masking=args.masking,
-        mask_prob=args.mask_prob, max_predictions=args.max_predictions,
+        mask_prob=args.mask_prob, max_predictions=args.max_predictions, teacher=args.teacher,
         log_every=args.log_every, checkpoint_every=args.checkpoint_every, eval_every=args.eval_every,
         eval_data=args.eval_data, eval_batches=args.eval_batches, num_workers=args.num_workers,
         shuffle_buffer=args.shuffle_buffer, device=args.device, resume=args.resume,

@@ -13,6 +13,9 @@ from typing import Any
 # Every model offers these sizes (trainer/models/<name>.py: SIZES); known here without importing
 # a model file, so `shardlm train --help` and flag errors do not pay for loading torch.
 SIZE_NAMES = ("tiny", "small", "base", "large")
+# TrainConfig fields that only some models take (those whose ModelSpec.options name them); any
+# other model refuses them, so a flag is never silently ignored.
+MODEL_OPTIONS = ("teacher",)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -84,6 +87,7 @@ class TrainConfig:
     masking: str | None = None  # a trainer.masking.PRESETS name; None: the model's default
     mask_prob: float | None = None  # None: the preset's (0.15)
     max_predictions: int | None = None  # cap on selected tokens per sequence; None: no cap
+    teacher: str | None = None  # distilbert: the BERT masked-LM folder it distils
     log_every: int = 10
     checkpoint_every: int | None = None  # None: only at max_steps
     eval_every: int | None = None  # None: only at the end

@@ -16,7 +16,7 @@ from torch.nn.parallel import DistributedDataParallel
 from trainer import checkpoint as ckpt
 from trainer import runtime
 from shards.stream import ShardStream, StreamConfig
-from trainer.config import TrainConfig, VocabInfo
+from trainer.config import MODEL_OPTIONS, TrainConfig, VocabInfo
 from trainer.data import DataSource, default_eval_urls, resolve_data
 from trainer.export import export_task, load_tokenizer
 from trainer.loop import Counters, Run, evaluate, iterate_batches, restore_checkpoint, save_checkpoint, train_step
@@ -76,7 +76,8 @@ def build_run(config: TrainConfig, spec: ModelSpec, data: DataSource, vocab: Voc
     """Task (networks, DDP), masker, optimizer, schedule and stream for a validated configuration."""
     rt = runtime.start(config.device)
     torch.manual_seed(config.seed)  # initial weights: the same on every rank
-    ctx = BuildContext(size=spec.sizes[config.size], vocab=vocab, seq_len=int(data.manifest["seq_len"]), config=config)
+    ctx = BuildContext(size=spec.sizes[config.size], vocab=vocab, seq_len=int(data.manifest["seq_len"]), config=config,
+                       tokenizer=tokenizer)
     task = spec.build_task(ctx).to(rt.device)
     torch.manual_seed(batch_seed(config.seed, 0, rt.rank, 0, 0, "dropout"))  # dropout: per rank
     model = task
@@ -99,6 +100,9 @@ def build_run(config: TrainConfig, spec: ModelSpec, data: DataSource, vocab: Voc
 def setup(config: TrainConfig) -> Run:
     """Validate the data against the model (before any work), then build task, optimizer, stream."""
     spec = get_model_spec(config.model)
+    for option in MODEL_OPTIONS:
+        if getattr(config, option) is not None and option not in spec.options:
+            raise ValueError(f"{spec.name} takes no --{option}; drop it (docs/models.md lists each model's flags)")
     data = resolve_data(config.data, config.storage_options)
     vocab = check_shards(spec, config.size, data.manifest, config.data)
     # Checked now, so a bad preset or a missing or changed tokenizer fails before training.

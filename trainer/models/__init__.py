@@ -19,6 +19,7 @@ MODELS: dict[str, str] = {
     "bert": "trainer.models.bert",
     "roberta": "trainer.models.roberta",
     "electra": "trainer.models.electra",
+    "distilbert": "trainer.models.distilbert",
 }
 MODEL_NAMES = tuple(MODELS)
 

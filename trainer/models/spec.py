@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from trainer.config import ModelSize, Recipe, TrainConfig, VocabInfo
 
@@ -13,13 +13,14 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True, kw_only=True)
 class BuildContext:
-    """What a model file gets to build its task: the size, the shard set's vocabulary and
-    seq_len, and the whole run configuration (for model-specific flags)."""
+    """What a model file gets to build its task: the size, the shard set's vocabulary, seq_len
+    and tokenizer, and the whole run configuration (for model-specific flags)."""
 
     size: ModelSize
     vocab: VocabInfo
     seq_len: int
     config: TrainConfig
+    tokenizer: Any = None  # the shard set's tokenizer (transformers), when the run has loaded it
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -35,6 +36,7 @@ class ModelSpec:
     recipe: Recipe
     auto_class: str  # the transformers Auto class that reloads DIR/hf
     build_task: Callable[[BuildContext], "Task"]  # networks freshly initialised from torch's seeded RNG
+    options: tuple[str, ...] = ()  # the trainer.config.MODEL_OPTIONS it takes (distilbert: "teacher")
 
 
 __all__ = ["BuildContext", "ModelSpec"]
