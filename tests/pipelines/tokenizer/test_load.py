@@ -111,3 +111,31 @@ def test_build_saves_a_converted_vocabulary_as_a_folder_auto_tokenizer_loads(tmp
     # a tokenizer.json with its special tokens is used as it is: nothing written
     assert tokenizer_for_build(str(folder), str(tmp_path / "other")) == info
     assert not (tmp_path / "other").exists()
+
+
+def test_shardlm_build_with_a_sentencepiece_model(tmp_path, make_documents):
+    """End to end: a .model as --tokenizer; the shards name the converted folder, and their word
+    starts are the ▁ rule's (mlm packs whole sentences, so no segment is cut)."""
+    import pyarrow as pa
+
+    from pipelines.build.job import main as build
+    from shards import iter_chunks
+
+    model = shared_data("tokenizers", "sentencepiece", "unigram-1000.model")
+    texts = ["It was a fine day, wasn't it? The master said so.", "Botchan went home.\nHe slept well."] * 5
+    docs = make_documents(str(tmp_path / "docs"), texts)
+    manifest = build(["--input", docs, "--tokenizer", str(model), "--objective", "mlm", "--seq-len", "64",
+                      "--output", str(tmp_path / "shards"), "--num-shards", "1", "--valid-fraction", "0"])
+    assert manifest["tokenizer"]["url"] == str(tmp_path / "shards" / "tokenizer")
+    tok, info = load_tokenizer(manifest["tokenizer"]["url"])
+    assert info == manifest["tokenizer"] and info["special_ids"]["mask"] == 1001
+    rows = [r for e in manifest["shards"] for _, t in iter_chunks(str(tmp_path / "shards" / e["url"]))
+            for r in pa.Table.to_pylist(t)]
+    assert rows
+    specials = set(info["special_ids"].values())
+    for r in rows:
+        pieces = [tok.id_to_token(i) for i in r["input_ids"]]
+        expected = [i in specials or p.startswith("▁") for i, p in zip(r["input_ids"], pieces)]
+        # a sentence's first piece starts a word even without ▁ (none here: sentencepiece prefixes one)
+        assert r["word_start"] == expected
+    assert any(not w for r in rows for w in r["word_start"])  # continuation pieces exist
