@@ -74,17 +74,20 @@ def open_sources(config: CorpusConfig) -> list[Source]:
     return sources
 
 
-def iter_lang_texts(sources: list[Source], config: CorpusConfig, counter: Counter) -> Iterator[tuple[str, str]]:
+def iter_lang_texts(sources: list[Source], config: CorpusConfig, counter: Counter,
+                    with_text: bool = True) -> Iterator[tuple[str, str]]:
     """(language, text) of every input in order, at most `config.max_texts`; bad parallel lines
-    count in `counter` (`pairs/rejected/<reason>`)."""
+    count in `counter` (`pairs/rejected/<reason>`). Without `with_text`, documents' texts are
+    not read (their text is then "")."""
     from pipelines.build.parallel import PairFields, iter_pairs
 
     count = 0
+    columns = ("lang", "text") if with_text else ("lang",)
     for source in sources:
         for file in source.files:
             if source.kind == "documents":
-                rows = ((lang or UNKNOWN_LANG, text) for lang, text in
-                        iter_documents(file, config.storage_options, columns=("lang", "text")))
+                rows = ((row[0] or UNKNOWN_LANG, row[-1] if with_text else "") for row in
+                        iter_documents(file, config.storage_options, columns=columns))
             else:
                 rows = ((lang, text) for _, langs, src, tgt in
                         iter_pairs(file, PairFields(), counter, config.storage_options)
@@ -122,10 +125,10 @@ class CorpusStats:
 
 def training_texts(config: CorpusConfig, stats: CorpusStats) -> Iterator[str]:
     """The texts to learn from, streamed; with `lang_alpha` a first pass counts texts per
-    language. Fills `stats` as it goes."""
+    language (documents' `lang` column alone). Fills `stats` as it goes."""
     sources = open_sources(config)
     if config.lang_alpha is not None:
-        languages: Counter = Counter(lang for lang, _ in iter_lang_texts(sources, config, Counter()))
+        languages = Counter(lang for lang, _ in iter_lang_texts(sources, config, Counter(), with_text=False))
         stats.rates = sampling_rates(languages, config.lang_alpha)
         log.info("language sampling (alpha %s): %s", config.lang_alpha,
                  ", ".join(f"{k} x{v:.3f}" for k, v in sorted(stats.rates.items())))
