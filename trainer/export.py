@@ -16,6 +16,7 @@ from typing import Any
 import fsspec
 from transformers import AutoTokenizer, PreTrainedTokenizerFast
 
+from schemas.tokenizer_folder import CONFIG_FILE, make_portable
 from shards.storage import join
 
 log = logging.getLogger(__name__)
@@ -85,6 +86,7 @@ def export_hf(model, tokenizer, out_dir: str | Path, *, max_length: int) -> Path
     model.save_pretrained(str(out))
     tokenizer.model_max_length = max_length
     tokenizer.save_pretrained(str(out))
+    make_portable(str(out / CONFIG_FILE))  # transformers 4.x loads it too
     log.info("exported Hugging Face model and tokenizer to %s", out)
     return out
 

@@ -24,6 +24,7 @@ from tokenizers import AddedToken, Tokenizer, decoders, models, normalizers, pre
 
 from pipelines.tokenizer import spm
 from pipelines.tokenizer.word_starts import word_start_rule
+from schemas.tokenizer_folder import CONFIG_FILE, make_portable
 from shards.storage import check_url, join
 
 TOKENIZER_FILE = "tokenizer.json"
@@ -41,9 +42,6 @@ ROLE_NAMES = {
 }
 BERT_NAMES = {"pad": "[PAD]", "unk": "[UNK]", "cls": "[CLS]", "sep": "[SEP]", "mask": "[MASK]"}
 ROBERTA_NAMES = {"cls": "<s>", "pad": "<pad>", "sep": "</s>", "unk": "<unk>", "mask": "<mask>"}
-# `tokenizer_config.json`'s class: one that transformers 4.x and 5.x both have (5.x alone has
-# TokenizersBackend, which save_pretrained writes there).
-TOKENIZER_CLASS = "PreTrainedTokenizerFast"
 
 
 def special_ids(tok: Tokenizer) -> dict[str, int]:
@@ -208,7 +206,8 @@ def load_tokenizer(url: str, storage_options: dict | None = None) -> tuple[Token
 def save_tokenizer(tok: Tokenizer, output: str, storage_options: dict | None = None,
                    info: dict[str, Any] | None = None) -> list[str]:
     """Save a `transformers` tokenizer folder (tokenizer.json, tokenizer_config.json naming a
-    class 4.x and 5.x both have, and `INFO_FILE` holding `info`) to `output`, any fsspec URL;
+    class 4.x and 5.x both have (schemas.tokenizer_folder), and `INFO_FILE` holding `info`) to
+    `output`, any fsspec URL;
     returns the file names."""
     from transformers import PreTrainedTokenizerFast  # heavy import: only where a folder is saved
 
@@ -224,7 +223,7 @@ def save_tokenizer(tok: Tokenizer, output: str, storage_options: dict | None = N
     info = {**(info or {}), "vocab_size": tok.get_vocab_size(with_added_tokens=True), "special_ids": ids}
     with tempfile.TemporaryDirectory(prefix="shardlm-tokenizer-") as tmp:
         fast.save_pretrained(tmp)
-        _portable_config(os.path.join(tmp, "tokenizer_config.json"))
+        make_portable(os.path.join(tmp, CONFIG_FILE))
         with open(os.path.join(tmp, INFO_FILE), "w", encoding="utf-8") as f:
             json.dump(info, f, indent=2, sort_keys=True)
         files = sorted(os.listdir(tmp))
@@ -233,17 +232,6 @@ def save_tokenizer(tok: Tokenizer, output: str, storage_options: dict | None = N
                     fsspec.open(join(check_url(output), name), "wb", **(storage_options or {})) as dst:
                 dst.write(src.read())
     return files
-
-
-def _portable_config(path: str) -> None:
-    """Name a tokenizer class both transformers 4.x and 5.x know, and drop 5.x-only keys."""
-    with open(path, encoding="utf-8") as f:
-        config = json.load(f)
-    config["tokenizer_class"] = TOKENIZER_CLASS
-    config.pop("backend", None)
-    with open(path, "w", encoding="utf-8") as f:
-        json.dump(config, f, indent=2, sort_keys=True, ensure_ascii=False)
-        f.write("\n")
 
 
 def tokenizer_for_build(url: str, output: str, storage_options: dict | None = None) -> dict[str, Any]:

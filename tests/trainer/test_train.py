@@ -59,6 +59,8 @@ def test_bert_trains_evaluates_and_exports(nsp_shards, tmp_path, monkeypatch):
     from transformers import AutoModelForPreTraining, AutoTokenizer, pipeline
 
     tokenizer = AutoTokenizer.from_pretrained(out / "hf")
+    config = json.loads((out / "hf" / "tokenizer_config.json").read_text())
+    assert config["tokenizer_class"] == "PreTrainedTokenizerFast"  # a class transformers 4.x has too
     exported = AutoModelForPreTraining.from_pretrained(out / "hf").eval()
     batch = _batch(tokenizer)
     with torch.no_grad():
