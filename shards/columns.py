@@ -7,8 +7,9 @@ returns their slot ids; `gather(slots)` copies those rows out, list columns cut 
 example among them; `free(slots)` hands slots back. Every step is a handful of numpy calls per
 chunk or per batch, whatever the number of examples.
 
-Numbers come out in the dtypes torch computes with: integers as int64 (token ids index
-embeddings, labels feed the loss), booleans as bool, floats as stored. The list columns of an
+Slots keep the stored dtypes (uint16 token ids stay 2 bytes); batches come out in the dtypes
+torch computes with: integers as int64 (token ids index embeddings, labels feed the loss),
+booleans as bool, floats as stored. The list columns of an
 example must all have its `input_ids`' length (schemas.examples: "Per-token columns have the
 length of `input_ids`"); a chunk where they differ is refused.
 """
@@ -24,24 +25,31 @@ LIST, SCALAR, OBJECT = "list", "scalar", "object"
 
 
 def _kind_and_dtype(field: pa.Field) -> tuple[str, np.dtype]:
+    """(kind, stored numpy dtype) of a column; slots keep the chunk's dtype (uint16 ids stay 2 bytes)."""
     kind = field.type
     if pa.types.is_list(kind) or pa.types.is_large_list(kind):
         value = kind.value_type
         if not (pa.types.is_integer(value) or pa.types.is_floating(value) or pa.types.is_boolean(value)):
             raise ValueError(f"column {field.name!r} is a list of {value}; only lists of numbers or booleans "
                              f"can be padded into a batch (drop it with StreamConfig.columns)")
-        return LIST, _numpy_dtype(value)
+        return LIST, np.dtype(value.to_pandas_dtype())
     if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind):
-        return SCALAR, _numpy_dtype(kind)
+        return SCALAR, np.dtype(kind.to_pandas_dtype())
     return OBJECT, np.dtype(object)
 
 
-def _numpy_dtype(kind: pa.DataType) -> np.dtype:
-    if pa.types.is_boolean(kind):
-        return np.dtype(np.bool_)
-    if pa.types.is_integer(kind):
-        return np.dtype(np.int64)
-    return np.dtype(kind.to_pandas_dtype())
+def _fits(value: Any, dtype: np.dtype) -> bool:
+    if dtype.kind in "iu":
+        info = np.iinfo(dtype)
+        return float(value) == int(value) and info.min <= int(value) <= info.max
+    if dtype.kind == "b":
+        return value in (0, 1)
+    return True
+
+
+def _batch_dtype(stored: np.dtype) -> np.dtype:
+    """The dtype a batch holds: integers as int64, the rest as stored."""
+    return np.dtype(np.int64) if stored.kind in "iu" else stored
 
 
 class ColumnStore:
@@ -50,6 +58,10 @@ class ColumnStore:
     def __init__(self, schema: pa.Schema, pad_values: Mapping[str, Any] | None = None, *, capacity: int = 0):
         self.kinds = {f.name: _kind_and_dtype(f) for f in schema}
         pad_values = dict(pad_values or {})
+        for name, value in pad_values.items():
+            kind, dtype = self.kinds.get(name, (None, None))
+            if kind == LIST and not _fits(value, dtype):  # e.g. -100 beside uint16 ids: keep that column as int64
+                self.kinds[name] = (kind, _batch_dtype(dtype))
         unknown = [name for name in pad_values if self.kinds.get(name, (None,))[0] != LIST]
         if unknown:
             lists = [n for n, (k, _) in self.kinds.items() if k == LIST]
@@ -67,7 +79,7 @@ class ColumnStore:
     def _allocate(self, capacity: int, width: int) -> None:
         """Grow to at least `capacity` slots and `width` positions, keeping what is stored."""
         capacity, width = max(capacity, self.capacity), max(width, self.width)
-        if (capacity, width) == (self.capacity, self.width):
+        if (capacity, width) == (self.capacity, self.width) and self.data:
             return
         data = {}
         for name, (kind, dtype) in self.kinds.items():
@@ -115,8 +127,7 @@ class ColumnStore:
             else:
                 if column.null_count:
                     raise ValueError(f"{where} column {name!r} holds {column.null_count} nulls; shards never store nulls")
-                self.data[name][slots] = column.to_numpy(zero_copy_only=False) if kind == OBJECT else \
-                    column.to_numpy(zero_copy_only=False).astype(dtype, copy=False)
+                self.data[name][slots] = column.to_numpy(zero_copy_only=False)
         return slots
 
     def gather(self, slots: np.ndarray) -> tuple[dict[str, Any], np.ndarray]:
@@ -128,11 +139,11 @@ class ColumnStore:
         lengths = self.length[slots]
         width = int(lengths.max(initial=0))
         out: dict[str, Any] = {}
-        for name, (kind, _) in self.kinds.items():
+        for name, (kind, dtype) in self.kinds.items():
             if kind == LIST:
-                out[name] = self.data[name][slots, :width]
+                out[name] = self.data[name][slots, :width].astype(_batch_dtype(dtype))
             elif kind == SCALAR:
-                out[name] = self.data[name][slots]
+                out[name] = self.data[name][slots].astype(_batch_dtype(dtype))
             else:
                 out[name] = self.data[name][slots].tolist()
         return out, lengths
@@ -147,7 +158,9 @@ class ColumnStore:
 
 
 def _array(column: pa.ChunkedArray | pa.Array) -> pa.Array:
-    return column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    if isinstance(column, pa.ChunkedArray):
+        return column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
+    return column
 
 
 def _list_parts(column: pa.ChunkedArray | pa.Array, where: str) -> tuple[np.ndarray, np.ndarray]:

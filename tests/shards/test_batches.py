@@ -14,7 +14,7 @@ import torch
 from torch.utils.data import DataLoader
 
 import shards.stream as stream_module
-from shards.batches import BatchConfig, BatchCoords, BatchStream, batch_loader, pad_counts
+from shards.batches import BatchConfig, BatchCoords, BatchStream, batch_loader, pack, pad_counts, unpack
 from shards.columns import ColumnStore
 from shards.shuffle import IndexShuffle
 from shards.stream import ShardStream, StreamConfig
@@ -85,6 +85,9 @@ def test_columns_select_and_string_columns_can_be_left_out(urls):
     batch = next(iter(stream(urls, config)))
     assert set(batch) == {"input_ids", "next_sentence_label", "_length", "_worker", "_position"}
     assert batch["next_sentence_label"].dtype == torch.int64
+    numeric = BatchStream(urls, NO_SHUFFLE, batch=BatchConfig(batch_size=4, skip_text=True))
+    assert set(next(iter(numeric))) == {"input_ids", "word_start", "segment_b_start", "next_sentence_label",
+                                        "_length", "_worker", "_position"}
 
 
 @pytest.mark.parametrize("world_size,num_workers", [(1, 1), (2, 2), (1, 5), (3, 2), (8, 2)])
@@ -273,6 +276,36 @@ def test_memory_urls_are_prefetched_and_give_the_local_batches(urls):
         fsspec.filesystem("memory").rm(folder.removeprefix("memory://"), recursive=True)
 
 
+def test_batches_from_a_worker_process_equal_those_built_in_process(urls):
+    config = StreamConfig(seed=7, shuffle_buffer=9)
+    in_process = list(batch_loader(stream(urls, config, transform=seeded_noise), num_workers=0))
+    from_worker = list(batch_loader(stream(urls, config, transform=seeded_noise), num_workers=1))
+    assert same_batches(from_worker, in_process)
+    assert {b["input_ids"].dtype for b in from_worker} == {torch.int64}
+
+
+def test_pack_narrows_integers_and_unpack_restores_dtypes_and_values():
+    batch = {"ids": torch.tensor([[101, 30521], [0, 7]]), "labels": torch.tensor([[-100, 5], [70_000, -100]]),
+             "big": torch.tensor([2**40, -1]), "flags": torch.tensor([True, False, True]),
+             "score": torch.tensor([0.5, 1.5], dtype=torch.float32), "empty": torch.zeros(0, 3, dtype=torch.long),
+             "_worker": 1, "names": ["a", "b"]}
+    packed = pack(batch)
+    assert {k for k in packed if not k.startswith("_")} == {"names"} and packed["_worker"] == 1
+    narrow = {name: n for name, _, n, *_ in packed["_layout"]}
+    assert narrow == {"ids": torch.int16, "labels": torch.int32, "big": torch.int64, "flags": torch.bool,
+                      "score": torch.float32, "empty": torch.int64}
+    # ids 8 + labels 16 + big 16 + flags 3 (+5 to align) + score 8 bytes; the tensors as given hold 91
+    assert packed["_packed"].nbytes == 56
+    restored = unpack(packed)
+    assert set(restored) == set(batch)
+    for name, value in batch.items():
+        if isinstance(value, torch.Tensor):
+            assert restored[name].dtype == value.dtype and torch.equal(restored[name], value), name
+        else:
+            assert restored[name] == value
+    assert unpack(batch) is batch
+
+
 # -- the pieces: IndexShuffle and ColumnStore ----------------------------------------------------
 
 def test_index_shuffle_holds_size_ids_and_emits_each_once():
@@ -291,7 +324,9 @@ def test_index_shuffle_holds_size_ids_and_emits_each_once():
 
 def test_column_store_grows_reuses_slots_and_refuses_ragged_rows():
     table = example_table(0, 7)
-    store = ColumnStore(table.schema, {"input_ids": -1}, capacity=2)
+    assert ColumnStore(table.schema, {"input_ids": 7}).data["input_ids"].dtype == np.uint16  # ids stay 2 bytes
+    store = ColumnStore(table.schema, {"input_ids": -1}, capacity=2)  # -1 does not fit uint16: stored as int64
+    assert store.data["input_ids"].dtype == np.int64
     first = store.put(table)
     assert store.capacity >= 7 and store.width == 4
     cols, lengths = store.gather(first[[6, 1]])
