@@ -145,6 +145,8 @@ def iter_pairs(file: ParallelFile, fields: PairFields, counter: Counter,
     with fsspec.open(check_url(file.url), "rb", compression="infer", **(storage_options or {})) as f:
         for number, raw in enumerate(f):
             counter["pairs/read"] += 1
+            if number == 0 and raw.startswith(b"\xef\xbb\xbf"):  # a UTF-8 byte-order mark is no text
+                raw = raw[3:]
             parsed = parse_line(raw, file.format, fields)
             if isinstance(parsed, str):
                 counter[f"pairs/rejected/{parsed}"] += 1

@@ -75,7 +75,7 @@ def test_parse_line(raw, fmt, expected):
 
 def test_bad_lines_are_counted_and_good_ones_read(tmp_path):
     path = tmp_path / "tiny.en-de.tsv"
-    path.write_bytes(b"One.\tEins.\nno tab here\nTwo.\t\n\xff\xfe\tbad\nThree.\tDrei.\n")
+    path.write_bytes(b"\xef\xbb\xbfOne.\tEins.\nno tab here\nTwo.\t\n\xff\xfe\tbad\nThree.\tDrei.\n")
     counter = Counter()
     pairs = list(iter_pairs(ParallelFile(str(path), "tsv", "en", "de"), PairFields(), counter))
     assert [(langs, src, tgt) for _, langs, src, tgt in pairs] == [("en-de", "One.", "Eins."),
