@@ -16,9 +16,16 @@ WORDS = ("the a cat dog bird fish runs jumps sleeps eats sees likes over under n
 SEQ_LEN = 32
 
 
-def sentences(n: int, seed: int) -> list[str]:
+def sentences(n: int, seed: int, words: tuple[str, ...] | list[str] = WORDS) -> list[str]:
     rng = random.Random(seed)
-    return [" ".join(rng.choice(WORDS) for _ in range(rng.randint(3, 8))) + " ." for _ in range(n)]
+    return [" ".join(rng.choice(words) for _ in range(rng.randint(3, 8))) + " ." for _ in range(n)]
+
+
+def made_up_words(n: int, seed: int) -> list[str]:
+    """Words the tokenizer never saw: WordPiece splits them into several pieces."""
+    rng = random.Random(seed)
+    return ["".join(rng.choice("bcdfghjklmnpqrstvwxz") + rng.choice("aeiou") for _ in range(rng.randint(2, 4)))
+            for _ in range(n)]
 
 
 def train_tokenizer(folder: Path):
@@ -52,11 +59,11 @@ def _word_starts(fast, ids: list[int]) -> list[bool]:
     return [not t.startswith("##") for t in fast.convert_ids_to_tokens(ids)]
 
 
-def make_examples(objective: str, fast, n: int, seed: int) -> dict[str, list]:
+def make_examples(objective: str, fast, n: int, seed: int, words=WORDS) -> dict[str, list]:
     """Rows of `n` examples: packed single sequences (mlm) or sentence pairs with NSP labels."""
     rng = random.Random(seed)
     cls, sep = fast.cls_token_id, fast.sep_token_id
-    sents = [fast.encode(s, add_special_tokens=False) for s in sentences(3 * n, seed)]
+    sents = [fast.encode(s, add_special_tokens=False) for s in sentences(3 * n, seed, words)]
     cols: dict[str, list] = {"input_ids": [], "word_start": [], "doc_id": []}
     if objective == "nsp":
         cols.update(segment_b_start=[], next_sentence_label=[])
@@ -78,7 +85,7 @@ def make_examples(objective: str, fast, n: int, seed: int) -> dict[str, list]:
 
 
 def write_shard_set(folder: Path, objective: str, fast, tok_entry: dict, *, train_shards: int = 2,
-                    per_shard: int = 48, valid: int = 32, chunk_size: int = 16) -> Path:
+                    per_shard: int = 48, valid: int = 32, chunk_size: int = 16, words=WORDS) -> Path:
     """`train-*.tar` and `valid-000000.tar` plus one manifest listing both splits."""
     from schemas import examples_schema, write_manifest
     from shards.writer import rechunk, shard_set_manifest, write_shard
@@ -87,7 +94,7 @@ def write_shard_set(folder: Path, objective: str, fast, tok_entry: dict, *, trai
     infos = []
     plan = [("train", i, per_shard) for i in range(train_shards)] + [("valid", 0, valid)]
     for split, index, n in plan:
-        table = pa.table(make_examples(objective, fast, n, seed=1000 * (split == "valid") + index), schema=schema)
+        table = pa.table(make_examples(objective, fast, n, seed=1000 * (split == "valid") + index, words=words), schema=schema)
         infos.append(write_shard(str(folder), split, index, rechunk(table, chunk_size)))
     manifest = shard_set_manifest(objective=objective, seq_len=SEQ_LEN, tokenizer=tok_entry, schema=schema,
                                   shards=infos, created_by={"tool": "tests/trainer"})
@@ -131,3 +138,13 @@ def nsp_shards(tmp_path_factory, tokenizer_dir):
 def mlm_shards(tmp_path_factory, tokenizer_dir):
     folder, fast = tokenizer_dir
     return write_shard_set(tmp_path_factory.mktemp("mlm"), "mlm", fast, tokenizer_entry(folder, fast))
+
+
+@pytest.fixture(scope="session")
+def large_mlm_shards(tmp_path_factory, tokenizer_dir):
+    """1,200 train examples, a third of their words made up (several WordPiece pieces each): enough
+    tokens to measure masking rates within a point, and words that whole-word masking must keep whole."""
+    folder, fast = tokenizer_dir
+    words = list(WORDS) + made_up_words(len(WORDS) // 2, seed=3)
+    return write_shard_set(tmp_path_factory.mktemp("mlm-large"), "mlm", fast, tokenizer_entry(folder, fast),
+                           train_shards=2, per_shard=600, valid=16, chunk_size=200, words=words)

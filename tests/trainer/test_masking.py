@@ -1,96 +1,194 @@
-"""Dynamic masking: rates, what is never touched, seeding, and resume-equivalence over a real stream."""
+"""Masking strategies: rates measured on real batches, what is never touched, whole words and n-grams,
+seeding, and resume-equivalence over a real stream."""
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from schemas import read_manifest
 from shards.storage import expand_urls
 from shards.stream import ShardStream, StreamConfig
 from trainer.config import VocabInfo
+from trainer.data import collate
 from trainer.loop import make_loader
-from trainer.masking import (IGNORE_INDEX, MaskingConfig, batch_seed, make_generator, mask_tokens, masked_lm_loss,
-                             replacement_vocab, select_positions)
+from trainer.masking import (IGNORE_INDEX, PRESETS, Masker, MaskingConfig, batch_seed, make_generator,
+                             masked_lm_loss, masking_config, ngram_starts, replacement_vocab, select)
 
 SPECIALS = {"pad": 0, "unk": 1, "cls": 2, "sep": 3, "mask": 4}
 VOCAB = 1000
 
 
-def synthetic_batch(rows: int = 512, width: int = 128, seed: int = 7):
-    """[CLS] tokens [SEP] [PAD]..., with random lengths and a few [UNK]s inside."""
-    gen = torch.Generator().manual_seed(seed)
-    ids = torch.randint(5, VOCAB, (rows, width), generator=gen)
-    lengths = torch.randint(10, width + 1, (rows,), generator=gen)
-    attention = (torch.arange(width)[None, :] < lengths[:, None]).long()
-    ids[torch.rand(rows, width, generator=gen) < 0.02] = SPECIALS["unk"]
-    ids[:, 0] = SPECIALS["cls"]
-    ids[torch.arange(rows), lengths - 1] = SPECIALS["sep"]
-    ids[attention == 0] = SPECIALS["pad"]
-    return ids, attention
+@pytest.fixture(scope="module")
+def real_batch(large_mlm_shards):
+    """Every train example of a 1,200-example mlm shard set, collated: real ids and real word starts."""
+    shards = large_mlm_shards
+    manifest = read_manifest(str(shards))
+    vocab = VocabInfo.from_manifest(manifest)
+    stream = ShardStream(expand_urls(str(shards)), StreamConfig(shuffle_buffer=0))
+    return collate(list(stream), pad_id=vocab.pad_id), vocab
 
 
-def run_mask(ids, attention, seed=0, config=MaskingConfig()):
-    return mask_tokens(ids, attention, special_ids=SPECIALS.values(), vocab_size=VOCAB, mask_id=SPECIALS["mask"],
-                       config=config, generator=make_generator(seed))
+def run(batch, vocab, preset, seed=0, **overrides):
+    masker = Masker(vocab, masking_config(preset, **overrides))
+    return masker(batch["input_ids"], batch["attention_mask"], make_generator(seed), word_start=batch["word_start"])
 
 
-def test_rates_match_bert_recipe():
-    ids, attention = synthetic_batch()
-    masked, labels = run_mask(ids, attention)
-    maskable = attention.bool() & ~torch.isin(ids, torch.tensor(list(SPECIALS.values())))
+def maskable_of(batch, vocab):
+    specials = torch.tensor(sorted(vocab.special_ids.values()))
+    return batch["attention_mask"].bool() & ~torch.isin(batch["input_ids"], specials)
+
+
+def replacement_shares(batch, vocab, masked, labels):
     selected = labels != IGNORE_INDEX
-    n_sel = int(selected.sum())
-    assert abs(n_sel / int(maskable.sum()) - 0.15) < 0.005
-    became_mask = selected & (masked == SPECIALS["mask"])
-    unchanged = selected & (masked == ids)
-    random = selected & ~became_mask & ~unchanged
-    assert abs(int(became_mask.sum()) / n_sel - 0.8) < 0.02
-    # a random draw can land on the original id (1 in 995): "unchanged" slightly above 10%
-    assert abs(int(unchanged.sum()) / n_sel - 0.1) < 0.015
-    assert abs(int(random.sum()) / n_sel - 0.1) < 0.015
+    n = int(selected.sum())
+    to_mask = selected & (masked == vocab.mask_id)
+    unchanged = selected & (masked == batch["input_ids"])
+    return n, int(to_mask.sum()) / n, int(unchanged.sum()) / n, int((selected & ~to_mask & ~unchanged).sum()) / n
 
 
-def test_per_row_count_is_probabilistic_rounding_of_p_times_n():
-    ids, attention = synthetic_batch(rows=256)
-    _, labels = run_mask(ids, attention, seed=3)
-    maskable = attention.bool() & ~torch.isin(ids, torch.tensor(list(SPECIALS.values())))
-    n = maskable.sum(dim=1).double()
-    k = (labels != IGNORE_INDEX).sum(dim=1).double()
-    assert bool(((k == torch.floor(0.15 * n)) | (k == torch.floor(0.15 * n) + 1)).all())
-    assert bool((k == torch.floor(0.15 * n) + 1).any()) and bool((k == torch.floor(0.15 * n)).any())
+def word_index(batch, maskable):
+    """Per position the index of its word (a word starts at word_start or after an unmaskable token)."""
+    begins = maskable & (batch["word_start"] | torch.nn.functional.pad(~maskable[:, :-1], (1, 0), value=True))
+    return begins.long().cumsum(dim=1)
 
 
-def test_specials_and_padding_never_selected_nor_changed():
-    ids, attention = synthetic_batch()
-    masked, labels = run_mask(ids, attention, seed=11)
-    special = torch.isin(ids, torch.tensor(list(SPECIALS.values())))
-    assert bool((special | (attention == 0)).any())
-    untouchable = special | (attention == 0)
-    assert bool((labels[untouchable] == IGNORE_INDEX).all())
-    assert torch.equal(masked[untouchable], ids[untouchable])
+def test_token_masking_rates_on_real_batches(real_batch):
+    batch, vocab = real_batch
+    masked, labels = run(batch, vocab, "token")
+    maskable = maskable_of(batch, vocab)
+    n, to_mask, unchanged, random = replacement_shares(batch, vocab, masked, labels)
+    assert int(maskable.sum()) > 20_000 and abs(n / int(maskable.sum()) - 0.15) < 0.005
+    assert abs(to_mask - 0.8) < 0.02 and abs(random - 0.1) < 0.015
+    assert abs(unchanged - 0.1) < 0.015  # a random draw may land on the original id (1 in 157)
+    # per row: floor(0.15 n + u) tokens, some rounded up and some down
+    n_row, k = maskable.sum(dim=1).double(), (labels != IGNORE_INDEX).sum(dim=1).double()
+    low = torch.floor(0.15 * n_row)
+    assert bool(((k == low) | (k == low + 1)).all()) and bool((k == low).any()) and bool((k == low + 1).any())
+
+
+def test_specials_and_padding_never_selected_nor_changed(real_batch):
+    batch, vocab = real_batch
+    for preset in ("token", "whole_word", "ngram", "electra"):
+        masked, labels = run(batch, vocab, preset, seed=11)
+        untouchable = ~maskable_of(batch, vocab)
+        assert bool((batch["attention_mask"] == 0).any()) and bool((untouchable & (batch["attention_mask"] == 1)).any())
+        assert bool((labels[untouchable] == IGNORE_INDEX).all()) and torch.equal(masked[untouchable],
+                                                                                  batch["input_ids"][untouchable])
+        selected = labels != IGNORE_INDEX
+        assert torch.equal(labels[selected], batch["input_ids"][selected])
+        assert torch.equal(masked[~selected], batch["input_ids"][~selected])
+        replaced = selected & (masked != batch["input_ids"]) & (masked != vocab.mask_id)
+        assert not bool(torch.isin(masked[replaced], torch.tensor(list(vocab.special_ids.values()))).any())
+
+
+@pytest.mark.parametrize("preset", ["whole_word", "ngram"])
+def test_word_masking_selects_whole_words_at_the_rate(real_batch, preset):
+    batch, vocab = real_batch
+    _, labels = run(batch, vocab, preset, seed=3)
+    maskable = maskable_of(batch, vocab)
     selected = labels != IGNORE_INDEX
-    assert torch.equal(labels[selected], ids[selected])
-    assert torch.equal(masked[~selected], ids[~selected])
+    words = word_index(batch, maskable)
+    multi = 0
+    for row in range(words.shape[0]):
+        for word in words[row][maskable[row]].unique():
+            tokens = selected[row][(words[row] == word) & maskable[row]]
+            assert bool(tokens.all()) or not bool(tokens.any()), f"row {row} word {int(word)} partly selected"
+            multi += int(tokens.all() and tokens.numel() > 1)
+    assert multi > 100  # words of several pieces happen and are selected whole
+    # the budget is filled word by word: short of it by less than one word
+    rate = int(selected.sum()) / int(maskable.sum())
+    assert 0.13 < rate <= 0.15 + 0.005
+    k = torch.floor(0.15 * maskable.sum(dim=1).double() + 1).long()
+    assert bool((selected.sum(dim=1) <= k).all())
 
 
-def test_random_replacements_never_special():
-    ids, attention = synthetic_batch()
-    masked, labels = run_mask(ids, attention, seed=5)
-    replaced = (labels != IGNORE_INDEX) & (masked != ids) & (masked != SPECIALS["mask"])
-    assert int(replaced.sum()) > 300
-    assert not bool(torch.isin(masked[replaced], torch.tensor(list(SPECIALS.values()))).any())
-    assert bool((masked[replaced] < VOCAB).all())
-    vocab = replacement_vocab(10, [0, 4, 9, 42])
-    assert vocab.tolist() == [1, 2, 3, 5, 6, 7, 8]
+def test_ngram_masking_takes_runs_of_words():
+    """n-grams of 1-3 words, p(n) ∝ 1/n: after a selected word the next word is selected far more
+    often than under whole-word masking (7/18 of n-gram words are not an n-gram's last), on
+    256 sequences of 128 tokens (words of one to three pieces)."""
+    gen = torch.Generator().manual_seed(0)
+    ids = torch.randint(5, VOCAB, (256, 128), generator=gen)
+    ids[:, 0], ids[:, -1] = SPECIALS["cls"], SPECIALS["sep"]
+    batch = {"input_ids": ids, "attention_mask": torch.ones_like(ids),
+             "word_start": torch.rand(256, 128, generator=gen) < 0.6}
+    vocab = VocabInfo(vocab_size=VOCAB, special_ids=SPECIALS)
+    maskable = maskable_of(batch, vocab)
+    words = word_index(batch, maskable)
+
+    def next_word_also_selected(labels):
+        hits = total = 0
+        selected = labels != IGNORE_INDEX
+        for row in range(words.shape[0]):
+            chosen = set(words[row][selected[row]].tolist())
+            hits += sum(1 for w in chosen if w + 1 in chosen)
+            total += len(chosen)
+        return hits / total
+
+    whole_word = next_word_also_selected(run(batch, vocab, "whole_word", seed=5)[1])
+    ngram = next_word_also_selected(run(batch, vocab, "ngram", seed=5)[1])
+    assert whole_word < 0.2 and ngram > 0.4
 
 
-def test_same_seed_same_masks_other_seed_other_masks():
-    ids, attention = synthetic_batch(rows=64)
-    a = run_mask(ids, attention, seed=123)
-    b = run_mask(ids, attention, seed=123)
-    c = run_mask(ids, attention, seed=124)
-    assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
-    assert not torch.equal(a[1], c[1])
+def test_ngram_lengths_follow_one_over_n():
+    starts = ngram_starts(128, 400, MaskingConfig(unit="ngram"), make_generator(0))
+    assert bool(starts[:, 0].all())
+    lengths = []
+    for row in starts:
+        positions = torch.nonzero(row).flatten().tolist() + [128]
+        lengths += [b - a for a, b in zip(positions[:-2], positions[1:-1])]  # the last n-gram may be cut
+    counts = torch.bincount(torch.tensor(lengths), minlength=4)[1:].double()
+    assert counts.sum() > 25_000 and int(torch.tensor(lengths).max()) == 3
+    assert torch.allclose(counts / counts.sum(), torch.tensor([6 / 11, 3 / 11, 2 / 11], dtype=torch.float64), atol=0.01)
+
+
+def test_electra_masking_has_no_random_replacement(real_batch):
+    batch, vocab = real_batch
+    masked, labels = run(batch, vocab, "electra", seed=7)
+    n, to_mask, unchanged, random = replacement_shares(batch, vocab, masked, labels)
+    assert n > 3000 and abs(to_mask - 0.85) < 0.02 and abs(unchanged - 0.15) < 0.02 and random == 0.0
+
+
+def test_causal_labels_are_the_next_token(real_batch):
+    batch, vocab = real_batch
+    masked, labels = run(batch, vocab, "causal")
+    assert torch.equal(masked, batch["input_ids"])
+    lengths = batch["attention_mask"].sum(dim=1)
+    for row in (0, 1, 2):
+        n = int(lengths[row])
+        assert labels[row, : n - 1].tolist() == batch["input_ids"][row, 1:n].tolist()
+        assert bool((labels[row, n - 1:] == IGNORE_INDEX).all())
+
+
+def test_max_predictions_caps_each_sequence(real_batch):
+    batch, vocab = real_batch
+    free = (run(batch, vocab, "token", seed=2)[1] != IGNORE_INDEX).sum(dim=1)
+    capped = (run(batch, vocab, "token", seed=2, max_predictions=3)[1] != IGNORE_INDEX).sum(dim=1)
+    assert bool((free > 3).any()) and torch.equal(capped, free.clamp(max=3))
+
+
+def test_rows_without_maskable_tokens_and_word_masking_without_word_starts():
+    maskable = torch.tensor([[False, False, False], [True, True, True]])
+    chosen = select(maskable, None, MaskingConfig(mask_prob=0.5), make_generator(0))
+    assert not bool(chosen[0].any()) and int(chosen[1].sum()) in (1, 2)
+    vocab = VocabInfo(vocab_size=VOCAB, special_ids=SPECIALS)
+    ids = torch.randint(5, VOCAB, (2, 8))
+    with pytest.raises(ValueError, match="word masking needs the shards' word_start column"):
+        Masker(vocab, PRESETS["whole_word"])(ids, torch.ones_like(ids), make_generator(0))
+    with pytest.raises(ValueError, match="unknown masking 'span'; choose one of token, whole_word, ngram"):
+        masking_config("span")
+
+
+def test_replacement_vocab_leaves_out_special_ids():
+    assert replacement_vocab(10, [0, 4, 9, 42]).tolist() == [1, 2, 3, 5, 6, 7, 8]
+
+
+def test_same_seed_same_masks_other_seed_other_masks(real_batch):
+    batch, vocab = real_batch
+    for preset in ("token", "ngram"):
+        a, b, c = run(batch, vocab, preset, seed=123), run(batch, vocab, preset, seed=123), run(batch, vocab, preset,
+                                                                                               seed=124)
+        assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1]) and not torch.equal(a[1], c[1])
 
 
 def test_batch_seed_is_stable_and_keyed_by_every_coordinate():
@@ -106,13 +204,6 @@ def test_batch_seed_is_stable_and_keyed_by_every_coordinate():
     assert batch_seed(1, 2, 3, 4, 5, "eval") == 3867763583024359043
 
 
-def test_select_positions_handles_rows_without_maskable_tokens():
-    maskable = torch.tensor([[False, False, False], [True, True, True]])
-    chosen = select_positions(maskable, 0.5, make_generator(0))
-    assert not bool(chosen[0].any())
-    assert int(chosen[1].sum()) in (1, 2)
-
-
 def test_masked_lm_loss_is_zero_without_targets():
     logits = torch.randn(2, 3, 7, requires_grad=True)
     loss = masked_lm_loss(logits, torch.full((2, 3), IGNORE_INDEX))
@@ -123,14 +214,13 @@ def test_masked_lm_loss_is_zero_without_targets():
 def _masks_by_batch(stream: ShardStream, vocab: VocabInfo, *, num_workers: int, epoch: int, limit: int):
     """(first worker, first position) -> (labels) for up to `limit` batches, observing each."""
     loader = make_loader(stream, batch_size=8, pad_id=vocab.pad_id, num_workers=num_workers, seed=0)
+    masker = Masker(vocab, PRESETS["ngram"])
     out = []
     for batch in loader:
         stream.observe(batch["_worker"], batch["_position"])
         key = (int(batch["_worker"][0]), int(batch["_position"][0]))
-        seed = batch_seed(0, epoch, 0, *key)
-        _, labels = mask_tokens(batch["input_ids"], batch["attention_mask"], special_ids=vocab.special_ids.values(),
-                                vocab_size=vocab.vocab_size, mask_id=vocab.mask_id, config=MaskingConfig(),
-                                generator=make_generator(seed))
+        _, labels = masker(batch["input_ids"], batch["attention_mask"], make_generator(batch_seed(0, epoch, 0, *key)),
+                           word_start=batch["word_start"])
         out.append((key, batch["input_ids"], labels))
         if len(out) == limit:
             break
