@@ -44,8 +44,8 @@ SOP = Objective(name="mlm+sop", shard_objective="sop", shard_help="consecutive s
 class PairTask(MaskedLMTask):
     """MLM plus a two-way classification of the pooled [CLS] state; parts mlm_loss and `{kind}_loss`."""
 
-    def __init__(self, network: nn.Module, heads: EncoderHeads, vocab: VocabInfo, *, kind: str):
-        super().__init__(network, heads, vocab)
+    def __init__(self, network: nn.Module, heads: EncoderHeads, vocab: VocabInfo, *, kind: str, sparse: bool = True):
+        super().__init__(network, heads, vocab, sparse=sparse)
         if heads.classify_pair is None:
             raise ValueError(f"a {kind} task needs EncoderHeads.classify_pair")
         self.kind = kind

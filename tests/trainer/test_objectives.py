@@ -1,0 +1,81 @@
+"""Objectives on a fixed batch: sparse prediction gives the dense head's loss and gradients; counts
+and metrics of the MLM and pair tasks."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from trainer.config import VocabInfo
+from trainer.data import collate
+from trainer.masking import IGNORE_INDEX, Masker, make_generator, masking_config
+from trainer.objectives.mlm import mlm_counts, mlm_metrics
+
+VOCAB = VocabInfo(vocab_size=162, special_ids={"pad": 0, "unk": 1, "cls": 2, "sep": 3, "mask": 4})
+
+
+def fixed_inputs(model: str, rows: int = 6, width: int = 24):
+    gen = torch.Generator().manual_seed(0)
+    examples = []
+    for i in range(rows):
+        n = width - i
+        ids = torch.randint(5, VOCAB.vocab_size, (n,), generator=gen)
+        ids[0], ids[n // 2], ids[-1] = 2, 3, 3
+        examples.append({"input_ids": ids.numpy(), "segment_b_start": n // 2 + 1, "next_sentence_label": i % 2})
+    batch = collate(examples, pad_id=0)
+    from trainer.models import get_model_spec
+
+    objective = get_model_spec(model).objective
+    inputs = objective.prepare(batch, Masker(VOCAB, masking_config("token", mask_prob=0.3)), make_generator(1))
+    assert int((inputs["labels"] != IGNORE_INDEX).sum()) > 10
+    return inputs
+
+
+@pytest.mark.parametrize("model", ["bert", "roberta"])
+def test_sparse_and_dense_heads_give_the_same_loss_and_gradients(model, make_task):
+    inputs = fixed_inputs(model)
+    sparse, dense = make_task(model, VOCAB, seed=3), make_task(model, VOCAB, seed=3)
+    dense.sparse = False
+    assert sparse.sparse
+    sparse.eval(), dense.eval()  # no dropout: the two passes see the same network function
+    out_s, out_d = sparse(inputs, with_counts=True), dense(inputs, with_counts=True)
+    assert out_s.parts.keys() == out_d.parts.keys()
+    for name in out_s.parts:
+        assert torch.allclose(out_s.parts[name], out_d.parts[name], atol=1e-6), name
+    assert {k: v.tolist() for k, v in out_s.counts.items()} == {k: v.tolist() for k, v in out_d.counts.items()}
+    out_s.loss.backward()
+    out_d.loss.backward()
+    grads_s = dict(sparse.named_parameters())
+    for name, param in dense.named_parameters():
+        if param.grad is None:
+            assert grads_s[name].grad is None, name
+            continue
+        assert torch.allclose(grads_s[name].grad, param.grad, atol=1e-6, rtol=1e-4), name
+    head = "network.cls.predictions.transform.dense.weight" if model == "bert" else "network.lm_head.dense.weight"
+    assert grads_s[head].grad.abs().sum() > 0
+
+
+def test_mlm_counts_score_mask_positions_only():
+    mask = VOCAB.mask_id
+    input_ids = torch.tensor([[2, mask, 7, mask, 9, 3]])
+    labels = torch.tensor([[IGNORE_INDEX, 11, 7, 12, 13, IGNORE_INDEX]])  # 7 left unchanged, 13 randomly replaced by 9
+    logits = torch.full((1, 6, VOCAB.vocab_size), -1.0)
+    for position, predicted in ((1, 11), (2, 7), (3, 40), (4, 13)):
+        logits[0, position, predicted] = 1.0
+    counts = mlm_counts(logits, labels, input_ids, mask, VOCAB.vocab_size)
+    # positions 1 and 3 were [MASK]: one right (11), one wrong (40 for 12); the unchanged 7 and the
+    # replaced 13 are predicted right but do not count
+    assert (float(counts["mlm_correct"]), float(counts["mlm_at_mask"])) == (1.0, 2.0)
+    assert counts["mlm_label_histogram"][[11, 12]].tolist() == [1.0, 1.0]
+    counts["mlm_label_histogram"][11] += 2  # two more [MASK]ed 11s elsewhere, both missed
+    counts["mlm_at_mask"] += 2
+    assert mlm_metrics(counts) == {"mlm_accuracy": 0.25, "mlm_unigram_accuracy": 0.75}
+
+
+def test_pair_task_metrics_beside_the_majority_class(make_task):
+    task = make_task("bert", VOCAB)
+    counts = {"mlm_correct": torch.tensor(3.0), "mlm_at_mask": torch.tensor(10.0),
+              "mlm_label_histogram": torch.zeros(162).index_fill_(0, torch.tensor([5]), 4.0),
+              "nsp_correct": torch.tensor(6.0), "nsp_examples": torch.tensor(8.0), "nsp_label_1": torch.tensor(2.0)}
+    assert task.summarize(counts) == {"mlm_accuracy": 0.3, "mlm_unigram_accuracy": 0.4, "nsp_accuracy": 0.75,
+                                      "nsp_majority_accuracy": 0.75}
