@@ -170,8 +170,9 @@ class DistillationTask(Task):
         parts = {"kd_loss": kd, "mlm_loss": masked_lm_loss(student.logits, inputs["labels"]), "cos_loss": cos}
         counts = {}
         if with_counts:
-            counts = mlm_counts(student.logits.detach(), inputs, self.mask_id, self.vocab_size)
-            teacher_counts = mlm_counts(teacher.logits, inputs, self.mask_id, self.vocab_size)
+            labels, ids = inputs["labels"], inputs["input_ids"]
+            counts = mlm_counts(student.logits.detach(), labels, ids, self.mask_id, self.vocab_size)
+            teacher_counts = mlm_counts(teacher.logits, labels, ids, self.mask_id, self.vocab_size)
             counts["teacher_mlm_correct"] = teacher_counts["mlm_correct"]
         return StepOutput(sum_parts(parts, LOSS_WEIGHTS), parts, counts)
 
