@@ -59,16 +59,14 @@ def stream_tokens(docs: Sequence[TokenizedDoc], sep_id: int) -> tuple[np.ndarray
     """The stream's ids, word starts, and each token's document (index into `docs`)."""
     ids, ws, owner = [np.array([sep_id], dtype=np.uint32)], [np.array([True])], [np.array([0])]
     for k, doc in enumerate(docs):
+        ends = doc.offsets[1:]  # a separator after every sentence
+        body = np.insert(doc.ids.astype(np.uint32), ends, sep_id)
+        body_ws = np.insert(doc.word_start, ends, True)
         if k:  # XLM's empty line between documents: one more separator
-            ids.append(np.array([sep_id], dtype=np.uint32))
-            ws.append(np.array([True]))
-            owner.append(np.array([k]))
-        for i in range(doc.num_sentences):
-            s_ids, s_ws = doc.sentence(i)
-            ids += [s_ids, np.array([sep_id], dtype=np.uint32)]
-            ws += [s_ws, np.array([True])]
-            owner.append(np.full(len(s_ids) + 1, k))
+            body, body_ws = np.concatenate([[sep_id], body]).astype(np.uint32), np.concatenate([[True], body_ws])
+        ids.append(body)
+        ws.append(body_ws)
+        owner.append(np.full(len(body), k))
     return np.concatenate(ids).astype(np.uint32), np.concatenate(ws).astype(bool), np.concatenate(owner)
-
 
 BUILDER = Builder(name="clm", make_config=make_config, build=build_clm, options=frozenset({"packing"}))

@@ -106,13 +106,14 @@ def iter_chunks(doc: TokenizedDoc, target: int) -> Iterator[list[int]]:
     """`create_instances_from_document`'s chunks: consecutive sentence indices until `target`
     tokens or the document's end. The caller may `send` a number of sentences to put back
     (they start the next chunk)."""
-    lengths = doc.sentence_lengths()
+    lengths = doc.sentence_lengths().tolist()
+    last = len(lengths) - 1
     chunk: list[int] = []
     chunk_len, i = 0, 0
-    while i < doc.num_sentences:
+    while i <= last:
         chunk.append(i)
-        chunk_len += int(lengths[i])
-        if i == doc.num_sentences - 1 or chunk_len >= target:
+        chunk_len += lengths[i]
+        if i == last or chunk_len >= target:
             unused = yield chunk
             if unused:
                 i -= unused
@@ -144,9 +145,13 @@ def truncate_pair(a: Segment, b: Segment, max_num_tokens: int, rng: np.random.Ge
 def pair_example(a: Segment, b: Segment, doc_id: str, cls_id: int, sep_id: int, label: str, value: int) -> Example:
     """[CLS] A [SEP] B [SEP] with segment_b_start and one label column. Word starts are the
     tokens' own: a segment cut inside a word by truncation starts with a continuation."""
-    ids = np.concatenate([[cls_id], a[0], [sep_id], b[0], [sep_id]]).astype(np.uint32)
-    ws = np.concatenate([[True], a[1], [True], b[1], [True]]).astype(bool)
-    return {"input_ids": ids, "word_start": ws, "doc_id": doc_id, "segment_b_start": len(a[0]) + 2, label: value}
+    len_a, len_b = len(a[0]), len(b[0])
+    ids = np.empty(len_a + len_b + 3, dtype=np.uint32)
+    ws = np.ones(len_a + len_b + 3, dtype=bool)
+    ids[0], ids[len_a + 1], ids[-1] = cls_id, sep_id, sep_id
+    ids[1:len_a + 1], ws[1:len_a + 1] = a
+    ids[len_a + 2:-1], ws[len_a + 2:-1] = b
+    return {"input_ids": ids, "word_start": ws, "doc_id": doc_id, "segment_b_start": len_a + 2, label: value}
 
 
 def examples_table(examples: Sequence[Example], schema: pa.Schema) -> pa.Table:

@@ -90,15 +90,10 @@ def random_segment(doc_id: str, pool: NegativePool, target_b: int, rng: np.rando
     """Consecutive sentences of another pool document from a random start, until target_b tokens."""
     rdoc = pool.draw_other(doc_id, rng)
     start = int(rng.integers(rdoc.num_sentences))
-    lengths = rdoc.sentence_lengths()
-    end, total = start, 0
-    while end < rdoc.num_sentences:
-        total += int(lengths[end])
-        end += 1
-        if total >= target_b:
-            break
+    # the first end past start whose sentences reach target_b tokens (at least one sentence)
+    end = int(np.searchsorted(rdoc.offsets, rdoc.offsets[start] + target_b, side="left"))
+    end = min(max(end, start + 1), rdoc.num_sentences)
     return concat(rdoc, range(start, end))
-
 
 BUILDER = Builder(name="nsp", make_config=make_config, build=build_nsp,
                   options=frozenset({"short_seq_prob", "dupe_factor", "negative_pool"}), needs_negative_pool=True)
