@@ -2,7 +2,7 @@
 
 from collections import Counter
 
-from pipelines.build.objectives.common import ShardContext
+from pipelines.build.objectives.common import ShardContext, doc_rng
 from pipelines.build.objectives.negative_pool import NegativePool, pool_rank, pool_window
 from pipelines.build.objectives.nsp import NspConfig, build_nsp
 from pipelines.build.tokenize_docs import make_doc
@@ -120,3 +120,59 @@ def test_pool_window_keeps_whole_sentences_from_a_seeded_start():
     assert pool_window(long, 0, 20).ids.tolist() == list(range(1000, 1020))  # one sentence, cut
     starts = {pool_window(doc, seed, 20).ids[0] for seed in range(20)}
     assert len(starts) > 5  # the start sentence is drawn
+
+
+def reference_nsp(doc, pool_docs, seq_len, short_seq_prob, rng):
+    """google-research/bert `create_instances_from_document`, written literally over token lists,
+    with the random document drawn from the pool (uniform over its other documents, one draw)."""
+    sentences = [doc.sentence(i)[0].tolist() for i in range(doc.num_sentences)]
+    max_num_tokens = seq_len - 3
+    target = max_num_tokens
+    if rng.random() < short_seq_prob:
+        target = int(rng.integers(2, max_num_tokens + 1))
+    others = [p for p in pool_docs if p.doc_id != doc.doc_id]
+    out, chunk, length, i = [], [], 0, 0
+    while i < len(sentences):
+        chunk.append(sentences[i])
+        length += len(sentences[i])
+        if i == len(sentences) - 1 or length >= target:
+            a_end = int(rng.integers(1, len(chunk))) if len(chunk) >= 2 else 1
+            a = [t for s in chunk[:a_end] for t in s]
+            is_random = len(chunk) == 1 or rng.random() < 0.5
+            if is_random and not others and len(chunk) > 1:
+                is_random = False
+            if is_random and not others:
+                chunk, length = [], 0
+                i += 1
+                continue
+            if is_random:
+                other = others[int(rng.integers(len(others)))]
+                other_sentences = [other.sentence(j)[0].tolist() for j in range(other.num_sentences)]
+                b = []
+                for s in other_sentences[int(rng.integers(len(other_sentences))):]:
+                    b.extend(s)
+                    if len(b) >= target - len(a):
+                        break
+                i -= len(chunk) - a_end
+            else:
+                b = [t for s in chunk[a_end:] for t in s]
+            while len(a) + len(b) > max_num_tokens:
+                side = a if len(a) > len(b) else b
+                if rng.random() < 0.5:
+                    del side[0]
+                else:
+                    side.pop()
+            out.append(([CLS] + a + [SEP] + b + [SEP], int(is_random)))
+            chunk, length = [], 0
+        i += 1
+    return out
+
+
+def test_matches_the_reference_algorithm_draw_for_draw():
+    docs = numbered_docs(12, num_sentences=10, max_len=9)
+    pool = [pool_window(d, 3, 40) for d in docs[:8]]  # some documents are in the pool, some are not
+    for seq_len, short in ((12, 0.1), (24, 0.5), (128, 0.0)):
+        config = nsp(seq_len=seq_len, short_seq_prob=short, seed=3)
+        ours = [(e["input_ids"].tolist(), e["next_sentence_label"]) for e in build(docs, config, pool)]
+        reference = [x for d in docs for x in reference_nsp(d, pool, seq_len, short, doc_rng(3, d.doc_id))]
+        assert ours == reference and {label for _, label in ours} == {0, 1}

@@ -2,6 +2,7 @@
 
 from collections import Counter
 
+from pipelines.build.objectives.common import doc_rng
 from pipelines.build.objectives.sop import SopConfig, build_sop
 from pipelines.build.tokenize_docs import make_doc
 from tests.pipelines.build.objective_docs import CLS, SEP, is_run, numbered_docs, owner
@@ -73,3 +74,52 @@ def test_deterministic_per_seed():
         return [(e["input_ids"].tolist(), e["sentence_order_label"]) for e in build_sop(docs, sop(seed=seed))]
 
     assert run(5) == run(5) and run(5) != run(6)
+
+
+def reference_sop(doc, seq_len, short_seq_prob, rng):
+    """google-research/albert `create_instances_from_document` (random_next_sentence=False), written
+    literally over token lists, with this project's one change: a one-segment chunk is split at a
+    random word start instead of paired with another document. Draws in the reference's order."""
+    sentences = [(doc.sentence(i)[0].tolist(), doc.sentence(i)[1].tolist()) for i in range(doc.num_sentences)]
+    max_num_tokens = seq_len - 3
+    target = max_num_tokens
+    if rng.random() < short_seq_prob:
+        target = int(rng.integers(2, max_num_tokens + 1))
+    out, chunk, length = [], [], 0
+    for i, segment in enumerate(sentences):
+        chunk.append(segment)
+        length += len(segment[0])
+        if i == len(sentences) - 1 or length >= target:
+            if len(chunk) >= 2:
+                a_end = int(rng.integers(1, len(chunk)))
+                a = [t for s in chunk[:a_end] for t in zip(*s)]
+                b = [t for s in chunk[a_end:] for t in zip(*s)]
+            else:
+                tokens = list(zip(*chunk[0]))
+                starts = [j for j in range(1, len(tokens)) if tokens[j][1]]
+                if not starts:
+                    chunk, length = [], 0
+                    continue
+                cut = starts[int(rng.integers(len(starts)))]
+                a, b = tokens[:cut], tokens[cut:]
+            swapped = rng.random() < 0.5
+            if swapped:
+                a, b = b, a
+            while len(a) + len(b) > max_num_tokens:
+                side = a if len(a) > len(b) else b
+                if rng.random() < 0.5:
+                    del side[0]
+                else:
+                    side.pop()
+            out.append(([CLS] + [t for t, _ in a] + [SEP] + [t for t, _ in b] + [SEP], int(swapped)))
+            chunk, length = [], 0
+    return out
+
+
+def test_matches_the_reference_algorithm_draw_for_draw():
+    docs = numbered_docs(10, num_sentences=12, max_len=9) + [make_doc("one", [([41, 42, 43, 44], [True, False, True, True])])]
+    for seq_len, short in ((12, 0.1), (20, 0.5), (64, 0.0)):
+        config = sop(seq_len=seq_len, short_seq_prob=short, seed=4)
+        ours = [(e["input_ids"].tolist(), e["sentence_order_label"]) for e in build_sop(docs, config)]
+        reference = [x for d in docs for x in reference_sop(d, seq_len, short, doc_rng(4, d.doc_id))]
+        assert ours == reference and len(ours) > len(docs)
