@@ -97,3 +97,20 @@ def test_tokenize_documents_splits_with_each_documents_language():
     text = "Er kam am 3. Mai. Gut."
     docs, skipped = tokenize_documents(tokenizer, [("a", text, "de"), ("b", text, "en"), ("c", text)])
     assert [d.num_sentences for d in docs] == [2, 3, 3] and not skipped
+
+
+def test_tokenize_documents_ids_are_each_sentences_own_encoding():
+    """The build encodes without offsets (encode_batch_fast): the ids must be encode()'s."""
+    from tokenizers import Tokenizer
+
+    from pipelines.build.tokenize_docs import tokenize_documents
+
+    tokenizer = Tokenizer.from_file(str(shared_data("tokenizers", "bert-base-uncased-wordpiece", "tokenizer.json")))
+    tokenizer.no_padding()
+    tokenizer.no_truncation()
+    text = "\n".join(shared_data("text", "botchan.txt").read_text(encoding="utf-8").splitlines()[200:260])
+    (doc,), _ = tokenize_documents(tokenizer, [("a", text, "en")])
+    sentences = split_sentences(text, "en")
+    assert doc.num_sentences == len(sentences) > 60
+    for i, sentence in enumerate(sentences):
+        assert doc.sentence(i)[0].tolist() == tokenizer.encode(sentence, add_special_tokens=False).ids
