@@ -21,15 +21,23 @@ def param_groups(named: Iterable[tuple[str, torch.nn.Parameter]], weight_decay: 
         if not param.requires_grad:
             continue
         (no_decay if name.endswith(_NO_DECAY) or param.ndim < 2 else decay).append(param)
-    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    # "layer_adaptation": LAMB's trust ratio skips what weight decay skips (AdamW ignores the key).
+    return [{"params": decay, "weight_decay": weight_decay, "layer_adaptation": True},
+            {"params": no_decay, "weight_decay": 0.0, "layer_adaptation": False}]
 
 
 def _adamw(groups: list[dict], *, lr: float, recipe: Recipe) -> torch.optim.Optimizer:
     return torch.optim.AdamW(groups, lr=lr, betas=recipe.betas, eps=recipe.eps)
 
 
+def _lamb(groups: list[dict], *, lr: float, recipe: Recipe) -> torch.optim.Optimizer:
+    from trainer.lamb import Lamb
+
+    return Lamb(groups, lr=lr, betas=recipe.betas, eps=recipe.eps)
+
+
 # optimizer name (Recipe.optimizer) -> builder(param groups, lr=, recipe=)
-OPTIMIZERS: dict[str, Callable[..., torch.optim.Optimizer]] = {"adamw": _adamw}
+OPTIMIZERS: dict[str, Callable[..., torch.optim.Optimizer]] = {"adamw": _adamw, "lamb": _lamb}
 
 
 def build_optimizer(named: Iterable[tuple[str, torch.nn.Parameter]], *, recipe: Recipe, lr: float,

@@ -60,24 +60,30 @@ def _word_starts(fast, ids: list[int]) -> list[bool]:
 
 
 def make_examples(objective: str, fast, n: int, seed: int, words=WORDS) -> dict[str, list]:
-    """Rows of `n` examples: packed single sequences (mlm) or sentence pairs with NSP labels."""
+    """Rows of `n` examples: packed single sequences (mlm), sentence pairs with NSP labels, or
+    consecutive pairs with sentence-order labels (sop: label 1 swaps A and B)."""
     rng = random.Random(seed)
     cls, sep = fast.cls_token_id, fast.sep_token_id
     sents = [fast.encode(s, add_special_tokens=False) for s in sentences(3 * n, seed, words)]
     cols: dict[str, list] = {"input_ids": [], "word_start": [], "doc_id": []}
-    if objective == "nsp":
-        cols.update(segment_b_start=[], next_sentence_label=[])
+    label_column = {"nsp": "next_sentence_label", "sop": "sentence_order_label"}.get(objective)
+    if label_column:
+        cols.update({"segment_b_start": [], label_column: []})
     for i in range(n):
         if objective == "mlm":
             body = (sents[3 * i] + sents[3 * i + 1] + sents[3 * i + 2])[: SEQ_LEN - 2]
             ids = [cls] + body + [sep]
         else:
-            label = rng.randint(0, 1)  # 0: B follows A (HF convention), 1: random B
+            label = rng.randint(0, 1)  # 0: B follows A (HF convention), 1: random B (nsp) / swapped (sop)
             a = sents[3 * i][:13]
-            b = (sents[3 * i + 1] if label == 0 else sents[rng.randrange(len(sents))])[:14]
+            if objective == "sop":
+                b = sents[3 * i + 1][:14]
+                a, b = (b, a) if label else (a, b)
+            else:
+                b = (sents[3 * i + 1] if label == 0 else sents[rng.randrange(len(sents))])[:14]
             ids = [cls] + a + [sep] + b + [sep]
             cols["segment_b_start"].append(len(a) + 2)
-            cols["next_sentence_label"].append(label)
+            cols[label_column].append(label)
         cols["input_ids"].append(ids)
         cols["word_start"].append(_word_starts(fast, ids))
         cols["doc_id"].append(f"doc-{seed}-{i}")
@@ -132,6 +138,12 @@ def tokenizer_dir(tmp_path_factory):
 def nsp_shards(tmp_path_factory, tokenizer_dir):
     folder, fast = tokenizer_dir
     return write_shard_set(tmp_path_factory.mktemp("nsp"), "nsp", fast, tokenizer_entry(folder, fast))
+
+
+@pytest.fixture(scope="session")
+def sop_shards(tmp_path_factory, tokenizer_dir):
+    folder, fast = tokenizer_dir
+    return write_shard_set(tmp_path_factory.mktemp("sop"), "sop", fast, tokenizer_entry(folder, fast))
 
 
 @pytest.fixture(scope="session")

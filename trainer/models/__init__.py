@@ -20,6 +20,7 @@ MODELS: dict[str, str] = {
     "roberta": "trainer.models.roberta",
     "electra": "trainer.models.electra",
     "distilbert": "trainer.models.distilbert",
+    "albert": "trainer.models.albert",
 }
 MODEL_NAMES = tuple(MODELS)
 

@@ -1,0 +1,66 @@
+"""ALBERT: n-gram masked LM plus sentence-order prediction on `sop` shards (Lan et al. 2020,
+"ALBERT: A Lite BERT for Self-supervised Learning of Language Representations"; reference code
+google-research/albert).
+
+What makes it ALBERT, each from the paper:
+- factorised embeddings: tokens are embedded in E = 128 dimensions and projected to the hidden
+  size (section 3.1; every configuration of Table 1 uses E = 128);
+- cross-layer sharing: all layers share one set of parameters (`num_hidden_groups = 1`);
+- sentence-order prediction instead of NSP (section 3.1), on `sop` shards;
+- n-gram masking: spans of up to 3 whole words, p(n) ∝ 1/n (section 4.1): the `ngram` preset;
+- no dropout (section 4.10; the reference `AlbertConfig` defaults both dropouts to 0);
+- LAMB with learning rate 0.00176 (section 4.1), β1 0.9, β2 0.999, ε 1e-6, weight decay 0.01
+  excluding LayerNorm and biases (`optimization.py`), clipping at global norm 1.0.
+"""
+
+from __future__ import annotations
+
+from transformers import AlbertConfig, AlbertForPreTraining
+
+from trainer.config import ModelSize, Recipe
+from trainer.models.spec import BuildContext, ModelSpec
+from trainer.objectives.mlm import EncoderHeads
+from trainer.objectives.pair import SOP, PairTask
+
+LR = 0.00176  # section 4.1, batch 4096 for 125k steps
+# base and large: Table 1's ALBERT-base (L12, H768, 12 heads) and ALBERT-large (L24, H1024, 16
+# heads), feed-forward 4H. tiny and small are not in the paper: the BERT sizes of this project.
+SIZES = {
+    "tiny": ModelSize(name="tiny", hidden_size=64, num_layers=2, num_heads=2, intermediate_size=256, lr=LR),
+    "small": ModelSize(name="small", hidden_size=256, num_layers=4, num_heads=4, intermediate_size=1024, lr=LR),
+    "base": ModelSize(name="base", hidden_size=768, num_layers=12, num_heads=12, intermediate_size=3072, lr=LR),
+    "large": ModelSize(name="large", hidden_size=1024, num_layers=24, num_heads=16, intermediate_size=4096, lr=LR),
+}
+# E = 128 (Table 1); tiny's hidden size is 64, so its embeddings stay at 32 (still factorised: E < H).
+EMBEDDING_SIZES = {"tiny": 32, "small": 128, "base": 128, "large": 128}
+MAX_POSITIONS = 512  # sequences of at most 512 tokens (section 4.1)
+RECIPE = Recipe(optimizer="lamb", betas=(0.9, 0.999), eps=1e-6, weight_decay=0.01, max_grad_norm=1.0)
+
+
+def build_config(size: ModelSize, vocab_size: int, pad_id: int) -> AlbertConfig:
+    return AlbertConfig(vocab_size=vocab_size, embedding_size=EMBEDDING_SIZES[size.name],
+                        hidden_size=size.hidden_size, num_hidden_layers=size.num_layers, num_hidden_groups=1,
+                        inner_group_num=1, num_attention_heads=size.num_heads,
+                        intermediate_size=size.intermediate_size, hidden_act="gelu_new",  # the reference gelu is the tanh approximation
+                        hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0, classifier_dropout_prob=0.0,
+                        max_position_embeddings=MAX_POSITIONS, type_vocab_size=2, pad_token_id=pad_id)
+
+
+def encode(network: AlbertForPreTraining, inputs):
+    out = network.albert(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"],
+                         token_type_ids=inputs.get("token_type_ids"))
+    return out.last_hidden_state, out.pooler_output
+
+
+HEADS = EncoderHeads(encode=encode, predict_tokens=lambda network, hidden: network.predictions(hidden),
+                     classify_pair=lambda network, pooled: network.sop_classifier(pooled))
+
+
+def build_task(ctx: BuildContext) -> PairTask:
+    network = AlbertForPreTraining(build_config(ctx.size, ctx.vocab.vocab_size, ctx.vocab.pad_id))
+    return PairTask(network, HEADS, ctx.vocab, kind="sop")
+
+
+SPEC = ModelSpec(name="albert", paper="Lan et al. 2020, arXiv:1909.11942", objective=SOP, masking="ngram",
+                 sizes=SIZES, max_positions=MAX_POSITIONS, recipe=RECIPE, auto_class="AutoModelForPreTraining",
+                 build_task=build_task)
