@@ -30,7 +30,8 @@ SUBCOMMANDS: dict[str, Subcommand] = {
                         summary="WARC/WET/JSONL/text -> cleaned, deduplicated documents (Beam)"),
     "tokenizer": Subcommand(module="pipelines.tokenizer.job", summary="train a tokenizer on a documents dataset",
                             extra="tokenizer"),
-    "build": Subcommand(module="pipelines.build.job", summary="documents -> WebDataset shards for an objective (Beam)"),
+    "build": Subcommand(module="pipelines.build.job", summary="documents -> WebDataset shards for an objective (Beam)",
+                        extra="tokenizer"),  # only to convert a vocab.txt/vocab.json/.model into a folder
     "train": Subcommand(module="trainer.cli", summary="pretrain a BERT-family model, streaming from shards",
                         extra="train"),
     "schema": Subcommand(module="shardlm.schema", summary="show a dataset's schema, counts and a few rows"),

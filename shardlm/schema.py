@@ -11,7 +11,6 @@ display is `shardlm schema`'s), so `schemas` stays the base that imports nothing
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import logging
 import posixpath
@@ -21,9 +20,11 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from schemas.errors import one_line
 from schemas.manifest import NotCommittedError, dataset_folder, decode_schema, manifest_url, read_manifest
 from shards.reader import iter_chunks
 from shards.storage import join, open_url, parse_storage_options
+from shards.tokenizer import load_shard_set_tokenizer
 
 log = logging.getLogger(__name__)
 
@@ -70,30 +71,15 @@ def scan_shard(url: str, storage_options: dict) -> tuple[pa.Table | None, int, i
     return first, chunks, examples
 
 
-def load_tokenizer(spec: dict[str, Any] | None, storage_options: dict):
-    """The manifest's tokenizer (a folder with tokenizer.json, or a tokenizer.json URL), or None."""
-    url = (spec or {}).get("url")
-    if not url:
+def load_tokenizer(folder: str, spec: dict[str, Any] | None, storage_options: dict):
+    """The shard set's tokenizer (shards.tokenizer: resolved against the set, sha256 checked), or
+    None, with a warning, when there is none or it is not the one the shards were built with."""
+    if not (spec or {}).get("url"):
         return None
-    from tokenizers import Tokenizer
-
-    url = url if url.endswith(".json") else join(url, "tokenizer.json")
     try:
-        with open_url(url, "rb", storage_options) as f:
-            data = f.read()
-        text = data.decode("utf-8")
+        return load_shard_set_tokenizer(folder, spec, storage_options)
     except (OSError, ValueError) as err:
-        log.warning("cannot read tokenizer %s (%s); showing token ids", url, err)
-        return None
-    want = (spec or {}).get("sha256")
-    if want and hashlib.sha256(data).hexdigest() != want:
-        log.warning("tokenizer %s is not the one the shards were built with (sha256 differs from the "
-                    "manifest's); showing token ids", url)
-        return None
-    try:
-        return Tokenizer.from_str(text)
-    except Exception as err:  # noqa: BLE001 - tokenizers raises a plain Exception on bad JSON
-        log.warning("%s is not a tokenizers JSON file (%s); showing token ids", url, err)
+        log.warning("%s; showing token ids", one_line(err))
         return None
 
 
@@ -190,7 +176,8 @@ def describe_examples(url: str, manifest: dict[str, Any], rows: int, options: di
     if rows and sample is not None:
         first = join(dataset_folder(url), sample["url"])
         chunk = next(iter_chunks(first, options))[1]
-        lines += format_rows(chunk.slice(0, rows), "examples", load_tokenizer(manifest["tokenizer"], options))
+        tokenizer = load_tokenizer(dataset_folder(url), manifest["tokenizer"], options)
+        lines += format_rows(chunk.slice(0, rows), "examples", tokenizer)
     return lines
 
 
@@ -214,7 +201,7 @@ def describe_shard(url: str, rows: int, options: dict) -> list[str]:
         return lines
     lines += format_schema(first.schema)
     if rows:
-        tokenizer = load_tokenizer(manifest.get("tokenizer"), options) if manifest else None
+        tokenizer = load_tokenizer(folder, manifest.get("tokenizer"), options) if manifest else None
         lines += format_rows(first.slice(0, rows), "examples", tokenizer)
     return lines
 

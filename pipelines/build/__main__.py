@@ -12,4 +12,4 @@ from schemas.errors import configure_logging, run_main
 
 if __name__ == "__main__":
     configure_logging()
-    sys.exit(run_main("shardlm build", main, sys.argv[1:]))
+    sys.exit(run_main("shardlm build", main, sys.argv[1:], extra="tokenizer"))

@@ -19,8 +19,8 @@ from apache_beam.pvalue import TaggedOutput
 from pipelines.build.parallel import PairFields, ParallelFile, iter_pairs, tokenize_pairs
 from pipelines.build.tokenize_docs import tokenize_documents
 from pipelines.docs_input import iter_documents
-from pipelines.tokenizer.load import load_tokenizer
 from pipelines.tokenizer.word_starts import word_start_rule
+from shards.tokenizer import load_shard_set_tokenizer
 
 TOKENIZE_BATCH = 64  # documents (or pairs) per encode_batch call
 UNITS = {"documents": "documents", "parallel": "pairs"}  # Builder.reads -> the unit counts are kept in
@@ -30,12 +30,13 @@ class TokenizeFn(beam.DoFn):
     """Batches of (doc_id, text, lang) or of pairs -> TokenizedDoc; counts of skipped records to
     the 'skipped' output."""
 
-    def __init__(self, tokenizer_url: str, storage_options: dict, reads: str):
-        self._url, self._options, self._reads = tokenizer_url, storage_options, reads
+    def __init__(self, shard_set: str, tokenizer: dict, storage_options: dict, reads: str):
+        self._shard_set, self._spec, self._options, self._reads = shard_set, tokenizer, storage_options, reads
         self._tokenizer = self._word_starts = None
 
     def setup(self) -> None:
-        self._tokenizer, _ = load_tokenizer(self._url, self._options)
+        # the copy in the shard set that the manifest names, checked against its sha256
+        self._tokenizer = load_shard_set_tokenizer(self._shard_set, self._spec, self._options)
         self._word_starts = word_start_rule(self._tokenizer)
 
     def process(self, batch: list[tuple]) -> Iterator[Any]:
@@ -69,9 +70,10 @@ def read_pairs(file: ParallelFile, fields: PairFields, storage_options: dict) ->
 class ReadAndTokenize(beam.PTransform):
     """Input files -> (tokenized documents, count dicts)."""
 
-    def __init__(self, reads: str, tokenizer_url: str, storage_options: dict, fields: PairFields):
+    def __init__(self, reads: str, shard_set: str, tokenizer: dict, storage_options: dict, fields: PairFields):
         super().__init__()
-        self._reads, self._tokenizer, self._options, self._fields = reads, tokenizer_url, storage_options, fields
+        self._reads, self._shard_set, self._tokenizer = reads, shard_set, tokenizer
+        self._options, self._fields = storage_options, fields
 
     def expand(self, files):
         spread = files | "SpreadFiles" >> beam.Reshuffle()
@@ -84,7 +86,7 @@ class ReadAndTokenize(beam.PTransform):
             read_counts = []
         tokenized = (
             records | "Batch" >> beam.BatchElements(min_batch_size=1, max_batch_size=TOKENIZE_BATCH)
-            | "Tokenize" >> beam.ParDo(TokenizeFn(self._tokenizer, self._options, self._reads)).with_outputs(
+            | "Tokenize" >> beam.ParDo(TokenizeFn(self._shard_set, self._tokenizer, self._options, self._reads)).with_outputs(
                 "skipped", main="docs"))
         counts = (*read_counts, tokenized.skipped) | "InputCounts" >> beam.Flatten()
         return tokenized.docs, counts

@@ -278,8 +278,8 @@ def build_pipeline(p: beam.Pipeline, config: BuildConfig, files: list, tokenizer
     schema = examples_schema(config.objective, tokenizer_info["vocab_size"], config.per_language)
     fields = PairFields(src=config.src_field, tgt=config.tgt_field)
     docs, input_counts = (p | "Files" >> beam.Create(files)
-                          | "Input" >> ReadAndTokenize(config.reads, tokenizer_info["url"], config.storage_options,
-                                                       fields))
+                          | "Input" >> ReadAndTokenize(config.reads, config.output, tokenizer_info,
+                                                       config.storage_options, fields))
     assigned = docs | "Split" >> beam.Map(assign_split, config.seed, config.valid_fraction)
     counts = (
         (assigned | "DocCounts" >> beam.Map(doc_counts, config.unit), input_counts)
@@ -358,7 +358,8 @@ def main(argv: list[str] | None = None) -> dict:
         files = parallel_files(config.input, config.langs, config.storage_options)
     else:
         files = document_files(config.input, config.storage_options)
-    # a vocab.txt, vocab.json + merges.txt or .model is converted and saved as OUTPUT/tokenizer/
+    # the tokenizer goes into the shard set as OUTPUT/tokenizer/ (a vocab.txt, vocab.json + merges.txt
+    # or .model converted first); the manifest names it relative to the set (shards.tokenizer)
     tokenizer_info = tokenizer_for_build(config.tokenizer, config.output, config.storage_options)
     if uncommit(config.output, config.storage_options):
         log.info("removed the old manifest of %s; it is committed again when this job ends", config.output)

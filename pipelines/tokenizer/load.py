@@ -26,10 +26,11 @@ from pipelines.tokenizer import spm
 from pipelines.tokenizer.word_starts import word_start_rule
 from schemas.tokenizer_folder import CONFIG_FILE, make_portable
 from shards.storage import check_url, join
+from shards.tokenizer import (TOKENIZER_FOLDER, clear_shard_set_tokenizer, load_shard_set_tokenizer,
+                              read_tokenizer_files, write_shard_set_tokenizer)
 
 TOKENIZER_FILE = "tokenizer.json"
 INFO_FILE = "shardlm_tokenizer.json"
-CONVERTED_FOLDER = "tokenizer"  # where `shardlm build` writes a converted vocabulary, in its output
 # Vocabulary files looked for in a folder without tokenizer.json, in this order.
 VOCAB_FILES = ("vocab.json", "vocab.txt", "spiece.model", "sentencepiece.bpe.model", "tokenizer.model")
 # Names tried, in order, when finding a role's token in any tokenizer (BERT/ALBERT first, then RoBERTa/XLM-R).
@@ -235,15 +236,22 @@ def save_tokenizer(tok: Tokenizer, output: str, storage_options: dict | None = N
 
 
 def tokenizer_for_build(url: str, output: str, storage_options: dict | None = None) -> dict[str, Any]:
-    """The manifest info of `shardlm build --tokenizer URL`. A converted vocabulary (vocab.txt,
-    vocab.json + merges.txt, .model, or a tokenizer.json that lacked special tokens) is first saved
-    as the folder `OUTPUT/tokenizer/`, which the info then names, so the trainer can export it."""
+    """The manifest info of `shardlm build --tokenizer URL`, once the tokenizer is written into the
+    shard set as `OUTPUT/tokenizer/`, which the info names relative to the set (shards.tokenizer).
+    A tokenizer.json used as it is is copied with the transformers files beside it; a converted
+    vocabulary (vocab.txt, vocab.json + merges.txt, .model, or a tokenizer.json that lacked special
+    tokens) is saved there as a transformers folder."""
     tok, info, converted = open_tokenizer(url, storage_options)
-    if not converted:
-        return info
-    folder = join(output.rstrip("/"), CONVERTED_FOLDER)
-    save_tokenizer(tok, folder, storage_options, {"source": info["url"]})
-    _, saved, again = open_tokenizer(folder, storage_options)
-    if again or saved["special_ids"] != info["special_ids"]:
-        raise AssertionError(f"the tokenizer converted from {url} did not read back as written; a bug in shardlm")
-    return saved
+    if converted:
+        folder = join(output.rstrip("/"), TOKENIZER_FOLDER)
+        clear_shard_set_tokenizer(output, storage_options)
+        save_tokenizer(tok, folder, storage_options, {"source": info["url"]})
+        _, saved, again = open_tokenizer(folder, storage_options)
+        if again or saved["special_ids"] != info["special_ids"]:
+            raise AssertionError(f"the tokenizer converted from {url} did not read back as written; a bug in shardlm")
+        info = saved
+    else:
+        write_shard_set_tokenizer(read_tokenizer_files(info["url"], storage_options), output, storage_options)
+    info = {**info, "url": TOKENIZER_FOLDER}
+    load_shard_set_tokenizer(output, info, storage_options)  # what the workers load: the bytes the sha256 names
+    return info

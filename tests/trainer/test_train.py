@@ -203,7 +203,7 @@ def test_load_tokenizer_from_a_bare_tokenizer_json(tokenizer_dir, tmp_path):
     assert (tok.mask_token, tok.pad_token, tok.cls_token, tok.sep_token, tok.unk_token) == \
         ("[MASK]", "[PAD]", "[CLS]", "[SEP]", "[UNK]")
     assert tok("the cat")["input_ids"] == fast("the cat")["input_ids"]
-    with pytest.raises(FileNotFoundError, match="tokenizer nowhere/tokenizer.json named by the shard set"):
+    with pytest.raises(FileNotFoundError, match="nowhere/tokenizer.json does not exist .*the shard set's manifest names it"):
         load_tokenizer({"url": "nowhere/tokenizer.json", "special_ids": ids}, str(tmp_path))
 
 

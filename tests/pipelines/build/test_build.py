@@ -35,13 +35,15 @@ def build(corpus, output, objective="nsp", *extra):
 
 
 def files_of(folder: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+    """Every file under the folder (the shards, the manifest and the tokenizer/ copy) by relative path."""
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 def check_shard_set(folder: Path, manifest: dict, objective: str) -> dict[str, list[dict]]:
     """Shared checks; returns the rows of each split."""
-    _, tok_info = load_tokenizer(manifest["tokenizer"]["url"])
-    assert manifest["tokenizer"] == tok_info
+    assert manifest["tokenizer"]["url"] == "tokenizer"  # the copy in the shard set, named relative to it
+    _, tok_info = load_tokenizer(str(folder / "tokenizer"))
+    assert manifest["tokenizer"] == {**tok_info, "url": "tokenizer"}
     schema = examples_schema(objective, tok_info["vocab_size"])
     assert decode_schema(manifest["arrow_schema"]) == schema
     assert sorted(s["url"] for s in manifest["shards"]) == sorted(n for n in files_of(folder) if n.endswith(".tar"))

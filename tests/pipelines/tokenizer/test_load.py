@@ -9,6 +9,7 @@ import pytest
 from pipelines.tokenizer import spm
 from pipelines.tokenizer.load import load_tokenizer, open_tokenizer, tokenizer_for_build
 from pipelines.tokenizer.word_starts import word_start_rule
+from shards.tokenizer import FOLDER_FILES
 from tests.conftest import shared_data
 
 SPECIALS = ("cls", "sep", "pad", "mask", "unk")
@@ -99,18 +100,20 @@ def test_build_saves_a_converted_vocabulary_as_a_folder_auto_tokenizer_loads(tmp
     model = shared_data("tokenizers", "sentencepiece", "unigram-1000.model")
     info = tokenizer_for_build(str(model), str(tmp_path / "shards"))
     folder = tmp_path / "shards" / "tokenizer"
-    assert info["url"] == str(folder) and info["special_ids"]["mask"] == 1001
+    assert info["url"] == "tokenizer" and info["special_ids"]["mask"] == 1001  # relative to the shard set
     config = json.loads((folder / "tokenizer_config.json").read_text())
     assert config["tokenizer_class"] == "PreTrainedTokenizerFast"
     assert json.loads((folder / "shardlm_tokenizer.json").read_text())["source"] == str(model)
     auto = AutoTokenizer.from_pretrained(str(folder))
     assert (auto.cls_token, auto.sep_token, auto.mask_token, auto.pad_token) == ("<s>", "</s>", "<mask>", "<pad>")
     tok, again, converted = open_tokenizer(str(folder))
-    assert not converted and again == info
+    assert not converted and again == {**info, "url": str(folder)}
     assert auto("Hello world")["input_ids"] == tok.encode("Hello world").ids
-    # a tokenizer.json with its special tokens is used as it is: nothing written
+    # a tokenizer.json with its special tokens is used as it is: copied into the shard set, byte for byte
     assert tokenizer_for_build(str(folder), str(tmp_path / "other")) == info
-    assert not (tmp_path / "other").exists()
+    copied = tmp_path / "other" / "tokenizer"
+    assert {p.name: p.read_bytes() for p in copied.iterdir()} == \
+        {p.name: p.read_bytes() for p in folder.iterdir() if p.name in FOLDER_FILES}
 
 
 def test_shardlm_build_with_a_sentencepiece_model(tmp_path, make_documents):
@@ -126,9 +129,9 @@ def test_shardlm_build_with_a_sentencepiece_model(tmp_path, make_documents):
     docs = make_documents(str(tmp_path / "docs"), texts)
     manifest = build(["--input", docs, "--tokenizer", str(model), "--objective", "mlm", "--seq-len", "64",
                       "--output", str(tmp_path / "shards"), "--num-shards", "1", "--valid-fraction", "0"])
-    assert manifest["tokenizer"]["url"] == str(tmp_path / "shards" / "tokenizer")
-    tok, info = load_tokenizer(manifest["tokenizer"]["url"])
-    assert info == manifest["tokenizer"] and info["special_ids"]["mask"] == 1001
+    assert manifest["tokenizer"]["url"] == "tokenizer"  # relative to the shard set
+    tok, info = load_tokenizer(str(tmp_path / "shards" / "tokenizer"))
+    assert {**info, "url": "tokenizer"} == manifest["tokenizer"] and info["special_ids"]["mask"] == 1001
     rows = [r for e in manifest["shards"] for _, t in iter_chunks(str(tmp_path / "shards" / e["url"]))
             for r in pa.Table.to_pylist(t)]
     assert rows
