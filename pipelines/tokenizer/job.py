@@ -38,18 +38,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--output", required=True, help="folder URL to write tokenizer.json and friends into")
     config_flag(parser, "--min-frequency", TokenizerConfig, type=int,
                 help="a merge needs at least this many occurrences (wordpiece, bpe, bytelevel)")
-    parser.add_argument("--lowercase", action=argparse.BooleanOptionalAction, default=None,
-                        help="lowercase the text (default: only for wordpiece)")
-    parser.add_argument("--strip-accents", action=argparse.BooleanOptionalAction, default=None,
-                        help="strip accents, wordpiece and bpe (default: as --lowercase; XLM's lowercase_and_remove_accent)")
+    config_flag(parser, "--lowercase", TokenizerConfig, action=argparse.BooleanOptionalAction,
+                help="lowercase the text (default: only for wordpiece)")
+    config_flag(parser, "--strip-accents", TokenizerConfig, action=argparse.BooleanOptionalAction,
+                help="strip accents, wordpiece and bpe (default: as --lowercase; XLM's lowercase_and_remove_accent)")
     config_flag(parser, "--lang-alpha", CorpusConfig, type=float,
-                help="draw languages with q ∝ p^alpha (XLM 0.5, XLM-R 0.3); unset: every text once")
+                help="draw languages with q ∝ p^alpha (XLM 0.5, XLM-R 0.3; default: none, every text once)")
     parser.add_argument("--langs", default=None, metavar="L1,L2",
-                        help="languages of parallel files whose names do not say them")
+                        help="languages of parallel files whose names do not say them (default: from the names)")
     config_flag(parser, "--seed", TokenizerConfig, type=int,
                 help="seed of the language draws and of sentencepiece's sentence sampling")
-    parser.add_argument("--max-documents", type=int, default=None,
-                        help="learn from the first N texts of the inputs only (documents, or sides of pairs)")
+    config_flag(parser, "--max-documents", CorpusConfig, field="max_texts", type=int,
+                help="learn from the first N texts of the inputs only (documents, or sides of pairs; default: all)")
     add_storage_flag(parser)
     return parser
 

@@ -55,7 +55,7 @@ def parser_of(name):
     return importlib.import_module(SUBCOMMANDS[name].module).build_parser()
 
 
-@pytest.mark.parametrize("name", ["clean", "build", "train"])
+@pytest.mark.parametrize("name", ["clean", "tokenizer", "build", "train"])
 def test_every_flag_has_help(name):
     parser = parser_of(name)
     missing = [a.option_strings[0] for a in parser._actions if a.option_strings and not a.help]
@@ -100,3 +100,13 @@ def test_train_defaults_come_from_train_config():
     parser = parser_of("train")
     assert defaults_differing_from(parser, TrainConfig) == {}
     assert {a.dest for a in parser._actions} >= {"batch_size", "shuffle_buffer", "device", "resume"}
+
+
+def test_tokenizer_defaults_come_from_its_configs():
+    from pipelines.tokenizer.corpus import CorpusConfig
+    from pipelines.tokenizer.train import TokenizerConfig
+
+    parser = parser_of("tokenizer")
+    assert defaults_differing_from(parser, TokenizerConfig) == {}
+    defaults = vars(parser.parse_args(["--output", "x"]))
+    assert (defaults["lang_alpha"], defaults["max_documents"]) == (CorpusConfig.lang_alpha, CorpusConfig.max_texts)
