@@ -160,3 +160,31 @@ def large_mlm_shards(tmp_path_factory, tokenizer_dir):
     words = list(WORDS) + made_up_words(len(WORDS) // 2, seed=3)
     return write_shard_set(tmp_path_factory.mktemp("mlm-large"), "mlm", fast, tokenizer_entry(folder, fast),
                            train_shards=2, per_shard=600, valid=16, chunk_size=200, words=words)
+
+
+def train_unigram_tokenizer(folder: Path):
+    """A SentencePiece-style unigram tokenizer (vocab ~120, `▁` marks word starts) with the same
+    special tokens as the WordPiece one, saved as a transformers folder (XLM-R's kind of vocabulary)."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.Unigram())
+    tok.pre_tokenizer = pre_tokenizers.Metaspace()
+    tok.decoder = decoders.Metaspace()
+    trainer = trainers.UnigramTrainer(vocab_size=120, special_tokens=SPECIALS, unk_token="[UNK]")
+    tok.train_from_iterator(sentences(500, seed=1), trainer)
+    cls, sep = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
+    tok.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1", special_tokens=[("[CLS]", cls), ("[SEP]", sep)])
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]",
+                                   sep_token="[SEP]", mask_token="[MASK]")
+    fast.save_pretrained(str(folder))
+    return fast
+
+
+@pytest.fixture(scope="session")
+def unigram_mlm_shards(tmp_path_factory):
+    """mlm shards encoded with a unigram vocabulary (XLM-R)."""
+    folder = tmp_path_factory.mktemp("unigram-tok")
+    fast = train_unigram_tokenizer(folder)
+    return write_shard_set(tmp_path_factory.mktemp("mlm-unigram"), "mlm", fast, tokenizer_entry(folder, fast))

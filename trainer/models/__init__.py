@@ -21,6 +21,7 @@ MODELS: dict[str, str] = {
     "electra": "trainer.models.electra",
     "distilbert": "trainer.models.distilbert",
     "albert": "trainer.models.albert",
+    "xlmr": "trainer.models.xlmr",
 }
 MODEL_NAMES = tuple(MODELS)
 
