@@ -39,11 +39,12 @@ demo: $(VENV)/.installed-demo
 test: $(VENV)/.installed-test
 	$(PY) -m pytest -q -p no:cacheprovider
 
-# The core install (no torch, transformers or webdataset) in its own venv: the Beam jobs import.
+# The core install (no torch, transformers or webdataset) in its own venv: the Beam jobs import
+# from the installed package (run outside the checkout), and the extras' libraries are absent.
 core:
 	$(PYTHON) -m venv $(CORE_VENV)
 	$(CORE_VENV)/bin/python $(INSTALL) .
-	cd /tmp && $(abspath $(CORE_VENV))/bin/python -c "import pipelines.clean.job, pipelines.build.job, shardlm.schema; \
+	cd $(CORE_VENV) && bin/python -c "import pipelines.clean.job, pipelines.build.job, shardlm.schema; \
 	    from importlib.util import find_spec; \
 	    extra = [m for m in ('torch', 'transformers', 'webdataset') if find_spec(m)]; \
 	    assert not extra, f'the core install pulled {extra}'; print('core install: Beam jobs import, no torch')"
