@@ -7,12 +7,11 @@ from __future__ import annotations
 import logging
 from typing import Iterator
 
-import fsspec
 import pyarrow.parquet as pq
 
 from pipelines.documents_io import READ_BATCH_ROWS
 from pipelines.documents_io import iter_document_files as document_files
-from shards.storage import check_url
+from shards.storage import open_url
 
 log = logging.getLogger(__name__)
 
@@ -20,7 +19,7 @@ log = logging.getLogger(__name__)
 def iter_documents(file_url: str, storage_options: dict | None = None,
                    columns: tuple[str, ...] = ("id", "text")) -> Iterator[tuple]:
     """Yield one tuple of `columns` per row of a Parquet file, reading batch by batch."""
-    with fsspec.open(check_url(file_url), "rb", **(storage_options or {})) as f:
+    with open_url(file_url, "rb", storage_options) as f:
         parquet = pq.ParquetFile(f)
         for batch in parquet.iter_batches(batch_size=READ_BATCH_ROWS, columns=list(columns)):
             yield from zip(*(batch.column(c).to_pylist() for c in columns))

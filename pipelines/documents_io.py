@@ -3,8 +3,11 @@
 Layout of a dataset folder (any fsspec URL):
 
     part-00000.parquet ...          documents, schemas.DOCUMENTS_SCHEMA, sorted by id in a part
-    rejects/part-00000.jsonl ...    one JSON object per rejected record (every part written)
-    manifest.json                   written last; commits the dataset
+    .rejects/part-00000.jsonl ...   one JSON object per rejected record (every part written)
+    .manifest.json                  written last; commits the dataset
+
+The names starting with a dot keep the folder a plain Parquet dataset: pandas, pyarrow, DuckDB
+and Hugging Face `datasets` skip them.
 
 Bytes are deterministic: a document goes to part `int(id, 16) % num_parts`, rows are sorted
 by id inside a part, the Parquet writer options are fixed and carry no timestamps, and
@@ -26,10 +29,10 @@ from pipelines.clean.readers import Drop, Reject, doc_id, position_key
 from schemas import DOCUMENTS_SCHEMA, SCHEMA_VERSION, encode_schema, read_manifest
 from schemas.manifest import dataset_folder
 from schemas.version import tool_version
-from shards.storage import check_url, join
+from shards.storage import check_url, join, open_url, retrying
 
 TOOL = "shardlm clean"
-REJECTS_FOLDER = "rejects"
+REJECTS_FOLDER = ".rejects"
 ROW_GROUP_ROWS = 16384
 READ_BATCH_ROWS = 1024
 # Fixed writer options: same rows in, same bytes out (pyarrow writes no timestamps).
@@ -53,15 +56,25 @@ def documents_table(rows: Iterable[dict]) -> pa.Table:
 
 
 def parquet_bytes(table: pa.Table) -> bytes:
+    """A part's bytes; an empty part has no row group (an empty row group stops Hugging Face
+    `datasets`, which sizes its batches by the first row group)."""
     sink = io.BytesIO()
-    pq.write_table(table.cast(DOCUMENTS_SCHEMA), sink, **_PARQUET_OPTIONS)
+    if table.num_rows:
+        pq.write_table(table.cast(DOCUMENTS_SCHEMA), sink, **_PARQUET_OPTIONS)
+    else:
+        options = {k: v for k, v in _PARQUET_OPTIONS.items() if k != "row_group_size"}
+        with pq.ParquetWriter(sink, DOCUMENTS_SCHEMA, **options):
+            pass
     return sink.getvalue()
 
 
 def write_file(folder: str, path: str, data: bytes, rows: int, storage_options: dict | None = None) -> dict:
     """Put `data` at `folder/path` in one write; returns its manifest entry."""
-    with fsspec.open(check_url(join(folder, path)), "wb", **(storage_options or {})) as f:
-        f.write(data)
+    def put() -> None:
+        with fsspec.open(check_url(join(folder, path)), "wb", **(storage_options or {})) as f:
+            f.write(data)
+
+    retrying(put, f"writing {join(folder, path)}")
     return {"path": path, "rows": rows, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
 
 
@@ -86,7 +99,7 @@ def reject_part(reject: dict, num_parts: int) -> int:
 
 
 def write_rejects(folder: str, index: int, rejects: Iterable[dict], storage_options: dict | None = None) -> dict:
-    """Write `rejects/part-{index:05d}.jsonl` (empty when that part has no reject); returns its entry."""
+    """Write `.rejects/part-{index:05d}.jsonl` (empty when that part has no reject); returns its entry."""
     rejects = list(rejects)
     return write_file(folder, rejects_path(index), rejects_bytes(rejects), len(rejects), storage_options)
 
@@ -149,7 +162,7 @@ def iter_document_files(url: str, storage_options: dict | None = None) -> list[s
     FileNotFoundError / NotCommittedError for a missing or unfinished dataset; ValueError
     for a dataset of another kind.
     """
-    manifest = read_manifest(check_url(url), storage_options)
+    manifest = retrying(lambda: read_manifest(check_url(url), storage_options), f"reading the manifest of {url}")
     if manifest["kind"] != "documents":
         raise ValueError(f"{url} is a {manifest['kind']} dataset, not a documents dataset; "
                          f"give the output folder of `shardlm clean`")
@@ -166,6 +179,6 @@ def read_documents(url: str, storage_options: dict | None = None,
     """
     schema = DOCUMENTS_SCHEMA if columns is None else pa.schema([DOCUMENTS_SCHEMA.field(c) for c in columns])
     for file_url in iter_document_files(url, storage_options):
-        with fsspec.open(file_url, "rb", **(storage_options or {})) as f:
+        with open_url(file_url, "rb", storage_options) as f:
             for batch in pq.ParquetFile(f).iter_batches(batch_size=READ_BATCH_ROWS, columns=columns):
                 yield batch.cast(schema)

@@ -16,11 +16,13 @@ from schemas.examples import (
     with_languages,
 )
 from schemas.manifest import (
+    DOCUMENTS_MANIFEST_NAME,
     MANIFEST_NAME,
     ManifestError,
     NotCommittedError,
     decode_schema,
     encode_schema,
+    find_manifest,
     manifest_url,
     read_manifest,
     uncommit,
@@ -30,6 +32,7 @@ from schemas.manifest import (
 from schemas.version import SCHEMA_VERSION
 
 __all__ = [
+    "DOCUMENTS_MANIFEST_NAME",
     "DOCUMENTS_SCHEMA",
     "MANIFEST_NAME",
     "OBJECTIVES",
@@ -39,6 +42,7 @@ __all__ = [
     "NotCommittedError",
     "decode_schema",
     "encode_schema",
+    "find_manifest",
     "examples_schema",
     "get_objective",
     "manifest_url",

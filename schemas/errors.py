@@ -14,6 +14,13 @@ from typing import Callable
 
 # The exit status of a configuration error (argparse uses it for a bad flag too).
 USAGE_EXIT = 2
+# The exit status when object storage stopped answering and retries did not bring it back:
+# nothing is wrong with the command; rerun it when the store is back.
+STORAGE_EXIT = 3
+
+
+class StoreUnavailableError(RuntimeError):
+    """Object storage did not answer after retries with backoff (shards.storage.retrying)."""
 
 # Modules that only an extra of the package installs (pyproject.toml): a command that needs one
 # and finds it missing says which extra to install instead of printing a traceback.
@@ -52,17 +59,31 @@ def exit_code(code: object) -> int:
     return 1
 
 
+def _store_unavailable(err: BaseException) -> str | None:
+    """The message of a StoreUnavailableError that a runner re-raised as text (Beam's
+    multi-processing DirectRunner raises a RuntimeError holding the worker's traceback)."""
+    marker = f"{StoreUnavailableError.__name__}: "
+    text = str(err)
+    if marker not in text:
+        return None
+    return one_line(text.rsplit(marker, 1)[1].split("\n", 1)[0].split(" [while running", 1)[0])
+
+
 def run_main(prog: str, main: Callable[[list[str]], object], argv: list[str], *, extra: str | None = None) -> int:
     """Run `main(argv)` and return the process exit status.
 
     ValueError and OSError (FileNotFoundError, PermissionError, ...) are configuration errors:
     `PROG: error: <message on one line>` and USAGE_EXIT. So are storage credential errors, with
     a hint, and a missing optional module (`extra` names the package extra that installs it).
-    argparse's own exits (`--help`, a bad flag) keep their status. Anything else is a bug and
-    propagates with its traceback.
+    Storage that stopped answering (StoreUnavailableError, after retries) is one line and
+    STORAGE_EXIT. argparse's own exits (`--help`, a bad flag) keep their status. Anything else is
+    a bug and propagates with its traceback.
     """
     try:
         main(argv)
+    except StoreUnavailableError as err:  # torch re-raises a DataLoader worker's with its traceback as text
+        print(f"{prog}: error: {_store_unavailable(err) or one_line(err)}", file=sys.stderr)
+        return STORAGE_EXIT
     except ModuleNotFoundError as err:
         if (err.name or "").split(".")[0] not in OPTIONAL_MODULES:
             raise
@@ -76,6 +97,10 @@ def run_main(prog: str, main: Callable[[list[str]], object], argv: list[str], *,
     except SystemExit as exit_:
         return exit_code(exit_.code)
     except Exception as err:
+        unavailable = _store_unavailable(err)
+        if unavailable is not None:  # from a Beam worker process, which sends back only the text
+            print(f"{prog}: error: {unavailable}", file=sys.stderr)
+            return STORAGE_EXIT
         if not is_credentials_error(err):
             raise
         print(f"{prog}: error: {one_line(err)}; {CREDENTIALS_HINT}", file=sys.stderr)

@@ -1,8 +1,10 @@
 """Manifests: the JSON file written last that commits a dataset.
 
-A documents dataset and a shard set are folders (any fsspec URL) holding data files
-and `manifest.json`. Writers put the manifest last, so a folder without one is an
-unfinished job; readers refuse it with a message that says so.
+A documents dataset and a shard set are folders (any fsspec URL) holding data files and a
+manifest. Writers put the manifest last, so a folder without one is an unfinished job; readers
+refuse it with a message that says so. A shard set's manifest is `manifest.json`; a documents
+dataset's is `.manifest.json`, a name Parquet readers and Hugging Face `datasets` skip, so the
+folder opens directly in pandas, pyarrow, DuckDB and `datasets`. Readers accept either name.
 """
 
 from __future__ import annotations
@@ -18,6 +20,9 @@ import pyarrow as pa
 from schemas.version import SCHEMA_VERSION
 
 MANIFEST_NAME = "manifest.json"
+DOCUMENTS_MANIFEST_NAME = ".manifest.json"
+# The names a reader looks for in a folder, in order.
+MANIFEST_NAMES = (DOCUMENTS_MANIFEST_NAME, MANIFEST_NAME)
 
 _REQUIRED = {
     "documents": ("kind", "schema_version", "arrow_schema", "rows", "files", "stats", "created_by"),
@@ -43,12 +48,29 @@ def decode_schema(text: str) -> pa.Schema:
     return pa.ipc.read_schema(pa.py_buffer(base64.b64decode(text)))
 
 
-def manifest_url(url: str) -> str:
+def manifest_url(url: str, name: str = MANIFEST_NAME) -> str:
     """The manifest URL of a dataset folder (or the URL itself if it names the manifest)."""
     url = url.rstrip("/")
     if url.endswith(".json"):
         return url
-    return f"{url}/{MANIFEST_NAME}"
+    return f"{url}/{name}"
+
+
+def manifest_name(kind: str) -> str:
+    """The file name a dataset of `kind` is committed by."""
+    return DOCUMENTS_MANIFEST_NAME if kind == "documents" else MANIFEST_NAME
+
+
+def find_manifest(url: str, storage_options: dict | None = None) -> str | None:
+    """The URL of the manifest of the dataset at `url` (a folder under either name, or a
+    manifest URL) when it exists, else None."""
+    candidates = [manifest_url(url)] if url.rstrip("/").endswith(".json") else \
+        [manifest_url(url, name) for name in MANIFEST_NAMES]
+    fs, _ = fsspec.core.url_to_fs(candidates[0], **(storage_options or {}))
+    for candidate in candidates:
+        if fs.exists(fsspec.core.url_to_fs(candidate, **(storage_options or {}))[1]):
+            return candidate
+    return None
 
 
 def dataset_folder(url: str) -> str:
@@ -58,9 +80,10 @@ def dataset_folder(url: str) -> str:
 
 
 def write_manifest(folder: str, manifest: dict[str, Any], storage_options: dict | None = None) -> str:
-    """Validate and write `manifest.json` into `folder`; returns its URL. Call it last."""
+    """Validate and write the manifest into `folder` (`manifest_name` of its kind); returns its
+    URL. Call it last."""
     validate_manifest(manifest)
-    url = manifest_url(folder)
+    url = manifest_url(folder, manifest_name(manifest["kind"]))
     payload = json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
     with fsspec.open(url, "w", encoding="utf-8", **(storage_options or {})) as f:
         f.write(payload)
@@ -68,21 +91,24 @@ def write_manifest(folder: str, manifest: dict[str, Any], storage_options: dict 
 
 
 def uncommit(folder: str, storage_options: dict | None = None) -> bool:
-    """Remove a dataset's manifest.json before rewriting the folder, so a failed rerun leaves
-    an uncommitted folder rather than a manifest describing half-replaced files. True if removed."""
-    fs, path = fsspec.core.url_to_fs(manifest_url(folder), **(storage_options or {}))
-    if fs.exists(path):
-        fs.rm(path)
-        return True
-    return False
+    """Remove a dataset's manifest (either name) before rewriting the folder, so a failed rerun
+    leaves an uncommitted folder rather than a manifest describing half-replaced files. True if
+    one was removed."""
+    removed = False
+    for name in MANIFEST_NAMES:
+        fs, path = fsspec.core.url_to_fs(manifest_url(folder, name), **(storage_options or {}))
+        if fs.exists(path):
+            fs.rm(path)
+            removed = True
+    return removed
 
 
 def read_manifest(url: str, storage_options: dict | None = None) -> dict[str, Any]:
     """Read and validate the manifest of the dataset at `url` (a folder or a manifest URL)."""
-    murl = manifest_url(url)
-    fs, path = fsspec.core.url_to_fs(murl, **(storage_options or {}))
-    if not fs.exists(path):
+    murl = find_manifest(url, storage_options)
+    if murl is None:
         folder = dataset_folder(url)
+        fs, _ = fsspec.core.url_to_fs(manifest_url(url), **(storage_options or {}))
         _, fpath = fsspec.core.url_to_fs(folder, **(storage_options or {}))
         if not fs.exists(fpath):
             raise FileNotFoundError(f"{folder} does not exist")
@@ -90,6 +116,7 @@ def read_manifest(url: str, storage_options: dict | None = None) -> dict[str, An
             f"{folder} has no {MANIFEST_NAME}: the job writing it did not finish "
             f"(or this is not a shardlm dataset); rerun the job to commit it"
         )
+    fs, path = fsspec.core.url_to_fs(murl, **(storage_options or {}))
     with fs.open(path, "r", encoding="utf-8") as f:
         try:
             manifest = json.load(f)

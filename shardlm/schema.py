@@ -21,7 +21,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from schemas.errors import one_line
-from schemas.manifest import NotCommittedError, dataset_folder, decode_schema, manifest_url, read_manifest
+from schemas.manifest import (NotCommittedError, dataset_folder, decode_schema, manifest_name, manifest_url,
+                              read_manifest)
 from shards.reader import iter_chunks
 from shards.storage import join, open_url, parse_storage_options
 from shards.tokenizer import load_shard_set_tokenizer
@@ -102,7 +103,7 @@ def format_stats(stats: dict[str, int]) -> list[str]:
 def format_manifest_header(kind: str, url: str, manifest: dict[str, Any]) -> list[str]:
     created_by = json.dumps(manifest.get("created_by"), sort_keys=True)
     return [f"{kind} at {url}",
-            f"manifest: {manifest_url(url)} (schema_version {manifest['schema_version']}, created_by {created_by})"]
+            f"manifest: {manifest_url(url, manifest_name(manifest['kind']))} (schema_version {manifest['schema_version']}, created_by {created_by})"]
 
 
 def format_examples_counts(manifest: dict[str, Any]) -> list[str]:

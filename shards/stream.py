@@ -28,7 +28,7 @@ from shards.format import CHUNK_EXTENSION, decode_chunk
 from shards.partition import SlotPlan, plan_slot, slot_of
 from shards.reader import iter_members
 from shards.shuffle import buffer_shuffle, example_rng, shard_order
-from shards.storage import check_url, open_url
+from shards.storage import StoreUnavailableError, check_url, open_url
 
 log = logging.getLogger(__name__)
 
@@ -63,8 +63,10 @@ def is_local(url: str) -> bool:
     return protocol in (None, "file", "local")
 
 
-def _fetch_error(url: str, err: Exception) -> OSError:
+def _fetch_error(url: str, err: Exception) -> Exception:
     message = f"prefetching shard {url} failed: {type(err).__name__}: {err}"
+    if isinstance(err, StoreUnavailableError):  # retried already (open_url): exit status 3, not 2
+        return StoreUnavailableError(f"prefetching shard {url} failed: {err}")
     return FileNotFoundError(message) if isinstance(err, FileNotFoundError) else ShardFetchError(message)
 
 

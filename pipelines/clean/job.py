@@ -33,7 +33,7 @@ from pipelines.clean.readers import (FORMATS, RawRecord, ReaderConfig, Reject, e
                                      resolve_format)
 from schemas import read_manifest, uncommit, write_manifest
 from schemas.flags import config_flag
-from shards.storage import check_url
+from shards.storage import check_url, retrying
 
 log = logging.getLogger(__name__)
 
@@ -205,7 +205,8 @@ def commit(_, job: CleanJob, files: list[dict], rejects: list[dict], counts: dic
                                f"rejected; {job.output} is left uncommitted (a bug in shardlm: please report it)")
     manifest = dio.documents_manifest(files=files, rejects=rejects, stats=stats,
                                       config=job.config)
-    return write_manifest(job.output, manifest, job.storage_options)
+    return retrying(lambda: write_manifest(job.output, manifest, job.storage_options),
+                    f"writing the manifest of {job.output}")
 
 
 # --- the pipeline -----------------------------------------------------------------------------
@@ -280,14 +281,14 @@ def main(argv: list[str] | None = None) -> dict:
     """Run the job; returns the manifest it committed."""
     args, options = parse_job_args(build_parser(), argv)
     job = replace(plan(args), spread_records=not is_direct_runner(options))
-    if uncommit(job.output, job.storage_options):  # plan() checked the URL
+    if retrying(lambda: uncommit(job.output, job.storage_options), f"uncommitting {job.output}"):  # URL checked
         log.info("removed the old manifest of %s; it is committed again when this job ends", job.output)
     log.info("cleaning %d input files into %d parts at %s", len(job.files), job.num_parts, job.output)
     p = beam.Pipeline(options=options)
     build_pipeline(p, job)
     result = p.run()
     result.wait_until_finish()
-    manifest = read_manifest(job.output, job.storage_options)
+    manifest = retrying(lambda: read_manifest(job.output, job.storage_options), f"reading {job.output}")
     log.info("shardlm clean: %d documents in %d parts at %s\n%s%s", manifest["rows"], len(manifest["files"]),
              job.output, dio.summary_table(manifest["stats"]), line_counters(result))
     return manifest

@@ -17,13 +17,14 @@ from dataclasses import dataclass
 from typing import IO, Iterable, Iterator, NamedTuple, Union
 
 import fsspec
+from fsspec.compression import compr
 from fsspec.utils import infer_compression
 from warcio.archiveiterator import ArchiveIterator
 from warcio.exceptions import ArchiveLoadFailed
 from warcio.statusandheaders import StatusAndHeadersParserException
 
 from pipelines.clean.extract import HTML_TYPES, MAX_HTML_BYTES, charset_of, is_html, mime_type
-from shards.storage import check_url
+from shards.storage import check_url, open_url, retrying
 
 FORMATS = ("auto", "warc", "wet", "jsonl", "text")
 
@@ -156,7 +157,8 @@ def expand_inputs(specs: Iterable[str], storage_options: dict | None = None) -> 
     seen: dict[str, InputFile] = {}
     named: dict[str, str] = {}
     for spec in specs:
-        for found in _expand_one(check_url(spec), storage_options or {}):
+        check_url(spec)
+        for found in retrying(lambda: _expand_one(spec, storage_options or {}), f"listing {spec}"):
             if found.url in seen:
                 continue
             other = named.setdefault(found.name, found.url)
@@ -222,17 +224,14 @@ def read_source(url: str, config: ReaderConfig, storage_options: dict | None = N
     options = storage_options or {}
     source = name if name is not None else url.rstrip("/").rsplit("/", 1)[-1]
     count = 0
-    if fmt in ("warc", "wet"):
-        opened = fsspec.open(check_url(url), "rb", **options)
-    else:
-        opened = fsspec.open(check_url(url), "rb", compression="infer", **options)
-    with opened as f:
+    compression = None if fmt in ("warc", "wet") else infer_compression(url)
+    with open_url(url, "rb", options) as raw, (compr[compression](raw, mode="rb") if compression else raw) as f:
         if fmt in ("warc", "wet"):
             items = iter_warc(f, source, wet=fmt == "wet")
         elif fmt == "jsonl":
-            items = iter_jsonl(f, source, config, gz=infer_compression(url) == "gzip")
+            items = iter_jsonl(f, source, config, gz=compression == "gzip")
         else:
-            items = iter_text(f, source, gz=infer_compression(url) == "gzip")
+            items = iter_text(f, source, gz=compression == "gzip")
         for item in items:
             count += 1
             yield item

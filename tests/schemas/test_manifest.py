@@ -13,8 +13,10 @@ from schemas import (
     decode_schema,
     encode_schema,
     examples_schema,
+    find_manifest,
     manifest_url,
     read_manifest,
+    uncommit,
     validate_manifest,
     write_manifest,
 )
@@ -59,21 +61,33 @@ def memory_folder():
         fs.rm(url, recursive=True)
 
 
-@pytest.mark.parametrize("make", [documents_manifest, examples_manifest])
-def test_round_trip_local(tmp_path, make):
+@pytest.mark.parametrize("make,name", [(documents_manifest, ".manifest.json"), (examples_manifest, "manifest.json")])
+def test_round_trip_local(tmp_path, make, name):
     manifest = make()
     url = write_manifest(str(tmp_path), manifest)
-    assert url == f"{tmp_path}/manifest.json"
+    assert url == f"{tmp_path}/{name}"
     assert read_manifest(str(tmp_path)) == manifest
     assert read_manifest(url) == manifest  # the manifest URL itself works too
-    assert json.loads((tmp_path / "manifest.json").read_text()) == manifest
+    assert json.loads((tmp_path / name).read_text()) == manifest
+    assert find_manifest(str(tmp_path)) == url
 
 
-@pytest.mark.parametrize("make", [documents_manifest, examples_manifest])
-def test_round_trip_memory(memory_folder, make):
+@pytest.mark.parametrize("make,name", [(documents_manifest, ".manifest.json"), (examples_manifest, "manifest.json")])
+def test_round_trip_memory(memory_folder, make, name):
     manifest = make()
-    assert write_manifest(memory_folder + "/", manifest) == f"{memory_folder}/manifest.json"
+    assert write_manifest(memory_folder + "/", manifest) == f"{memory_folder}/{name}"
     assert read_manifest(memory_folder) == manifest
+
+
+def test_either_name_is_read_and_uncommit_removes_both(tmp_path):
+    """A documents folder written before the rename (manifest.json) still opens."""
+    manifest = documents_manifest()
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    assert read_manifest(str(tmp_path)) == manifest and find_manifest(str(tmp_path)) == f"{tmp_path}/manifest.json"
+    write_manifest(str(tmp_path), manifest)
+    assert uncommit(str(tmp_path))
+    assert not (tmp_path / "manifest.json").exists() and not (tmp_path / ".manifest.json").exists()
+    assert find_manifest(str(tmp_path)) is None and not uncommit(str(tmp_path))
 
 
 def test_arrow_schema_round_trips_exactly_with_metadata():
@@ -169,4 +183,4 @@ def test_kept_must_equal_rows():
 def test_write_refuses_an_invalid_manifest_and_writes_nothing(tmp_path):
     with pytest.raises(ManifestError):
         write_manifest(str(tmp_path), documents_manifest(rows=8))
-    assert not (tmp_path / "manifest.json").exists()
+    assert not (tmp_path / "manifest.json").exists() and not (tmp_path / ".manifest.json").exists()

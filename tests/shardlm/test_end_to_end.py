@@ -46,7 +46,7 @@ def test_bert_from_warc_on_s3_to_hf_export(tmp_path, s3_bucket):
 
     shardlm("clean", "--input", f"{s3_bucket}/raw/*.warc.gz", "--input", f"{s3_bucket}/raw/sample.jsonl",
             "--output", docs)
-    stats = read_json(f"{docs}/manifest.json")["stats"]
+    stats = read_json(f"{docs}/.manifest.json")["stats"]
     assert stats["read"] == stats["kept"] + sum(v for k, v in stats.items() if k.startswith(("dropped/", "rejected/")))
     planted = sample_corpus.generate(SMALL).planted
     assert stats["dropped/exact_duplicate"] == len(planted["warc_duplicates"]) + len(planted.get("jsonl_duplicates", []))

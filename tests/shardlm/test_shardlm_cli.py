@@ -84,7 +84,7 @@ def test_schema_dispatch_prints_the_report(tmp_path, capsys):
         "rows": 0, "files": [], "stats": {"read": 2, "kept": 0, "dropped/too_short": 2}, "created_by": {}})
     assert main(["schema", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert f"documents dataset at {tmp_path}\nmanifest: {tmp_path}/manifest.json" in out
+    assert f"documents dataset at {tmp_path}\nmanifest: {tmp_path}/.manifest.json" in out
     assert "rows: 0 in 0 files (0 bytes)\nstats:\n  read: 2\n  kept: 0\n  dropped/too_short: 2\n" in out
 
 

@@ -191,4 +191,52 @@ def test_commit_refuses_when_records_were_lost(tmp_path):
                                                        "--output", str(tmp_path / "out")]))
     with pytest.raises(clean.LostRecordsError, match="3 records were read but 2 came out"):
         clean.commit(None, job, files=[], rejects=[], counts={"kept": 1, "dropped/x": 1}, languages={}, read=3)
-    assert not (tmp_path / "out" / "manifest.json").exists()
+    assert not (tmp_path / "out" / ".manifest.json").exists() and not (tmp_path / "out" / "manifest.json").exists()
+
+
+def test_object_store_that_does_not_answer_exits_3_after_retries(tmp_path):
+    """Exit status 3 (storage), not 2 (configuration): the command was right, the store was away."""
+    import os
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # nothing listens there once the socket is closed
+    env = {**os.environ, "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}", "AWS_ACCESS_KEY_ID": "testing",
+           "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1", "AWS_MAX_ATTEMPTS": "1",
+           "SHARDLM_STORAGE_ATTEMPTS": "2", "SHARDLM_STORAGE_BACKOFF_S": "0.05"}
+    proc = subprocess.run([sys.executable, "-m", "pipelines.clean", "--input", "s3://away/raw/*.jsonl",
+                           "--output", str(tmp_path / "out")], capture_output=True, text=True, timeout=120,
+                          cwd=Path(__file__).resolve().parents[3], env=env)
+    assert proc.returncode == 3, proc.stderr
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("shardlm clean: error: listing s3://away/raw/*.jsonl: object storage did not answer "
+                           "after 2 attempts (EndpointConnectionError")
+
+
+def test_documents_folder_opens_in_pandas_pyarrow_duckdb_and_datasets(corpus, tmp_path):
+    """The manifest and the rejects (hidden names) do not get in the way of Parquet tools."""
+    out = tmp_path / "docs"
+    manifest = run([str(corpus / "crawl.warc.gz"), str(corpus / "docs.jsonl")], str(out), "--num-parts", "2")
+    assert (out / ".manifest.json").exists() and not (out / "manifest.json").exists()
+    assert [entry["path"] for entry in manifest["rejects"]] == [".rejects/part-00000.jsonl", ".rejects/part-00001.jsonl"]
+    assert sum(entry["rows"] for entry in manifest["rejects"]) == 3  # rejects sit beside the parts
+    ids = sorted(r["id"] for batch in read_documents(str(out)) for r in batch.to_pylist())
+    assert len(ids) == manifest["rows"] == 2
+
+    import pyarrow.dataset as ds
+
+    table = ds.dataset(str(out)).to_table()
+    assert sorted(table.column("id").to_pylist()) == ids and table.schema.names == DOCUMENTS_SCHEMA.names
+
+    pandas = pytest.importorskip("pandas")
+    frame = pandas.read_parquet(str(out))
+    assert sorted(frame["id"]) == ids and list(frame.columns) == DOCUMENTS_SCHEMA.names
+
+    duckdb = pytest.importorskip("duckdb")
+    assert sorted(r[0] for r in duckdb.sql(f"select id from read_parquet('{out}')").fetchall()) == ids
+    assert duckdb.sql(f"select count(*) from '{out}/*.parquet'").fetchall() == [(2,)]
+
+    datasets = pytest.importorskip("datasets")
+    loaded = datasets.load_dataset("parquet", data_dir=str(out), split="train", cache_dir=str(tmp_path / "hf"))
+    assert sorted(loaded["id"]) == ids and loaded.column_names == DOCUMENTS_SCHEMA.names
