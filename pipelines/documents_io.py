@@ -4,6 +4,7 @@ Layout of a dataset folder (any fsspec URL):
 
     part-00000.parquet ...          documents, schemas.DOCUMENTS_SCHEMA, sorted by id in a part
     .rejects/part-00000.jsonl ...   one JSON object per rejected record (every part written)
+    .dropped/part-00000.jsonl ...   with --write-dropped: dropped documents with their reason
     .manifest.json                  written last; commits the dataset
 
 The names starting with a dot keep the folder a plain Parquet dataset: pandas, pyarrow, DuckDB
@@ -33,6 +34,7 @@ from shards.storage import check_url, join, open_url, retrying
 
 TOOL = "shardlm clean"
 REJECTS_FOLDER = ".rejects"
+DROPPED_FOLDER = ".dropped"
 ROW_GROUP_ROWS = 16384
 READ_BATCH_ROWS = 1024
 # Fixed writer options: same rows in, same bytes out (pyarrow writes no timestamps).
@@ -104,6 +106,22 @@ def write_rejects(folder: str, index: int, rejects: Iterable[dict], storage_opti
     return write_file(folder, rejects_path(index), rejects_bytes(rejects), len(rejects), storage_options)
 
 
+def dropped_json(drop: Drop) -> dict:
+    """One line of `.dropped/`: the document's id, url, source and text, and why it was dropped."""
+    return {**drop.document, "reason": drop.reason}
+
+
+def dropped_path(index: int) -> str:
+    return f"{DROPPED_FOLDER}/part-{index:05d}.jsonl"
+
+
+def write_dropped(folder: str, index: int, documents: Iterable[dict], storage_options: dict | None = None) -> dict:
+    """Write `.dropped/part-{index:05d}.jsonl`, sorted by id then reason; returns its entry."""
+    ordered = sorted(documents, key=lambda d: (d["id"], d["reason"], d["text"]))
+    data = "".join(json.dumps(d, sort_keys=True, ensure_ascii=False) + "\n" for d in ordered).encode("utf-8")
+    return write_file(folder, dropped_path(index), data, len(ordered), storage_options)
+
+
 # --- stats -----------------------------------------------------------------------------------
 
 def outcome_key(item: dict | Drop | Reject) -> str:
@@ -140,9 +158,12 @@ def summary_table(stats: dict[str, int]) -> str:
 # --- manifest ----------------------------------------------------------------------------------
 
 def documents_manifest(*, files: list[dict], rejects: list[dict], stats: dict[str, int],
-                       config: dict[str, Any]) -> dict:
+                       config: dict[str, Any], dropped: list[dict] | None = None) -> dict:
+    """The manifest; `dropped` (the `.dropped/` parts of --write-dropped) only when written."""
     files = sorted(files, key=lambda f: f["path"])
+    extra = {} if dropped is None else {"dropped": sorted(dropped, key=lambda f: f["path"])}
     return {
+        **extra,
         "kind": "documents",
         "schema_version": SCHEMA_VERSION,
         "arrow_schema": encode_schema(DOCUMENTS_SCHEMA),

@@ -44,7 +44,7 @@ from pipelines.clean.quality.gopher import QUALITY_RULES, WORD_RULES
 from pipelines.clean.quality.repetition import REPETITION_RULES
 from pipelines.clean.quality.text import Page, split_words
 from pipelines.clean.quality.wordlist import find_listed, load_wordlist
-from pipelines.clean.readers import Drop, RawRecord, Reject
+from pipelines.clean.readers import Drop, RawRecord, Reject, dropped_document
 from pipelines.clean.textnorm import normalize_text
 
 __all__ = ["BASIC", "C4", "FINEWEB", "GOPHER", "KEEP_ALL", "NONE", "PRESETS", "FilterConfig", "LangConfig",
@@ -166,8 +166,10 @@ def language_verdict(text: str, langs: LangConfig, count: Count = no_count) -> t
 
 
 def clean_record(record: RawRecord, config: FilterConfig, count: Count = no_count, *,
-                 langs: LangConfig = KEEP_ALL, extractor: str = DEFAULT_EXTRACTOR) -> dict | Drop | Reject:
-    """A documents-schema row for `record`, or why it is not kept.
+                 langs: LangConfig = KEEP_ALL, extractor: str = DEFAULT_EXTRACTOR,
+                 dropped_fraction: float = 0.0) -> dict | Drop | Reject:
+    """A documents-schema row for `record`, or why it is not kept (a Drop holding the text the
+    rules judged when `dropped_fraction` samples it: `--write-dropped`).
 
     The language is identified after line cleaning and before the quality rules (FineWeb's
     order: the Gopher and C4 rules are written for English).
@@ -182,7 +184,9 @@ def clean_record(record: RawRecord, config: FilterConfig, count: Count = no_coun
     if reason is None:
         final, reason = filter_page(page, config, count)
     if reason is not None:
-        return Drop(reason=reason, source=record.source, position=record.position)
+        document = dropped_document({"id": record.id, "url": record.url, "source": record.source,
+                                     "text": page.text}, dropped_fraction) if dropped_fraction else None
+        return Drop(reason=reason, source=record.source, position=record.position, document=document)
     text, words = final.text, final.words
     if config.mask_pii:
         text, emails, ips = mask_pii(text)

@@ -29,7 +29,7 @@ from pipelines.clean.linededup import LineDedup, LineDedupConfig
 from pipelines.clean.minhash import VERIFY_MODES, NearDedupConfig
 from pipelines.clean.neardedup import NearDedup
 from pipelines.options import add_storage_flag, is_direct_runner, parse_job_args
-from pipelines.clean.readers import (FORMATS, RawRecord, ReaderConfig, Reject, expand_inputs, read_input,
+from pipelines.clean.readers import (FORMATS, Drop, RawRecord, ReaderConfig, Reject, expand_inputs, read_input,
                                      resolve_format)
 from schemas import read_manifest, uncommit, write_manifest
 from schemas.flags import config_flag
@@ -60,6 +60,7 @@ class CleanJob:
     # big file would otherwise be cleaned by the worker that read it; the DirectRunner would
     # instead hold every raw page in memory there, so main() turns it off for it.
     spread_records: bool = True
+    dropped_fraction: float = 0.0  # --write-dropped: the share of dropped documents written to .dropped/
     config: dict  # what the manifest records under created_by.config
 
 
@@ -90,6 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="drop documents containing any word or phrase of this file (one per line)")
     parser.add_argument("--mask-pii", action="store_true",
                         help="replace e-mail addresses with <email> and public IP addresses with <ip>")
+    parser.add_argument("--write-dropped", type=float, nargs="?", const=1.0, default=0.0, metavar="FRACTION",
+                        help="write dropped documents with their reason to .dropped/ beside .rejects/: all of "
+                             "them, or this fraction, sampled by id (default off; docs/commands.md)")
     add_dedup_flags(parser)
     add_storage_flag(parser)
     return parser
@@ -120,6 +124,8 @@ def plan(args: argparse.Namespace) -> CleanJob:
     """Check the configuration and list the input files: fails fast, before any work."""
     if args.num_parts is not None and args.num_parts < 1:
         raise ValueError(f"--num-parts must be at least 1, got {args.num_parts}")
+    if not 0.0 <= args.write_dropped <= 1.0:
+        raise ValueError(f"--write-dropped takes a fraction in (0, 1], got {args.write_dropped}")
     check_url(args.output)
     found = expand_inputs(args.input, args.storage_options)
     for url, _, _ in found:
@@ -145,18 +151,21 @@ def plan(args: argparse.Namespace) -> CleanJob:
               "wordlist": args.wordlist, "extractor": extractor,
               "langs": sorted(langs.keep) if langs.keep else None, "lang_min_score": langs.min_score,
               "url_dedup": args.url_dedup,
-              "near_dedup": asdict(near) if near else None, "line_dedup": asdict(lines) if lines else None}
+              "near_dedup": asdict(near) if near else None, "line_dedup": asdict(lines) if lines else None,
+              **({"write_dropped": args.write_dropped} if args.write_dropped else {})}
     return CleanJob(files=tuple(f.url for f in found), names=tuple(f.name for f in found), output=args.output.rstrip("/"), reader=reader,
                     filters=filters, langs=langs, extractor=extractor, url_dedup=args.url_dedup, near_dedup=near, line_dedup=lines,
-                    num_parts=num_parts, storage_options=args.storage_options, config=config)
+                    num_parts=num_parts, storage_options=args.storage_options, dropped_fraction=args.write_dropped,
+                    config=config)
 
 
 # --- thin per-element steps (module level, so they pickle by reference) -------------------------
 
-def clean_item(item, filters: FilterConfig, langs: LangConfig, extractor: str):
+def clean_item(item, filters: FilterConfig, langs: LangConfig, extractor: str, dropped_fraction: float = 0.0):
     if not isinstance(item, RawRecord):
         return item
-    return clean_record(item, filters, count_metric, langs=langs, extractor=extractor)
+    return clean_record(item, filters, count_metric, langs=langs, extractor=extractor,
+                        dropped_fraction=dropped_fraction)
 
 
 def language_of(row: dict) -> str:
@@ -198,13 +207,13 @@ class LostRecordsError(RuntimeError):
 
 
 def commit(_, job: CleanJob, files: list[dict], rejects: list[dict], counts: dict[str, int],
-           languages: dict[str, int], read: int) -> str:
+           languages: dict[str, int], read: int, dropped: list[dict] | None = None) -> str:
     stats = dio.stats_from_counts(counts, languages)
     if stats["read"] != read:  # `read` is counted where records leave the readers
         raise LostRecordsError(f"{read} records were read but {stats['read']} came out kept, dropped or "
                                f"rejected; {job.output} is left uncommitted (a bug in shardlm: please report it)")
-    manifest = dio.documents_manifest(files=files, rejects=rejects, stats=stats,
-                                      config=job.config)
+    manifest = dio.documents_manifest(files=files, rejects=rejects, stats=stats, config=job.config,
+                                      dropped=dropped)
     return retrying(lambda: write_manifest(job.output, manifest, job.storage_options),
                     f"writing the manifest of {job.output}")
 
@@ -223,8 +232,8 @@ class Dedup(beam.PTransform):
     def __init__(self, job: CleanJob):
         super().__init__()
         self.stages = ([("UrlDedup", UrlDedup())] if job.url_dedup else []) + [("ExactDedup", ExactDedup())] \
-            + ([("NearDedup", NearDedup(job.near_dedup))] if job.near_dedup else []) \
-            + ([("LineDedup", LineDedup(job.line_dedup))] if job.line_dedup else [])
+            + ([("NearDedup", NearDedup(job.near_dedup, job.dropped_fraction))] if job.near_dedup else []) \
+            + ([("LineDedup", LineDedup(job.line_dedup, job.dropped_fraction))] if job.line_dedup else [])
 
     def expand(self, rows):
         dropped = []
@@ -242,7 +251,7 @@ def build_pipeline(p: beam.Pipeline, job: CleanJob) -> None:
     read = items | "CountRead" >> beam.combiners.Count.Globally()
     if job.spread_records:
         items = items | "SpreadRecords" >> beam.Reshuffle()
-    items = items | "Clean" >> beam.Map(clean_item, job.filters, job.langs, job.extractor)
+    items = items | "Clean" >> beam.Map(clean_item, job.filters, job.langs, job.extractor, job.dropped_fraction)
     docs, others = items | "Route" >> beam.Partition(route_item, 2)
     kept, dedup_drops = docs | "Dedup" >> Dedup(job)
     counts = ((kept, dedup_drops, others)
@@ -268,13 +277,44 @@ def build_pipeline(p: beam.Pipeline, job: CleanJob) -> None:
              | "GroupParts" >> beam.GroupByKey()
              | "WriteParts" >> beam.Map(write_part, job.output, job.storage_options)
              | "AllParts" >> beam.combiners.ToList())
+    extra = {"dropped": beam.pvalue.AsSingleton(write_dropped_parts(p, job, (dedup_drops, others)))} \
+        if job.dropped_fraction else {}
     _ = (p
          | "Once" >> beam.Create([None])
          | "Commit" >> beam.Map(commit, job, files=beam.pvalue.AsSingleton(files),
                                 rejects=beam.pvalue.AsSingleton(rejects),  # one entry per part
                                 counts=beam.pvalue.AsDict(counts),
                                 languages=beam.pvalue.AsDict(languages),
-                                read=beam.pvalue.AsSingleton(read)))
+                                read=beam.pvalue.AsSingleton(read), **extra))
+
+
+def has_document(item) -> bool:
+    return isinstance(item, Drop) and item.document is not None
+
+
+def key_dropped(line: dict, num_parts: int) -> tuple[int, dict]:
+    return (dio.part_of(line["id"], num_parts), line)
+
+
+def write_dropped(keyed: tuple[int, list], folder: str, storage_options: dict) -> dict:
+    index, lines = keyed
+    return dio.write_dropped(folder, index, (d for d in lines if d is not None), storage_options)
+
+
+def write_dropped_parts(p: beam.Pipeline, job: CleanJob, drops: tuple):
+    """--write-dropped: the dropped documents the sample kept, in `.dropped/` parts keyed like the
+    documents; returns the collection of the parts' manifest entries (as one list)."""
+    every_part = p | "DroppedParts" >> beam.Create([(i, None) for i in range(job.num_parts)])
+    kept = (drops
+            | "AllDrops" >> beam.Flatten()
+            | "WithDocument" >> beam.Filter(has_document)
+            | "DroppedJson" >> beam.Map(dio.dropped_json)
+            | "KeyDropped" >> beam.Map(key_dropped, job.num_parts))
+    return ((kept, every_part)
+            | "WithEmptyDroppedParts" >> beam.Flatten()
+            | "GroupDropped" >> beam.GroupByKey()
+            | "WriteDropped" >> beam.Map(write_dropped, job.output, job.storage_options)
+            | "AllDroppedParts" >> beam.combiners.ToList())
 
 
 def main(argv: list[str] | None = None) -> dict:

@@ -35,7 +35,7 @@ import apache_beam as beam
 
 from pipelines.clean.dedup import count_metric
 from pipelines.clean.filters import Count, document_signals, no_count, split_words
-from pipelines.clean.readers import Drop
+from pipelines.clean.readers import Drop, dropped_document
 
 REPEATED_LINES_ONLY = "repeated_lines_only"
 LINES_COUNTER = "lines/corpus_repeated"
@@ -77,7 +77,8 @@ def removals(group: tuple[bytes, Iterable[str]]) -> Iterator[tuple[str, bytes]]:
             yield (doc, key)
 
 
-def remove_lines(row: dict, keys: Iterable[bytes], count: Count = no_count) -> dict | Drop:
+def remove_lines(row: dict, keys: Iterable[bytes], count: Count = no_count,
+                 dropped_fraction: float = 0.0) -> dict | Drop:
     """The row without the lines whose key is in `keys`, or a Drop when no text is left."""
     keys = set(keys)
     if not keys:
@@ -87,7 +88,7 @@ def remove_lines(row: dict, keys: Iterable[bytes], count: Count = no_count) -> d
     count(LINES_COUNTER, removed)
     text = "\n".join(kept)
     if not text.strip():
-        return Drop(reason=REPEATED_LINES_ONLY)
+        return Drop(reason=REPEATED_LINES_ONLY, document=dropped_document(row, dropped_fraction))
     return {**row, "text": text, **document_signals(text),
             "num_lines_removed": row.get("num_lines_removed", 0) + removed}
 
@@ -107,18 +108,19 @@ def line_dedup_rows(rows: Iterable[dict], config: LineDedupConfig = LineDedupCon
     return [remove_lines(row, to_remove.get(row["id"], ()), count) for row in rows]
 
 
-def apply_removals(group: tuple[str, dict]) -> Iterator[dict | Drop]:
+def apply_removals(group: tuple[str, dict], dropped_fraction: float = 0.0) -> Iterator[dict | Drop]:
     _, joined = group
     for row in joined["row"]:
-        yield remove_lines(row, joined["remove"], count_metric)
+        yield remove_lines(row, joined["remove"], count_metric, dropped_fraction)
 
 
 class LineDedup(beam.PTransform):
     """rows -> rows without lines repeated in other documents, and repeated_lines_only Drops."""
 
-    def __init__(self, config: LineDedupConfig = LineDedupConfig()):
+    def __init__(self, config: LineDedupConfig = LineDedupConfig(), dropped_fraction: float = 0.0):
         super().__init__()
         self._config = config
+        self._dropped_fraction = dropped_fraction  # --write-dropped
 
     def expand(self, rows):
         to_remove = (rows
@@ -128,4 +130,4 @@ class LineDedup(beam.PTransform):
         keyed = rows | "KeyById" >> beam.Map(lambda row: (row["id"], row))
         return ({"row": keyed, "remove": to_remove}
                 | "JoinRows" >> beam.CoGroupByKey()
-                | "RemoveLines" >> beam.FlatMap(apply_removals))
+                | "RemoveLines" >> beam.FlatMap(apply_removals, self._dropped_fraction))

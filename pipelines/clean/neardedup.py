@@ -32,7 +32,7 @@ import apache_beam as beam
 
 from pipelines.clean.dedup import count_metric
 from pipelines.clean.minhash import NearDedupConfig, band_keys, star_edges, text_sketch, verified
-from pipelines.clean.readers import Drop
+from pipelines.clean.readers import Drop, dropped_document
 
 NEAR_DUPLICATE = "near_duplicate"
 
@@ -122,13 +122,13 @@ def verified_edges(group: tuple[str, Iterable[tuple[str, object]]], config: Near
                 count_metric("near_dedup/rejected_candidates")
 
 
-def keep_or_drop(group: tuple[str, dict]) -> Iterator[dict | Drop]:
+def keep_or_drop(group: tuple[str, dict], dropped_fraction: float = 0.0) -> Iterator[dict | Drop]:
     """The rows of one id: near_duplicate Drops when the id is a duplicate, else the rows."""
     _, joined = group
     duplicate = bool(joined["dup"])
     for row in joined["row"]:
         if duplicate:
-            yield Drop(reason=NEAR_DUPLICATE)
+            yield Drop(reason=NEAR_DUPLICATE, document=dropped_document(row, dropped_fraction))
         else:
             yield row
 
@@ -191,9 +191,10 @@ class ConnectedComponents(beam.PTransform):
 class NearDedup(beam.PTransform):
     """rows -> rows and near_duplicate Drops (one output item per input row)."""
 
-    def __init__(self, config: NearDedupConfig = NearDedupConfig()):
+    def __init__(self, config: NearDedupConfig = NearDedupConfig(), dropped_fraction: float = 0.0):
         super().__init__()
         self._config = config
+        self._dropped_fraction = dropped_fraction  # --write-dropped
 
     def expand(self, rows):
         config = self._config
@@ -209,4 +210,4 @@ class NearDedup(beam.PTransform):
         keyed_rows = rows | "KeyById" >> beam.Map(lambda row: (row["id"], row))
         return ({"row": keyed_rows, "dup": duplicates}
                 | "JoinRows" >> beam.CoGroupByKey()
-                | "KeepOrDrop" >> beam.FlatMap(keep_or_drop))
+                | "KeepOrDrop" >> beam.FlatMap(keep_or_drop, self._dropped_fraction))

@@ -83,6 +83,16 @@ class Drop:
     reason: str
     source: str | None = None
     position: int | None = None
+    # {id, url, source, text} of a dropped document kept for `--write-dropped` (dropped_document)
+    document: dict | None = None
+
+
+def dropped_document(row: dict, fraction: float) -> dict | None:
+    """What `--write-dropped FRACTION` keeps of a dropped document (`row` holds id, url, source,
+    text), or None: off (0), or not in the sample, chosen by id so every run keeps the same ones."""
+    if fraction <= 0 or int(row["id"], 16) >= fraction * 16 ** len(row["id"]):
+        return None
+    return {"id": row["id"], "url": row.get("url"), "source": row.get("source"), "text": row["text"]}
 
 
 @dataclass(frozen=True, kw_only=True)

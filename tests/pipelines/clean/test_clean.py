@@ -240,3 +240,32 @@ def test_documents_folder_opens_in_pandas_pyarrow_duckdb_and_datasets(corpus, tm
     datasets = pytest.importorskip("datasets")
     loaded = datasets.load_dataset("parquet", data_dir=str(out), split="train", cache_dir=str(tmp_path / "hf"))
     assert sorted(loaded["id"]) == ids and loaded.column_names == DOCUMENTS_SCHEMA.names
+
+
+def test_write_dropped_keeps_dropped_documents_with_their_reason(corpus, tmp_path):
+    inputs = [str(corpus / "crawl.warc.gz"), str(corpus / "docs.jsonl"), str(corpus / "notes.txt")]
+    out = tmp_path / "docs"
+    manifest = run(inputs, str(out), "--num-parts", "2", "--write-dropped")
+    assert [e["path"] for e in manifest["dropped"]] == [".dropped/part-00000.jsonl", ".dropped/part-00001.jsonl"]
+    lines = [json.loads(line) for e in manifest["dropped"] for line in (out / e["path"]).read_text().splitlines()]
+    assert sum(e["rows"] for e in manifest["dropped"]) == len(lines)
+    by_reason = sorted((d["reason"], d["source"], d["text"]) for d in lines)
+    # every dropped document the filters judged, with the text they judged (reader drops such as a
+    # 404 and exact duplicates, whose text is the survivor's, are counted only)
+    assert by_reason == [("low_alpha_ratio", "crawl.warc.gz", "$$ ## 12 34 !! ?? %% ^^ word"),
+                         ("too_few_words", "crawl.warc.gz", "Too short"),
+                         ("too_few_words", "docs.jsonl", "tiny"),
+                         ("too_few_words", "notes.txt", "short one")]
+    assert all(set(d) == {"id", "url", "source", "text", "reason"} for d in lines)
+    assert manifest["stats"]["dropped/too_few_words"] == 3 and manifest["created_by"]["config"]["write_dropped"] == 1.0
+
+    plain = run(inputs, str(tmp_path / "plain"), "--num-parts", "2")
+    assert "dropped" not in plain and not (tmp_path / "plain" / ".dropped").exists()
+    assert plain["files"] == manifest["files"]  # the documents do not change
+
+    half = run(inputs, str(tmp_path / "half"), "--num-parts", "2", "--write-dropped", "0.5")
+    sampled = [json.loads(line) for e in half["dropped"]
+               for line in (tmp_path / "half" / e["path"]).read_text().splitlines()]
+    assert {d["id"] for d in sampled} == {d["id"] for d in lines if int(d["id"], 16) < 0.5 * 16 ** 16}
+    with pytest.raises(ValueError, match=r"--write-dropped takes a fraction in \(0, 1\], got 2.0"):
+        run(inputs, str(tmp_path / "bad"), "--write-dropped", "2")

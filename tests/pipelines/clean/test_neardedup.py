@@ -103,3 +103,12 @@ def test_near_dedup_on_a_test_pipeline(verify):
         # a, b, c are one component (a survives); g (0001) < f: f is dropped.
         assert_that(kept, equal_to(["000a", "000d", "000e", "0001"]), label="CheckKept")
         assert_that(drops, equal_to([NEAR_DUPLICATE] * 3), label="CheckDrops")
+
+
+def test_near_duplicate_drops_carry_the_document_only_when_asked():
+    row = {"id": "0" * 16, "url": "http://a/", "source": "a.jsonl", "text": "the text"}
+    assert list(keep_or_drop(("k", {"row": [row], "dup": [True]}))) == [Drop(reason="near_duplicate")]
+    [drop] = keep_or_drop(("k", {"row": [row], "dup": [True]}), 1.0)
+    assert drop.document == {"id": "0" * 16, "url": "http://a/", "source": "a.jsonl", "text": "the text"}
+    [unsampled] = keep_or_drop(("k", {"row": [{**row, "id": "f" * 16}], "dup": [True]}), 0.5)
+    assert unsampled.document is None
