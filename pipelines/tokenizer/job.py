@@ -12,6 +12,7 @@ from load.py; this module only wires them.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import logging
 
 from pipelines.options import add_storage_flag
@@ -54,11 +55,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def require_saving_library() -> None:
+    """Fail before any work when transformers, which writes the folder at the end, is missing (it
+    comes with the `tokenizer` extra; the core install for the Beam jobs lacks it)."""
+    if importlib.util.find_spec("transformers") is None:
+        raise ModuleNotFoundError("No module named 'transformers'", name="transformers")
+
+
 def main(argv: list[str] | None = None) -> str:
     """Run the job; returns the output folder URL."""
     parser = build_parser()
     args = parser.parse_args(argv)
     storage_options = parse_storage_options(args.storage_options)
+    require_saving_library()
     if args.source is not None:
         return convert(args, storage_options)
     missing = [flag for flag, value in (("--input", args.input), ("--kind", args.kind),

@@ -117,3 +117,19 @@ def test_importing_the_beam_jobs_imports_no_torch(modules):
              f"heavy = [m for m in {HEAVY!r} if m in sys.modules]\nassert not heavy, heavy\n")
     out = subprocess.run([sys.executable, "-c", check], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
+
+
+def test_tokenizer_without_its_extra_fails_before_reading(monkeypatch, capsys, tmp_path):
+    """A core install lacks transformers, which writes the folder at the end: say so first."""
+    import importlib.util
+
+    from shardlm.cli import main
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "transformers" else
+                        find_spec(name, *a))
+    argv = ["tokenizer", "--input", str(tmp_path / "missing"), "--kind", "bpe", "--vocab-size", "100",
+            "--output", str(tmp_path / "tok")]
+    assert main(argv) == 2
+    assert capsys.readouterr().err.endswith("this command needs an optional dependency; "
+                                            "pip install 'shardlm[tokenizer]'\n")  # not the missing input
