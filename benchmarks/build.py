@@ -47,9 +47,9 @@ import pyarrow.parquet as pq
 os.environ.setdefault("RAYON_NUM_THREADS", "1")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from pipelines.build.job import TOKENIZE_BATCH  # noqa: E402
+from pipelines.build.inputs import TOKENIZE_BATCH  # noqa: E402
 from pipelines.build.job import main as build_main  # noqa: E402
-from pipelines.tokenizer.train import load_tokenizer  # noqa: E402
+from pipelines.tokenizer.load import load_tokenizer  # noqa: E402
 from schemas import DOCUMENTS_SCHEMA, SCHEMA_VERSION, encode_schema, read_manifest, write_manifest  # noqa: E402
 from shards.format import decode_chunk  # noqa: E402
 
