@@ -21,7 +21,7 @@ from trainer.data import DataSource, default_eval_urls, resolve_data
 from trainer.export import export_task, load_tokenizer
 from trainer.loop import Counters, Run, evaluate, iterate_batches, restore_checkpoint, save_checkpoint, train_step
 from trainer.masking import Masker, batch_seed, masking_config
-from trainer.models import check_shards, get_model_spec
+from trainer.models import check_shards, for_shards, get_model_spec
 from trainer.models.spec import BuildContext, ModelSpec
 from trainer.objectives.base import Task
 from trainer.schedule import build_optimizer, build_scheduler
@@ -77,7 +77,7 @@ def build_run(config: TrainConfig, spec: ModelSpec, data: DataSource, vocab: Voc
     rt = runtime.start(config.device)
     torch.manual_seed(config.seed)  # initial weights: the same on every rank
     ctx = BuildContext(size=spec.sizes[config.size], vocab=vocab, seq_len=int(data.manifest["seq_len"]), config=config,
-                       tokenizer=tokenizer)
+                       tokenizer=tokenizer, manifest=data.manifest)
     task = spec.build_task(ctx).to(rt.device)
     torch.manual_seed(batch_seed(config.seed, 0, rt.rank, 0, 0, "dropout"))  # dropout: per rank
     model = task
@@ -104,6 +104,7 @@ def setup(config: TrainConfig) -> Run:
         if getattr(config, option) is not None and option not in spec.options:
             raise ValueError(f"{spec.name} takes no --{option}; drop it (docs/models.md lists each model's flags)")
     data = resolve_data(config.data, config.storage_options)
+    spec = for_shards(spec, data.manifest, config.data)
     vocab = check_shards(spec, config.size, data.manifest, config.data)
     # Checked now, so a bad preset or a missing or changed tokenizer fails before training.
     masking_config(config.masking or spec.masking, mask_prob=config.mask_prob, max_predictions=config.max_predictions)

@@ -188,3 +188,80 @@ def unigram_mlm_shards(tmp_path_factory):
     folder = tmp_path_factory.mktemp("unigram-tok")
     fast = train_unigram_tokenizer(folder)
     return write_shard_set(tmp_path_factory.mktemp("mlm-unigram"), "mlm", fast, tokenizer_entry(folder, fast))
+
+
+LANGUAGES = ("de", "en", "fr")  # the manifest's table: ids in code order, as shardlm build writes it
+
+
+def make_language_examples(objective: str, fast, n: int, seed: int, lang_ids: list[int]) -> dict[str, list]:
+    """XLM's examples: tlm pairs `[CLS] A [SEP] [SEP] B [SEP]` with per-token `langs` (A in one
+    language, B in the next) and `segment_b_start` at B's block; clm windows and per-language mlm
+    sequences with the example's `lang` (lang_ids[i] for example i)."""
+    cls, sep = fast.cls_token_id, fast.sep_token_id
+    sents = [fast.encode(s, add_special_tokens=False) for s in sentences(3 * n, seed)]
+    cols: dict[str, list] = {"input_ids": [], "word_start": [], "doc_id": []}
+    cols.update({"segment_b_start": [], "langs": []} if objective == "tlm" else {"lang": []})
+    for i in range(n):
+        lang = lang_ids[i]
+        if objective == "tlm":
+            a, b = sents[3 * i][:13], sents[3 * i + 1][:14]
+            ids = [cls] + a + [sep, sep] + b + [sep]
+            b_start = len(a) + 2
+            cols["segment_b_start"].append(b_start)
+            cols["langs"].append([lang] * b_start + [(lang + 1) % len(LANGUAGES)] * (len(ids) - b_start))
+        else:
+            body = (sents[3 * i] + sents[3 * i + 1] + sents[3 * i + 2])[: SEQ_LEN - 2]
+            ids = [cls] + body + [sep] if objective == "mlm" else (body + [sep] * 2)[:SEQ_LEN]
+            cols["lang"].append(lang)
+        cols["input_ids"].append(ids)
+        cols["word_start"].append(_word_starts(fast, ids))
+        cols["doc_id"].append(f"doc-{seed}-{i}")
+    return cols
+
+
+def write_language_shard_set(folder: Path, objective: str, fast, tok_entry: dict, *, languages=LANGUAGES,
+                             shares: list[float] | None = None, train_shards: int = 2, per_shard: int = 48,
+                             valid: int = 32, chunk_size: int = 16) -> Path:
+    """A shard set whose examples carry language ids (tlm, clm, or mlm --per-language) and whose
+    manifest has the `languages` table and per-language example counts. `shares`: the fraction of
+    examples in each language (default equal), examples of a language kept together as the build's
+    per-language packing does."""
+    from schemas import examples_schema, write_manifest
+    from shards.writer import rechunk, shard_set_manifest, write_shard
+
+    schema = examples_schema(objective, tok_entry["vocab_size"], per_language=True)
+    shares = shares or [1.0 / len(languages)] * len(languages)
+    infos, lang_counts = [], {code: 0 for code in languages}
+    plan = [("train", i, per_shard) for i in range(train_shards)] + [("valid", 0, valid)]
+    for split, index, n in plan:
+        bounds = [round(n * sum(shares[: k + 1])) for k in range(len(languages))]
+        lang_ids = [next(k for k, bound in enumerate(bounds) if i < bound) for i in range(n)]
+        rows = make_language_examples(objective, fast, n, seed=1000 * (split == "valid") + index, lang_ids=lang_ids)
+        if split == "train":
+            for k in lang_ids:
+                lang_counts[languages[k]] += 1
+        infos.append(write_shard(str(folder), split, index, rechunk(pa.table(rows, schema=schema), chunk_size)))
+    counts = {f"examples/lang/{code}": c for code, c in lang_counts.items()}
+    manifest = shard_set_manifest(objective=objective, seq_len=SEQ_LEN, tokenizer=tok_entry, schema=schema,
+                                  shards=infos, created_by={"tool": "tests/trainer"}, counts=counts)
+    manifest["languages"] = {code: k for k, code in enumerate(languages)}
+    write_manifest(str(folder), manifest)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tlm_shards(tmp_path_factory, tokenizer_dir):
+    folder, fast = tokenizer_dir
+    return write_language_shard_set(tmp_path_factory.mktemp("tlm"), "tlm", fast, tokenizer_entry(folder, fast))
+
+
+@pytest.fixture(scope="session")
+def clm_shards(tmp_path_factory, tokenizer_dir):
+    folder, fast = tokenizer_dir
+    return write_language_shard_set(tmp_path_factory.mktemp("clm"), "clm", fast, tokenizer_entry(folder, fast))
+
+
+@pytest.fixture(scope="session")
+def language_mlm_shards(tmp_path_factory, tokenizer_dir):
+    folder, fast = tokenizer_dir
+    return write_language_shard_set(tmp_path_factory.mktemp("mlm-lang"), "mlm", fast, tokenizer_entry(folder, fast))

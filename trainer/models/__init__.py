@@ -8,6 +8,7 @@ names are known without importing torch or transformers (`shardlm train --help` 
 from __future__ import annotations
 
 import importlib
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from trainer.config import SIZE_NAMES, VocabInfo
@@ -22,6 +23,7 @@ MODELS: dict[str, str] = {
     "distilbert": "trainer.models.distilbert",
     "albert": "trainer.models.albert",
     "xlmr": "trainer.models.xlmr",
+    "xlm": "trainer.models.xlm",
 }
 MODEL_NAMES = tuple(MODELS)
 
@@ -33,6 +35,13 @@ def get_model_spec(name: str) -> "ModelSpec":
     spec = importlib.import_module(MODELS[name]).SPEC
     assert spec.name == name and set(spec.sizes) == set(SIZE_NAMES), f"{MODELS[name]}.SPEC is inconsistent"
     return spec
+
+
+def for_shards(spec: "ModelSpec", manifest: dict[str, Any], data: str) -> "ModelSpec":
+    """The spec with the objective this shard set feeds (models with `select_objective`), else as is."""
+    if spec.select_objective is None:
+        return spec
+    return replace(spec, objective=spec.select_objective(manifest, data))
 
 
 def check_shards(spec: "ModelSpec", size: str, manifest: dict[str, Any], data: str) -> VocabInfo:
@@ -54,4 +63,4 @@ def check_shards(spec: "ModelSpec", size: str, manifest: dict[str, Any], data: s
     return VocabInfo.from_manifest(manifest)  # raises when pad/mask ids are missing
 
 
-__all__ = ["MODELS", "MODEL_NAMES", "check_shards", "get_model_spec"]
+__all__ = ["MODELS", "MODEL_NAMES", "check_shards", "for_shards", "get_model_spec"]

@@ -21,6 +21,7 @@ class BuildContext:
     seq_len: int
     config: TrainConfig
     tokenizer: Any = None  # the shard set's tokenizer (transformers), when the run has loaded it
+    manifest: dict[str, Any] | None = None  # the shard set's manifest (its languages table, objective)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -36,6 +37,9 @@ class ModelSpec:
     recipe: Recipe
     auto_class: str  # the transformers Auto class that reloads DIR/hf
     build_task: Callable[[BuildContext], "Task"]  # networks freshly initialised from torch's seeded RNG
+    # For a model with several objectives (XLM): the one a shard set feeds, from its manifest and
+    # --data; raises a one-line error naming the build when none fits. None: `objective` only.
+    select_objective: Callable[[dict[str, Any], str], "Objective"] | None = None
     options: tuple[str, ...] = ()  # the trainer.config.MODEL_OPTIONS it takes (distilbert: "teacher")
 
 
