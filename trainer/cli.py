@@ -39,6 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
     flag("--teacher", metavar="DIR",
          help="distilbert: the BERT masked-LM folder to distil, with its tokenizer, e.g. DIR/hf of a bert run "
               "(default: none; the other models take none)")
+    flag("--init", metavar="DIR",
+         help="start from the weights a finished run exported (its --output), e.g. to continue at a longer "
+              "--seq-len; optimizer and schedule start fresh (default: random weights)")
     flag("--log-every", type=int, help="steps between metrics.jsonl lines")
     flag("--checkpoint-every", type=int, help="steps between checkpoints (default: only at --max-steps)")
     flag("--eval-every", type=int, help="steps between evaluations (default: only at the end)")
@@ -58,7 +61,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         model=args.model, size=args.size, data=args.data, output=args.output, max_steps=args.max_steps,
         batch_size=args.batch_size, lr=args.lr, warmup_steps=args.warmup_steps, grad_accum=args.grad_accum,
         seed=args.seed, weight_decay=args.weight_decay, max_grad_norm=args.max_grad_norm, masking=args.masking,
-        mask_prob=args.mask_prob, max_predictions=args.max_predictions, teacher=args.teacher,
+        mask_prob=args.mask_prob, max_predictions=args.max_predictions, teacher=args.teacher, init=args.init,
         log_every=args.log_every, checkpoint_every=args.checkpoint_every, eval_every=args.eval_every,
         eval_data=args.eval_data, eval_batches=args.eval_batches, num_workers=args.num_workers,
         shuffle_buffer=args.shuffle_buffer, device=args.device, resume=args.resume,

@@ -88,6 +88,7 @@ class TrainConfig:
     mask_prob: float | None = None  # None: the preset's (0.15)
     max_predictions: int | None = None  # cap on selected tokens per sequence; None: no cap
     teacher: str | None = None  # distilbert: the BERT masked-LM folder it distils
+    init: str | None = None  # a finished run's folder whose exported weights this run starts from
     log_every: int = 10
     checkpoint_every: int | None = None  # None: only at max_steps
     eval_every: int | None = None  # None: only at the end
@@ -120,6 +121,8 @@ class TrainConfig:
         for flag, value in (("--weight-decay", self.weight_decay), ("--max-grad-norm", self.max_grad_norm)):
             if value is not None and value < 0:
                 raise ValueError(f"{flag} must not be negative, got {value}")
+        if self.init is not None and "://" in self.init:
+            raise ValueError(f"--init {self.init} must be a local folder; copy the finished run's folder here first")
         if "://" in self.output:
             raise ValueError(f"--output {self.output} must be a local folder (checkpoints are written locally); "
                              f"copy DIR/hf to object storage after the run")

@@ -19,6 +19,7 @@ from shards.stream import ShardStream, StreamConfig
 from trainer.config import MODEL_OPTIONS, TrainConfig, VocabInfo
 from trainer.data import DataSource, default_eval_urls, resolve_data
 from trainer.export import export_task, load_tokenizer
+from trainer.initialize import load_exports
 from trainer.loop import Counters, Run, evaluate, iterate_batches, restore_checkpoint, save_checkpoint, train_step
 from trainer.masking import Masker, batch_seed, masking_config
 from trainer.models import check_shards, for_shards, get_model_spec
@@ -84,7 +85,8 @@ def build_run(config: TrainConfig, spec: ModelSpec, data: DataSource, vocab: Voc
     if rt.world_size > 1:
         model = DistributedDataParallel(task, device_ids=[rt.local_rank] if rt.device.type == "cuda" else None)
     recipe = spec.recipe
-    optimizer = build_optimizer(task.trainable_parameters(), recipe=recipe, lr=config.lr or ctx.size.lr,
+    lr = ctx.size.lr if config.lr is None else config.lr
+    optimizer = build_optimizer(task.trainable_parameters(), recipe=recipe, lr=lr,
                                 weight_decay=recipe.weight_decay if config.weight_decay is None else config.weight_decay)
     scheduler = build_scheduler(optimizer, warmup_steps=config.num_warmup_steps, max_steps=config.max_steps)
     masker = Masker(vocab, masking_config(config.masking or spec.masking, mask_prob=config.mask_prob,
@@ -109,6 +111,8 @@ def setup(config: TrainConfig) -> Run:
     # Checked now, so a bad preset or a missing or changed tokenizer fails before training.
     masking_config(config.masking or spec.masking, mask_prob=config.mask_prob, max_predictions=config.max_predictions)
     tokenizer = load_tokenizer(data.manifest["tokenizer"], data.folder, config.storage_options)
+    if config.init is not None and not config.resume and not Path(config.init).is_dir():
+        raise FileNotFoundError(f"--init {config.init} is not a folder; pass the --output of a finished run")
     eval_urls = eval_urls_for(config, data)
     if not eval_urls:
         log.warning("no held-out shards (--data has no valid split and no --eval-data): skipping evaluation")
@@ -116,17 +120,19 @@ def setup(config: TrainConfig) -> Run:
 
 
 def start_counters(run: Run) -> tuple[Counters, bool]:
-    """Counters of a fresh run, or of the latest complete checkpoint under --resume."""
+    """Counters of a fresh run (its weights from --init when given), or of the latest complete
+    checkpoint under --resume."""
     found = ckpt.latest_checkpoint(run.config.output)
-    if not run.config.resume:
-        if found is not None:
-            raise ValueError(f"{run.config.output} already holds checkpoints ({found.name}); pass --resume "
-                             f"to continue that run or choose a new --output")
-        return Counters(), False
-    if found is None:
+    if run.config.resume and found is not None:
+        return restore_checkpoint(run, found), True
+    if found is not None:
+        raise ValueError(f"{run.config.output} already holds checkpoints ({found.name}); pass --resume "
+                         f"to continue that run or choose a new --output")
+    if run.config.resume:
         log.warning("--resume but %s holds no complete checkpoint: starting from step 0", run.config.output)
-        return Counters(), False
-    return restore_checkpoint(run, found), True
+    if run.config.init is not None:  # every rank loads the same files: the weights stay identical
+        (run.spec.load_init or load_exports)(run.task, run.config.init, run.tokenizer)
+    return Counters(), False
 
 
 def log_line(counters: Counters, values: dict[str, Any]) -> dict[str, Any]:

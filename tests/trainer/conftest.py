@@ -59,19 +59,20 @@ def _word_starts(fast, ids: list[int]) -> list[bool]:
     return [not t.startswith("##") for t in fast.convert_ids_to_tokens(ids)]
 
 
-def make_examples(objective: str, fast, n: int, seed: int, words=WORDS) -> dict[str, list]:
+def make_examples(objective: str, fast, n: int, seed: int, words=WORDS, seq_len: int = SEQ_LEN) -> dict[str, list]:
     """Rows of `n` examples: packed single sequences (mlm), sentence pairs with NSP labels, or
     consecutive pairs with sentence-order labels (sop: label 1 swaps A and B)."""
     rng = random.Random(seed)
     cls, sep = fast.cls_token_id, fast.sep_token_id
-    sents = [fast.encode(s, add_special_tokens=False) for s in sentences(3 * n, seed, words)]
+    group = 3 if seq_len == SEQ_LEN else seq_len // 5  # sentences packed into one mlm example
+    sents = [fast.encode(s, add_special_tokens=False) for s in sentences(group * n, seed, words)]
     cols: dict[str, list] = {"input_ids": [], "word_start": [], "doc_id": []}
     label_column = {"nsp": "next_sentence_label", "sop": "sentence_order_label"}.get(objective)
     if label_column:
         cols.update({"segment_b_start": [], label_column: []})
     for i in range(n):
         if objective == "mlm":
-            body = (sents[3 * i] + sents[3 * i + 1] + sents[3 * i + 2])[: SEQ_LEN - 2]
+            body = sum(sents[group * i: group * (i + 1)], [])[: seq_len - 2]
             ids = [cls] + body + [sep]
         else:
             label = rng.randint(0, 1)  # 0: B follows A (HF convention), 1: random B (nsp) / swapped (sop)
@@ -91,7 +92,8 @@ def make_examples(objective: str, fast, n: int, seed: int, words=WORDS) -> dict[
 
 
 def write_shard_set(folder: Path, objective: str, fast, tok_entry: dict, *, train_shards: int = 2,
-                    per_shard: int = 48, valid: int = 32, chunk_size: int = 16, words=WORDS) -> Path:
+                    per_shard: int = 48, valid: int = 32, chunk_size: int = 16, words=WORDS,
+                    seq_len: int = SEQ_LEN) -> Path:
     """`train-*.tar` and `valid-000000.tar` plus one manifest listing both splits."""
     from schemas import examples_schema, write_manifest
     from shards.writer import rechunk, shard_set_manifest, write_shard
@@ -100,9 +102,10 @@ def write_shard_set(folder: Path, objective: str, fast, tok_entry: dict, *, trai
     infos = []
     plan = [("train", i, per_shard) for i in range(train_shards)] + [("valid", 0, valid)]
     for split, index, n in plan:
-        table = pa.table(make_examples(objective, fast, n, seed=1000 * (split == "valid") + index, words=words), schema=schema)
+        table = pa.table(make_examples(objective, fast, n, seed=1000 * (split == "valid") + index, words=words,
+                                         seq_len=seq_len), schema=schema)
         infos.append(write_shard(str(folder), split, index, rechunk(table, chunk_size)))
-    manifest = shard_set_manifest(objective=objective, seq_len=SEQ_LEN, tokenizer=tok_entry, schema=schema,
+    manifest = shard_set_manifest(objective=objective, seq_len=seq_len, tokenizer=tok_entry, schema=schema,
                                   shards=infos, created_by={"tool": "tests/trainer"})
     write_manifest(str(folder), manifest)
     return folder
@@ -265,3 +268,11 @@ def clm_shards(tmp_path_factory, tokenizer_dir):
 def language_mlm_shards(tmp_path_factory, tokenizer_dir):
     folder, fast = tokenizer_dir
     return write_language_shard_set(tmp_path_factory.mktemp("mlm-lang"), "mlm", fast, tokenizer_entry(folder, fast))
+
+
+@pytest.fixture(scope="session")
+def long_mlm_shards(tmp_path_factory, tokenizer_dir):
+    """mlm shards of seq_len 64 (twice the others'), same tokenizer: a second training phase."""
+    folder, fast = tokenizer_dir
+    return write_shard_set(tmp_path_factory.mktemp("mlm-64"), "mlm", fast, tokenizer_entry(folder, fast),
+                           seq_len=64)

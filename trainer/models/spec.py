@@ -41,6 +41,9 @@ class ModelSpec:
     # --data; raises a one-line error naming the build when none fits. None: `objective` only.
     select_objective: Callable[[dict[str, Any], str], "Objective"] | None = None
     options: tuple[str, ...] = ()  # the trainer.config.MODEL_OPTIONS it takes (distilbert: "teacher")
+    # --init DIR: load(task, DIR, shards' tokenizer); None: trainer.initialize.load_exports (same
+    # model, same size). A model that starts from another one (Longformer from RoBERTa) gives its own.
+    load_init: Callable[["Task", str, Any], None] | None = None
 
 
 __all__ = ["BuildContext", "ModelSpec"]
