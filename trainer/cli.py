@@ -42,6 +42,10 @@ def build_parser() -> argparse.ArgumentParser:
     flag("--init", metavar="DIR",
          help="start from the weights a finished run exported (its --output), e.g. to continue at a longer "
               "--seq-len; optimizer and schedule start fresh (default: random weights)")
+    flag("--lang-alpha", type=float,
+         help="xlm, xlmr: draw each example's language with q ∝ p^alpha on shards whose examples carry a "
+              "language (mlm --per-language, clm); 1 keeps the shares, 0 makes them equal "
+              "(default: the model's, 0.5 for xlm and 0.3 for xlmr; the other models take none)")
     flag("--log-every", type=int, help="steps between metrics.jsonl lines")
     flag("--checkpoint-every", type=int, help="steps between checkpoints (default: only at --max-steps)")
     flag("--eval-every", type=int, help="steps between evaluations (default: only at the end)")
@@ -62,6 +66,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         batch_size=args.batch_size, lr=args.lr, warmup_steps=args.warmup_steps, grad_accum=args.grad_accum,
         seed=args.seed, weight_decay=args.weight_decay, max_grad_norm=args.max_grad_norm, masking=args.masking,
         mask_prob=args.mask_prob, max_predictions=args.max_predictions, teacher=args.teacher, init=args.init,
+        lang_alpha=args.lang_alpha,
         log_every=args.log_every, checkpoint_every=args.checkpoint_every, eval_every=args.eval_every,
         eval_data=args.eval_data, eval_batches=args.eval_batches, num_workers=args.num_workers,
         shuffle_buffer=args.shuffle_buffer, device=args.device, resume=args.resume,

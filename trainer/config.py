@@ -15,7 +15,7 @@ from typing import Any
 SIZE_NAMES = ("tiny", "small", "base", "large")
 # TrainConfig fields that only some models take (those whose ModelSpec.options name them); any
 # other model refuses them, so a flag is never silently ignored.
-MODEL_OPTIONS = ("teacher",)
+MODEL_OPTIONS = ("teacher", "lang_alpha")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -89,6 +89,7 @@ class TrainConfig:
     max_predictions: int | None = None  # cap on selected tokens per sequence; None: no cap
     teacher: str | None = None  # distilbert: the BERT masked-LM folder it distils
     init: str | None = None  # a finished run's folder whose exported weights this run starts from
+    lang_alpha: float | None = None  # xlm, xlmr: language sampling exponent; None: the model's (0.5, 0.3)
     log_every: int = 10
     checkpoint_every: int | None = None  # None: only at max_steps
     eval_every: int | None = None  # None: only at the end
@@ -110,6 +111,8 @@ class TrainConfig:
         for flag, value in positive.items():
             if value <= 0:
                 raise ValueError(f"{flag} must be positive, got {value}")
+        if self.lang_alpha is not None and self.lang_alpha < 0:
+            raise ValueError(f"--lang-alpha must not be negative, got {self.lang_alpha}")
         if self.num_workers < 0 or self.shuffle_buffer < 0:
             raise ValueError("--num-workers and --shuffle-buffer must not be negative")
         if self.warmup_steps is not None and not 0 <= self.warmup_steps <= self.max_steps:

@@ -70,7 +70,7 @@ class Run:
     optimizer: torch.optim.Optimizer
     scheduler: Any
     max_grad_norm: float | None
-    stream: ShardStream
+    stream: ShardStream  # or trainer.sampling.LanguageSampler (same observe/state interface)
     eval_urls: list[str]
     tokenizer: Any  # the shard set's tokenizer (transformers), exported with the model
 
@@ -219,7 +219,7 @@ def save_checkpoint(run: Run, counters: Counters) -> None:
 
 # What decides the stream, the batches and their masks: a resume must not change it.
 RESUME_KEYS = ("model", "size", "data", "seed", "batch_size", "grad_accum", "shuffle_buffer", "num_workers",
-               "masking", "mask_prob", "max_predictions", "teacher")
+               "masking", "mask_prob", "max_predictions", "teacher", "lang_alpha")
 
 
 def restore_checkpoint(run: Run, folder) -> Counters:

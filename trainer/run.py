@@ -25,6 +25,7 @@ from trainer.masking import Masker, batch_seed, masking_config
 from trainer.models import check_shards, for_shards, get_model_spec
 from trainer.models.spec import BuildContext, ModelSpec
 from trainer.objectives.base import Task
+from trainer.sampling import LanguageSampler, language_counts, sampling_probabilities
 from trainer.schedule import build_optimizer, build_scheduler
 
 log = logging.getLogger(__name__)
@@ -72,6 +73,34 @@ def eval_urls_for(config: TrainConfig, data: DataSource) -> list[str]:
     return default_eval_urls(held_out) or held_out.urls
 
 
+def language_alpha(config: TrainConfig, spec: ModelSpec, manifest: dict[str, Any]) -> float | None:
+    """The run's language sampling exponent, or None to read the shards in their own proportions:
+    the model's default (or --lang-alpha) when the shard set's examples each carry a language."""
+    alpha = spec.lang_alpha if config.lang_alpha is None else config.lang_alpha
+    per_example = manifest.get("languages") and manifest.get("objective") in ("mlm", "clm")
+    if config.lang_alpha is not None and not per_example:
+        raise ValueError(f"--lang-alpha needs shards whose examples carry a language but {config.data} holds "
+                         f"{manifest.get('objective')} shards without one; build them with shardlm build "
+                         f"--objective mlm --per-language (or clm), or drop --lang-alpha")
+    if alpha is not None and per_example and config.num_workers:
+        raise ValueError(f"language sampling (--lang-alpha {alpha}) reads in the training process; "
+                         f"use --num-workers 0")
+    return alpha if per_example else None
+
+
+def make_stream(config: TrainConfig, spec: ModelSpec, data: DataSource, rt) -> Any:
+    """The training stream: the shard set's examples shuffled, or languages drawn with q ∝ p^alpha."""
+    stream_config = StreamConfig(seed=config.seed, shuffle_buffer=config.shuffle_buffer)
+    alpha = language_alpha(config, spec, data.manifest)
+    if alpha is None:
+        return ShardStream(data.urls, stream_config, rank=rt.rank, world_size=rt.world_size,
+                           storage_options=config.storage_options)
+    q = sampling_probabilities(language_counts(data.manifest), alpha)
+    log.info("language sampling alpha %g: %s", alpha, " ".join(f"{code} {p:.3f}" for code, p in q.items()))
+    return LanguageSampler(data.urls, stream_config, languages=data.manifest["languages"], q=q, rank=rt.rank,
+                           world_size=rt.world_size, storage_options=config.storage_options)
+
+
 def build_run(config: TrainConfig, spec: ModelSpec, data: DataSource, vocab: VocabInfo, *, eval_urls: list[str],
               tokenizer: Any) -> Run:
     """Task (networks, DDP), masker, optimizer, schedule and stream for a validated configuration."""
@@ -91,8 +120,7 @@ def build_run(config: TrainConfig, spec: ModelSpec, data: DataSource, vocab: Voc
     scheduler = build_scheduler(optimizer, warmup_steps=config.num_warmup_steps, max_steps=config.max_steps)
     masker = Masker(vocab, masking_config(config.masking or spec.masking, mask_prob=config.mask_prob,
                                           max_predictions=config.max_predictions))
-    stream = ShardStream(data.urls, StreamConfig(seed=config.seed, shuffle_buffer=config.shuffle_buffer),
-                         rank=rt.rank, world_size=rt.world_size, storage_options=config.storage_options)
+    stream = make_stream(config, spec, data, rt)
     clip = recipe.max_grad_norm if config.max_grad_norm is None else config.max_grad_norm
     return Run(config=config, spec=spec, data=data, vocab=vocab, rt=rt, task=task, model=model, masker=masker,
                optimizer=optimizer, scheduler=scheduler, max_grad_norm=clip or None, stream=stream,
@@ -104,7 +132,7 @@ def setup(config: TrainConfig) -> Run:
     spec = get_model_spec(config.model)
     for option in MODEL_OPTIONS:
         if getattr(config, option) is not None and option not in spec.options:
-            raise ValueError(f"{spec.name} takes no --{option}; drop it (docs/models.md lists each model's flags)")
+            raise ValueError(f"{spec.name} takes no --{option.replace('_', '-')}; drop it (docs/models.md lists each model's flags)")
     data = resolve_data(config.data, config.storage_options)
     spec = for_shards(spec, data.manifest, config.data)
     vocab = check_shards(spec, config.size, data.manifest, config.data)
@@ -113,6 +141,7 @@ def setup(config: TrainConfig) -> Run:
     tokenizer = load_tokenizer(data.manifest["tokenizer"], data.folder, config.storage_options)
     if config.init is not None and not config.resume and not Path(config.init).is_dir():
         raise FileNotFoundError(f"--init {config.init} is not a folder; pass the --output of a finished run")
+    language_alpha(config, spec, data.manifest)  # a --lang-alpha the shards cannot take fails here
     eval_urls = eval_urls_for(config, data)
     if not eval_urls:
         log.warning("no held-out shards (--data has no valid split and no --eval-data): skipping evaluation")

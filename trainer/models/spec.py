@@ -40,6 +40,7 @@ class ModelSpec:
     # For a model with several objectives (XLM): the one a shard set feeds, from its manifest and
     # --data; raises a one-line error naming the build when none fits. None: `objective` only.
     select_objective: Callable[[dict[str, Any], str], "Objective"] | None = None
+    lang_alpha: float | None = None  # language sampling q ∝ p^alpha on shards with per-example languages
     options: tuple[str, ...] = ()  # the trainer.config.MODEL_OPTIONS it takes (distilbert: "teacher")
     # --init DIR: load(task, DIR, shards' tokenizer); None: trainer.initialize.load_exports (same
     # model, same size). A model that starts from another one (Longformer from RoBERTa) gives its own.

@@ -79,6 +79,7 @@ def build_task(ctx: BuildContext) -> XLMTask:
 
 SPEC = ModelSpec(name="xlm", paper="Lample & Conneau 2019, arXiv:1901.07291", objective=TLM, masking="token",
                  sizes=SIZES, max_positions=MAX_POSITIONS, recipe=RECIPE, auto_class="AutoModelForMaskedLM",
-                 build_task=build_task, select_objective=select_objective)
+                 build_task=build_task, select_objective=select_objective, lang_alpha=LANG_ALPHA,
+                 options=("lang_alpha",))
 
 __all__ = ["CLM", "MLM", "SPEC", "TLM", "build_config", "languages", "select_objective"]

@@ -73,4 +73,4 @@ def build_task(ctx: BuildContext) -> MaskedLMTask:
 
 SPEC = ModelSpec(name="xlmr", paper="Conneau et al. 2020, arXiv:1911.02116", objective=OBJECTIVE, masking="token",
                  sizes=SIZES, max_positions=MAX_POSITIONS, recipe=RECIPE, auto_class="AutoModelForMaskedLM",
-                 build_task=build_task)
+                 build_task=build_task, lang_alpha=LANG_ALPHA, options=("lang_alpha",))
