@@ -24,6 +24,7 @@ MODELS: dict[str, str] = {
     "albert": "trainer.models.albert",
     "xlmr": "trainer.models.xlmr",
     "xlm": "trainer.models.xlm",
+    "longformer": "trainer.models.longformer",
 }
 MODEL_NAMES = tuple(MODELS)
 
