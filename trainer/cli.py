@@ -34,7 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
     flag("--max-grad-norm", type=float,
          help="clip gradients to this global norm; 0: no clipping (default: the model's recipe)")
     flag("--masking", help="masking preset (default: the model's; the presets are listed in docs/training.md)")
-    flag("--mask-prob", type=float, help="fraction of tokens selected for masking (default: the preset's, 0.15)")
+    flag("--mask-prob", type=float, help="fraction of tokens selected for masking (default: the model size's, e.g. 0.3 for "
+                               "bert and roberta tiny/small; else the preset's, 0.15)")
     flag("--max-predictions", type=int, help="at most this many selected tokens per sequence (default: no cap)")
     flag("--teacher", metavar="DIR",
          help="distilbert: the BERT masked-LM folder to distil, with its tokenizer, e.g. DIR/hf of a bert run "

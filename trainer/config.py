@@ -20,7 +20,8 @@ MODEL_OPTIONS = ("teacher", "lang_alpha")
 
 @dataclass(frozen=True, kw_only=True)
 class ModelSize:
-    """Transformer dimensions of one size preset, with its default peak learning rate."""
+    """Transformer dimensions of one size preset, with its training defaults: peak learning rate,
+    dropout (hidden and attention) and masking rate (None: the masking preset's 0.15)."""
 
     name: str
     hidden_size: int
@@ -28,6 +29,8 @@ class ModelSize:
     num_heads: int
     intermediate_size: int
     lr: float
+    dropout: float = 0.1
+    mask_prob: float | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -16,7 +16,7 @@ from torch.nn.parallel import DistributedDataParallel
 from trainer import checkpoint as ckpt
 from trainer import runtime
 from shards.stream import ShardStream, StreamConfig
-from trainer.config import MODEL_OPTIONS, TrainConfig, VocabInfo
+from trainer.config import MODEL_OPTIONS, ModelSize, TrainConfig, VocabInfo
 from trainer.data import DataSource, default_eval_urls, resolve_data
 from trainer.export import export_task, load_tokenizer
 from trainer.initialize import load_exports
@@ -101,6 +101,11 @@ def make_stream(config: TrainConfig, spec: ModelSpec, data: DataSource, rt) -> A
                            world_size=rt.world_size, storage_options=config.storage_options)
 
 
+def mask_prob(config: TrainConfig, size: ModelSize) -> float | None:
+    """--mask-prob, else the size's masking rate, else None (the preset's)."""
+    return config.mask_prob if config.mask_prob is not None else size.mask_prob
+
+
 def build_run(config: TrainConfig, spec: ModelSpec, data: DataSource, vocab: VocabInfo, *, eval_urls: list[str],
               tokenizer: Any) -> Run:
     """Task (networks, DDP), masker, optimizer, schedule and stream for a validated configuration."""
@@ -118,7 +123,7 @@ def build_run(config: TrainConfig, spec: ModelSpec, data: DataSource, vocab: Voc
     optimizer = build_optimizer(task.trainable_parameters(), recipe=recipe, lr=lr,
                                 weight_decay=recipe.weight_decay if config.weight_decay is None else config.weight_decay)
     scheduler = build_scheduler(optimizer, warmup_steps=config.num_warmup_steps, max_steps=config.max_steps)
-    masker = Masker(vocab, masking_config(config.masking or spec.masking, mask_prob=config.mask_prob,
+    masker = Masker(vocab, masking_config(config.masking or spec.masking, mask_prob=mask_prob(config, ctx.size),
                                           max_predictions=config.max_predictions))
     stream = make_stream(config, spec, data, rt)
     clip = recipe.max_grad_norm if config.max_grad_norm is None else config.max_grad_norm

@@ -69,6 +69,26 @@ def test_configs_per_size(size, dims):
             config.type_vocab_size) == (513, 0, 2, 3, 1)
 
 
+def test_small_sizes_take_the_small_budget_recipe_and_base_large_the_papers():
+    from dataclasses import replace
+
+    from trainer.models import bert, roberta
+    from trainer.run import mask_prob
+
+    for module, build in ((bert, lambda size: bert.build_config(size, VOCAB.vocab_size, VOCAB.pad_id)),
+                          (roberta, lambda size: roberta.build_config(size, VOCAB))):
+        for name, (dropout, rate) in {"tiny": (0.0, 0.3), "small": (0.0, 0.3), "base": (0.1, None),
+                                      "large": (0.1, None)}.items():
+            size = module.SIZES[name]
+            assert (size.dropout, size.mask_prob) == (dropout, rate)
+            config = build(size)
+            assert config.hidden_dropout_prob == config.attention_probs_dropout_prob == dropout
+    config = TrainConfig(model="roberta", size="tiny", data="x", output="y", max_steps=1)
+    assert mask_prob(config, roberta.SIZES["tiny"]) == 0.3  # the size's rate when --mask-prob is not given
+    assert mask_prob(replace(config, mask_prob=0.15), roberta.SIZES["tiny"]) == 0.15  # the flag wins
+    assert mask_prob(config, roberta.SIZES["base"]) is None  # the preset's 0.15
+
+
 def test_roberta_positions_fit_512_tokens_with_pad_offset(make_task):
     vocab = VocabInfo(vocab_size=300, special_ids={"pad": 1, "cls": 0, "sep": 2, "mask": 3, "unk": 4})
     network = make_task("roberta", vocab).network

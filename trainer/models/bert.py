@@ -13,8 +13,10 @@ from trainer.objectives.pair import NSP, PairTask
 SIZES = {
     # tiny/small follow the compact BERTs of Turc et al. 2019 ("Well-Read Students Learn Better",
     # BERT-Tiny uses H=128; tiny here is smaller still so CPU tests run in seconds).
-    "tiny": ModelSize(name="tiny", hidden_size=64, num_layers=2, num_heads=2, intermediate_size=256, lr=1e-3),
-    "small": ModelSize(name="small", hidden_size=256, num_layers=4, num_heads=4, intermediate_size=1024, lr=5e-4),
+    "tiny": ModelSize(name="tiny", hidden_size=64, num_layers=2, num_heads=2, intermediate_size=256, lr=2e-3,
+                      dropout=0.0, mask_prob=0.3),
+    "small": ModelSize(name="small", hidden_size=256, num_layers=4, num_heads=4, intermediate_size=1024, lr=1e-3,
+                       dropout=0.0, mask_prob=0.3),
     # base and large: the paper's BERT-BASE and BERT-LARGE; lr 1e-4 for both (appendix A.2).
     "base": ModelSize(name="base", hidden_size=768, num_layers=12, num_heads=12, intermediate_size=3072, lr=1e-4),
     "large": ModelSize(name="large", hidden_size=1024, num_layers=24, num_heads=16, intermediate_size=4096, lr=1e-4),
@@ -30,7 +32,8 @@ RECIPE = Recipe(betas=(0.9, 0.999), eps=1e-6, weight_decay=0.01, max_grad_norm=1
 def build_config(size: ModelSize, vocab_size: int, pad_id: int) -> BertConfig:
     return BertConfig(vocab_size=vocab_size, hidden_size=size.hidden_size, num_hidden_layers=size.num_layers,
                       num_attention_heads=size.num_heads, intermediate_size=size.intermediate_size,
-                      max_position_embeddings=MAX_POSITIONS, type_vocab_size=2, pad_token_id=pad_id)
+                      max_position_embeddings=MAX_POSITIONS, type_vocab_size=2, pad_token_id=pad_id,
+                      hidden_dropout_prob=size.dropout, attention_probs_dropout_prob=size.dropout)
 
 
 def encode(network: BertForPreTraining, inputs):

@@ -10,8 +10,10 @@ from trainer.models.spec import BuildContext, ModelSpec
 from trainer.objectives.mlm import OBJECTIVE, EncoderHeads, MaskedLMTask
 
 SIZES = {
-    "tiny": ModelSize(name="tiny", hidden_size=64, num_layers=2, num_heads=2, intermediate_size=256, lr=1e-3),
-    "small": ModelSize(name="small", hidden_size=256, num_layers=4, num_heads=4, intermediate_size=1024, lr=5e-4),
+    "tiny": ModelSize(name="tiny", hidden_size=64, num_layers=2, num_heads=2, intermediate_size=256, lr=2e-3,
+                      dropout=0.0, mask_prob=0.3),
+    "small": ModelSize(name="small", hidden_size=256, num_layers=4, num_heads=4, intermediate_size=1024, lr=1e-3,
+                       dropout=0.0, mask_prob=0.3),
     # base and large: peak lr 6e-4 and 4e-4 (Table 9, batch 8k).
     "base": ModelSize(name="base", hidden_size=768, num_layers=12, num_heads=12, intermediate_size=3072, lr=6e-4),
     "large": ModelSize(name="large", hidden_size=1024, num_layers=24, num_heads=16, intermediate_size=4096, lr=4e-4),
@@ -34,7 +36,8 @@ def build_config(size: ModelSize, vocab: VocabInfo) -> RobertaConfig:
                          num_attention_heads=size.num_heads, intermediate_size=size.intermediate_size,
                          max_position_embeddings=MAX_POSITIONS + position_offset(vocab), type_vocab_size=1,
                          pad_token_id=vocab.pad_id, bos_token_id=specials.get("cls", vocab.pad_id),
-                         eos_token_id=specials.get("sep", vocab.pad_id))
+                         eos_token_id=specials.get("sep", vocab.pad_id),
+                         hidden_dropout_prob=size.dropout, attention_probs_dropout_prob=size.dropout)
 
 
 def encode(network: RobertaForMaskedLM, inputs):
