@@ -21,7 +21,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", required=True, choices=sorted(MODEL_NAMES),
                    help="the model to pretrain; its shards must come from the `shardlm build --objective` it needs")
     p.add_argument("--size", default="tiny", choices=list(SIZE_NAMES), help="size preset of the model (default tiny)")
-    p.add_argument("--data", required=True, help="shard-set folder, manifest URL, or brace/glob pattern of shards")
+    p.add_argument("--data", required=True, action="append",
+                   help="shard-set folder, manifest URL, or brace/glob pattern of shards; xlm takes it several "
+                        "times (e.g. --data TLM --data MLM): one batch from each set in turn, each with its objective")
     p.add_argument("--output", required=True, help="local run folder: checkpoints/, metrics.jsonl, hf/")
     p.add_argument("--max-steps", type=int, required=True, help="optimizer steps to train for")
     flag = functools.partial(config_flag, p, cls=TrainConfig)
@@ -63,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
     return TrainConfig(
-        model=args.model, size=args.size, data=args.data, output=args.output, max_steps=args.max_steps,
+        model=args.model, size=args.size, data=args.data[0], more_data=args.data[1:] or None, output=args.output, max_steps=args.max_steps,
         batch_size=args.batch_size, lr=args.lr, warmup_steps=args.warmup_steps, grad_accum=args.grad_accum,
         seed=args.seed, weight_decay=args.weight_decay, max_grad_norm=args.max_grad_norm, masking=args.masking,
         mask_prob=args.mask_prob, max_predictions=args.max_predictions, teacher=args.teacher, init=args.init,

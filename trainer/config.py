@@ -92,6 +92,7 @@ class TrainConfig:
     max_predictions: int | None = None  # cap on selected tokens per sequence; None: no cap
     teacher: str | None = None  # distilbert: the BERT masked-LM folder it distils
     init: str | None = None  # a finished run's folder whose exported weights this run starts from
+    more_data: list[str] | None = None  # xlm: further shard sets (--data again), one batch from each in turn
     lang_alpha: float | None = None  # xlm, xlmr: language sampling exponent; None: the model's (0.5, 0.3)
     log_every: int = 10
     checkpoint_every: int | None = None  # None: only at max_steps
@@ -116,6 +117,8 @@ class TrainConfig:
                 raise ValueError(f"{flag} must be positive, got {value}")
         if self.lang_alpha is not None and self.lang_alpha < 0:
             raise ValueError(f"--lang-alpha must not be negative, got {self.lang_alpha}")
+        if self.more_data and self.num_workers:
+            raise ValueError("several --data shard sets alternate in the training process; use --num-workers 0")
         if self.num_workers < 0 or self.shuffle_buffer < 0:
             raise ValueError("--num-workers and --shuffle-buffer must not be negative")
         if self.warmup_steps is not None and not 0 <= self.warmup_steps <= self.max_steps:

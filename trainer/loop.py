@@ -219,7 +219,8 @@ def save_checkpoint(run: Run, counters: Counters) -> None:
 
 # What decides the stream, the batches and their masks: a resume must not change it.
 RESUME_KEYS = ("model", "size", "data", "seed", "batch_size", "grad_accum", "shuffle_buffer", "num_workers",
-               "masking", "mask_prob", "max_predictions", "teacher", "lang_alpha")
+               "masking", "mask_prob", "max_predictions", "teacher", "lang_alpha",
+               "more_data")
 
 
 def restore_checkpoint(run: Run, folder) -> Counters:

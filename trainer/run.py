@@ -22,7 +22,8 @@ from trainer.export import export_task, load_tokenizer
 from trainer.initialize import load_exports
 from trainer.loop import Counters, Run, evaluate, iterate_batches, restore_checkpoint, save_checkpoint, train_step
 from trainer.masking import Masker, batch_seed, masking_config
-from trainer.models import check_shards, for_shards, get_model_spec
+from trainer.alternate import AlternatingStream
+from trainer.models import check_shards, for_shard_sets, for_shards, get_model_spec
 from trainer.models.spec import BuildContext, ModelSpec
 from trainer.objectives.base import Task
 from trainer.sampling import LanguageSampler, language_counts, sampling_probabilities
@@ -73,12 +74,13 @@ def eval_urls_for(config: TrainConfig, data: DataSource) -> list[str]:
     return default_eval_urls(held_out) or held_out.urls
 
 
-def language_alpha(config: TrainConfig, spec: ModelSpec, manifest: dict[str, Any]) -> float | None:
+def language_alpha(config: TrainConfig, spec: ModelSpec, manifest: dict[str, Any], *,
+                   strict: bool = True) -> float | None:
     """The run's language sampling exponent, or None to read the shards in their own proportions:
     the model's default (or --lang-alpha) when the shard set's examples each carry a language."""
     alpha = spec.lang_alpha if config.lang_alpha is None else config.lang_alpha
     per_example = manifest.get("languages") and manifest.get("objective") in ("mlm", "clm")
-    if config.lang_alpha is not None and not per_example:
+    if strict and config.lang_alpha is not None and not per_example:
         raise ValueError(f"--lang-alpha needs shards whose examples carry a language but {config.data} holds "
                          f"{manifest.get('objective')} shards without one; build them with shardlm build "
                          f"--objective mlm --per-language (or clm), or drop --lang-alpha")
@@ -88,10 +90,13 @@ def language_alpha(config: TrainConfig, spec: ModelSpec, manifest: dict[str, Any
     return alpha if per_example else None
 
 
-def make_stream(config: TrainConfig, spec: ModelSpec, data: DataSource, rt) -> Any:
-    """The training stream: the shard set's examples shuffled, or languages drawn with q ∝ p^alpha."""
+def make_stream(config: TrainConfig, spec: ModelSpec, data: DataSource, rt, more: list[DataSource] = ()) -> Any:
+    """The training stream: the shard set's examples shuffled, or languages drawn with q ∝ p^alpha;
+    with several shard sets, one batch of each in turn (trainer.alternate)."""
+    if more:
+        return AlternatingStream([make_stream(config, spec, d, rt) for d in [data, *more]], config.batch_size)
     stream_config = StreamConfig(seed=config.seed, shuffle_buffer=config.shuffle_buffer)
-    alpha = language_alpha(config, spec, data.manifest)
+    alpha = language_alpha(config, spec, data.manifest, strict=not config.more_data)
     if alpha is None:
         return ShardStream(data.urls, stream_config, rank=rt.rank, world_size=rt.world_size,
                            storage_options=config.storage_options)
@@ -107,7 +112,7 @@ def mask_prob(config: TrainConfig, size: ModelSize) -> float | None:
 
 
 def build_run(config: TrainConfig, spec: ModelSpec, data: DataSource, vocab: VocabInfo, *, eval_urls: list[str],
-              tokenizer: Any) -> Run:
+              tokenizer: Any, more: list[DataSource] = ()) -> Run:
     """Task (networks, DDP), masker, optimizer, schedule and stream for a validated configuration."""
     rt = runtime.start(config.device)
     torch.manual_seed(config.seed)  # initial weights: the same on every rank
@@ -125,7 +130,7 @@ def build_run(config: TrainConfig, spec: ModelSpec, data: DataSource, vocab: Voc
     scheduler = build_scheduler(optimizer, warmup_steps=config.num_warmup_steps, max_steps=config.max_steps)
     masker = Masker(vocab, masking_config(config.masking or spec.masking, mask_prob=mask_prob(config, ctx.size),
                                           max_predictions=config.max_predictions))
-    stream = make_stream(config, spec, data, rt)
+    stream = make_stream(config, spec, data, rt, more)
     clip = recipe.max_grad_norm if config.max_grad_norm is None else config.max_grad_norm
     return Run(config=config, spec=spec, data=data, vocab=vocab, rt=rt, task=task, model=model, masker=masker,
                optimizer=optimizer, scheduler=scheduler, max_grad_norm=clip or None, stream=stream,
@@ -139,18 +144,28 @@ def setup(config: TrainConfig) -> Run:
         if getattr(config, option) is not None and option not in spec.options:
             raise ValueError(f"{spec.name} takes no --{option.replace('_', '-')}; drop it (docs/models.md lists each model's flags)")
     data = resolve_data(config.data, config.storage_options)
-    spec = for_shards(spec, data.manifest, config.data)
-    vocab = check_shards(spec, config.size, data.manifest, config.data)
+    more = [resolve_data(d, config.storage_options) for d in config.more_data or []]
+    if more:  # several shard sets: each checked with its own objective, batches alternate
+        sets = [data, *more]
+        combined = for_shard_sets(spec, [d.manifest for d in sets], [d.spec for d in sets])
+        vocab = [check_shards(for_shards(spec, d.manifest, d.spec), config.size, d.manifest, d.spec) for d in sets][0]
+        spec = combined
+        if all(language_alpha(config, spec, d.manifest, strict=False) is None for d in sets):
+            language_alpha(config, spec, data.manifest)  # an explicit --lang-alpha no set can take fails
+    else:
+        spec = for_shards(spec, data.manifest, config.data)
+        vocab = check_shards(spec, config.size, data.manifest, config.data)
     # Checked now, so a bad preset or a missing or changed tokenizer fails before training.
     masking_config(config.masking or spec.masking, mask_prob=config.mask_prob, max_predictions=config.max_predictions)
     tokenizer = load_tokenizer(data.manifest["tokenizer"], data.folder, config.storage_options)
     if config.init is not None and not config.resume and not Path(config.init).is_dir():
         raise FileNotFoundError(f"--init {config.init} is not a folder; pass the --output of a finished run")
-    language_alpha(config, spec, data.manifest)  # a --lang-alpha the shards cannot take fails here
+    if not more:
+        language_alpha(config, spec, data.manifest)  # a --lang-alpha the shards cannot take fails here
     eval_urls = eval_urls_for(config, data)
     if not eval_urls:
         log.warning("no held-out shards (--data has no valid split and no --eval-data): skipping evaluation")
-    return build_run(config, spec, data, vocab, eval_urls=eval_urls, tokenizer=tokenizer)
+    return build_run(config, spec, data, vocab, eval_urls=eval_urls, tokenizer=tokenizer, more=more)
 
 
 def start_counters(run: Run) -> tuple[Counters, bool]:

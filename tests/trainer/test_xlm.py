@@ -127,3 +127,45 @@ def test_xlm_trains_resumes_and_exports(objective, request, tmp_path, monkeypatc
     with torch.no_grad():
         ours, theirs = result.model(**batch).logits, model(**batch).logits
     assert torch.equal(ours, theirs)
+
+
+def test_several_data_flags_reach_the_config():
+    from trainer.cli import build_parser, config_from_args
+
+    args = build_parser().parse_args(["--model", "xlm", "--data", "A", "--data", "B", "--output", "o",
+                                      "--max-steps", "1"])
+    config = config_from_args(args)
+    assert (config.data, config.more_data) == ("A", ["B"])
+    single = config_from_args(build_parser().parse_args(["--model", "xlm", "--data", "A", "--output", "o",
+                                                         "--max-steps", "1"]))
+    assert single.more_data is None
+
+
+def test_only_xlm_alternates_shard_sets(mlm_shards, tmp_path):
+    from trainer.run import setup
+
+    with pytest.raises(ValueError, match=r"^roberta trains on one shard set; pass --data once"):
+        setup(TrainConfig(model="roberta", size="tiny", data=str(mlm_shards), more_data=[str(mlm_shards)],
+                          output=str(tmp_path / "o"), max_steps=1, device="cpu"))
+
+
+@pytest.mark.slow
+def test_xlm_alternates_tlm_and_clm_step_by_step_and_resumes(tlm_shards, clm_shards, tmp_path):
+    from trainer.run import train
+
+    def config(out, **extra):
+        return TrainConfig(model="xlm", size="tiny", data=str(tlm_shards), more_data=[str(clm_shards)],
+                           output=str(out), max_steps=6, batch_size=8, log_every=1, checkpoint_every=3,
+                           eval_every=3, eval_batches=2, device="cpu", **extra)
+
+    out = tmp_path / "xlm"
+    train(config(out))
+    lines = _records(out)
+    steps = [r for r in lines if "loss" in r]
+    assert [("tlm_loss" in r, "clm_loss" in r) for r in steps] == [(True, False), (False, True)] * 3
+    assert all(r["loss"] == pytest.approx(r.get("tlm_loss", r.get("clm_loss"))) for r in steps)
+    resumed = tmp_path / "resumed"
+    shutil.copytree(out, resumed)
+    shutil.rmtree(resumed / "checkpoints" / "step-6")
+    train(config(resumed, resume=True))
+    assert _records(resumed) == lines

@@ -45,6 +45,34 @@ def for_shards(spec: "ModelSpec", manifest: dict[str, Any], data: str) -> "Model
     return replace(spec, objective=spec.select_objective(manifest, data))
 
 
+def for_shard_sets(spec: "ModelSpec", manifests: list[dict[str, Any]], datas: list[str]) -> "ModelSpec":
+    """Several shard sets (--data repeated): the spec with an objective that prepares each batch with
+    the objective of the set it came from (the batch's `_source`, trainer.alternate). The sets must
+    share the tokenizer and the languages table."""
+    from trainer.objectives.base import Objective
+
+    if spec.select_objective is None:
+        raise ValueError(f"{spec.name} trains on one shard set; pass --data once (several alternate only for xlm)")
+    objectives = [spec.select_objective(m, d) for m, d in zip(manifests, datas)]
+    first = manifests[0]
+    for manifest, data in zip(manifests[1:], datas[1:]):
+        if manifest["tokenizer"].get("sha256") != first["tokenizer"].get("sha256"):
+            raise ValueError(f"{data} was built with another tokenizer than {datas[0]}; build every --data shard "
+                             f"set with the same --tokenizer")
+        if manifest.get("languages") != first.get("languages"):
+            raise ValueError(f"{data} has the languages table {manifest.get('languages')} but {datas[0]} has "
+                             f"{first.get('languages')}; build the shard sets from inputs with the same languages")
+
+    def prepare(batch, masker, generator):
+        source = int(batch["_source"][0]) if "_source" in batch else 0  # eval: the first set's held-out shards
+        objectives[source].check_batch(batch)
+        return objectives[source].prepare(batch, masker, generator)
+
+    combined = Objective(name="+".join(o.name for o in objectives), shard_objective=objectives[0].shard_objective,
+                         shard_help=objectives[0].shard_help, columns=("input_ids",), prepare=prepare)
+    return replace(spec, objective=combined)
+
+
 def check_shards(spec: "ModelSpec", size: str, manifest: dict[str, Any], data: str) -> VocabInfo:
     """Fail before training when the shard set cannot train this model (one line, with the fix)."""
     objective = manifest.get("objective")
@@ -64,4 +92,4 @@ def check_shards(spec: "ModelSpec", size: str, manifest: dict[str, Any], data: s
     return VocabInfo.from_manifest(manifest)  # raises when pad/mask ids are missing
 
 
-__all__ = ["MODELS", "MODEL_NAMES", "check_shards", "for_shards", "get_model_spec"]
+__all__ = ["MODELS", "MODEL_NAMES", "check_shards", "for_shard_sets", "for_shards", "get_model_spec"]
