@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from dataclasses import dataclass
 
@@ -23,6 +24,7 @@ class Subcommand:
     module: str
     summary: str
     extra: str | None = None  # the package extra its optional imports come with (pyproject.toml)
+    show: str | None = None  # a shardlm.report function: main's return value -> the text printed at the end
 
 
 SUBCOMMANDS: dict[str, Subcommand] = {
@@ -33,7 +35,7 @@ SUBCOMMANDS: dict[str, Subcommand] = {
     "build": Subcommand(module="pipelines.build.job", summary="documents -> WebDataset shards for an objective (Beam)",
                         extra="tokenizer"),  # only to convert a vocab.txt/vocab.json/.model into a folder
     "train": Subcommand(module="trainer.cli", summary="pretrain a BERT-family model, streaming from shards",
-                        extra="train"),
+                        extra="train", show="format_train_summary"),
     "schema": Subcommand(module="shardlm.schema", summary="show a dataset's schema, counts and a few rows"),
     "demo": Subcommand(module="shardlm.demo", summary="the whole flow on a generated sample corpus",
                        extra="tokenizer,train"),
@@ -60,8 +62,15 @@ def run_subcommand(name: str, argv: list[str]) -> int:
     (user errors become one line and exit 2), as `python -m pipelines.<job>` and `python -m
     trainer` do."""
 
+    sub = SUBCOMMANDS[name]
+
     def subcommand_main(args: list[str]) -> object:
-        return importlib.import_module(SUBCOMMANDS[name].module).main(args)
+        result = importlib.import_module(sub.module).main(args)
+        if sub.show is not None and result is not None and os.environ.get("RANK", "0") == "0":
+            from shardlm import report  # only rank 0 prints: torchrun ranks would repeat it
+
+            print(getattr(report, sub.show)(result), flush=True)
+        return result
 
     return run_main(f"shardlm {name}", subcommand_main, argv, extra=SUBCOMMANDS[name].extra)
 

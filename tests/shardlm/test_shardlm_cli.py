@@ -119,3 +119,24 @@ def test_a_missing_extra_is_named(monkeypatch, capsys, name, extra):
     monkeypatch.setitem(sys.modules, SUBCOMMANDS[name].module, types.SimpleNamespace(main=needs_torch))
     assert main([name]) == 2
     assert capsys.readouterr().err.endswith(f"pip install 'shardlm[{extra}]'\n")
+
+
+def test_train_prints_the_run_summary_at_the_end(monkeypatch, capsys):
+    summary = {"steps": 20, "first_loss": 9.5, "last_loss": 6.25,
+               "eval": {"step": 20, "eval_loss": 6.5, "eval_mlm_accuracy": 0.125, "eval_mlm_unigram_accuracy": 0.0625,
+                        "eval_nsp_accuracy": 0.75, "eval_nsp_majority_accuracy": 0.5},
+               "hf_dir": "run/hf", "metrics": "run/metrics.jsonl"}
+    monkeypatch.delenv("RANK", raising=False)
+    monkeypatch.setitem(sys.modules, "trainer.cli", types.SimpleNamespace(main=lambda argv: summary))
+    assert main(["train", "--model", "bert"]) == 0
+    assert capsys.readouterr().out == (
+        "trained 20 steps\n"
+        "  train loss   6.2500 (first step 9.5000)\n"
+        "  eval loss    6.5000\n"
+        "  mlm_accuracy 0.1250 (baseline mlm_unigram_accuracy 0.0625)\n"
+        "  nsp_accuracy 0.7500 (baseline nsp_majority_accuracy 0.5000)\n"
+        "  model        run/hf\n"
+        "  metrics      run/metrics.jsonl\n")
+    monkeypatch.setenv("RANK", "1")  # the other torchrun ranks print nothing
+    assert main(["train", "--model", "bert"]) == 0
+    assert capsys.readouterr().out == ""
