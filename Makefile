@@ -22,15 +22,15 @@ $(VENV)/.created:
 	$(PY) -m pip install --quiet --upgrade pip
 	touch $@
 
-# demo: the whole flow (the tokenizer and train extras)
+# demo: the whole flow (the tokenizer and train extras) and `shardlm report`
 $(VENV)/.installed-demo: pyproject.toml constraints.txt $(VENV)/.created
 	$(PY) $(INSTALL) $(TORCH)
-	$(PY) $(INSTALL) -e '.[tokenizer,train]'
+	$(PY) $(INSTALL) -e '.[tokenizer,train,report]'
 	touch $@
 
 # test: everything, and the test tools
 $(VENV)/.installed-test: $(VENV)/.installed-demo
-	$(PY) $(INSTALL) -e '.[tokenizer,train,test]'
+	$(PY) $(INSTALL) -e '.[tokenizer,train,report,test]'
 	touch $@
 
 demo: $(VENV)/.installed-demo

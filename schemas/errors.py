@@ -24,7 +24,7 @@ class StoreUnavailableError(RuntimeError):
 
 # Modules that only an extra of the package installs (pyproject.toml): a command that needs one
 # and finds it missing says which extra to install instead of printing a traceback.
-OPTIONAL_MODULES = ("torch", "transformers", "safetensors", "sentencepiece", "webdataset")
+OPTIONAL_MODULES = ("torch", "transformers", "safetensors", "sentencepiece", "webdataset", "matplotlib")
 
 CREDENTIALS_HINT = ("set the storage credentials (e.g. AWS_ACCESS_KEY_ID, GOOGLE_APPLICATION_CREDENTIALS) "
                     "or pass --storage-options")

@@ -36,6 +36,8 @@ SUBCOMMANDS: dict[str, Subcommand] = {
                         extra="tokenizer"),  # only to convert a vocab.txt/vocab.json/.model into a folder
     "train": Subcommand(module="trainer.cli", summary="pretrain a BERT-family model, streaming from shards",
                         extra="train", show="format_train_summary"),
+    "report": Subcommand(module="shardlm.report", summary="plot and summarize a run from its metrics.jsonl",
+                         extra="report"),
     "schema": Subcommand(module="shardlm.schema", summary="show a dataset's schema, counts and a few rows"),
     "demo": Subcommand(module="shardlm.demo", summary="the whole flow on a generated sample corpus",
                        extra="tokenizer,train"),

@@ -12,14 +12,14 @@ from schemas.errors import one_line
 from shardlm.cli import SUBCOMMANDS, main
 
 ROOT = Path(__file__).resolve().parents[2]
-NAMES = ["clean", "tokenizer", "build", "train", "schema", "demo"]
+NAMES = ["clean", "tokenizer", "build", "train", "report", "schema", "demo"]
 
 
 def test_subcommands_and_their_modules():
     assert list(SUBCOMMANDS) == NAMES
     assert {n: s.module for n, s in SUBCOMMANDS.items()} == {
         "clean": "pipelines.clean.job", "tokenizer": "pipelines.tokenizer.job", "build": "pipelines.build.job",
-        "train": "trainer.cli", "schema": "shardlm.schema", "demo": "shardlm.demo"}
+        "train": "trainer.cli", "report": "shardlm.report", "schema": "shardlm.schema", "demo": "shardlm.demo"}
 
 
 def test_help_lists_every_subcommand_with_its_summary(capsys):
