@@ -1,9 +1,13 @@
 """`shardlm demo`: the whole flow on a generated sample corpus, on embedded defaults.
 
-corpus (shardlm.sample_corpus) -> clean -> tokenizer (wordpiece) -> build (nsp)
--> train (tiny BERT) -> a fill-mask prediction from the exported Hugging Face folder.
-Every stage runs through its package's `main(argv)`, exactly as the console script
-would run it; this module only orchestrates and summarizes.
+corpus (shardlm.sample_corpus) -> clean -> tokenizer -> build -> train (a tiny `--model`, default
+bert) -> what it learned (held-out [MASK] accuracy beside the unigram baseline, pair accuracy
+beside the majority class) and a fill-mask prediction from the exported Hugging Face folder.
+Each model gets the tokenizer family and the shards it needs (`PLANS`): nsp for bert, sop for
+albert, mlm for roberta, electra, longformer and xlmr, per-language mlm for xlm; distilbert
+first trains a tiny bert as its teacher, longformer a tiny roberta to start from (`--init`).
+Every stage runs through its package's `main(argv)`, exactly as the console script would run
+it; this module only orchestrates and summarizes.
 """
 
 from __future__ import annotations
@@ -24,7 +28,31 @@ from shardlm.cli import SUBCOMMANDS
 log = logging.getLogger(__name__)
 
 MARKER = ".shardlm-demo"
-STAGE_DIRS = ("corpus", "documents", "tokenizer", "shards", "run")
+STAGE_DIRS = ("corpus", "documents", "tokenizer", "shards", "run", "shards-first", "run-first")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Plan:
+    """What one model needs: its tokenizer family, its shards, and a run to train first (a
+    distillation teacher, a model to start from) with the flag that hands it over."""
+
+    tokenizer: str
+    objective: str
+    per_language: bool = False
+    first: tuple[str, str, str] | None = None  # (model, shard objective, flag taking its run folder)
+    export: str = "hf"  # the folder under the run that fill-mask loads
+
+
+PLANS = {
+    "bert": Plan(tokenizer="wordpiece", objective="nsp"),
+    "roberta": Plan(tokenizer="bytelevel", objective="mlm"),
+    "electra": Plan(tokenizer="wordpiece", objective="mlm", export="hf-generator"),
+    "albert": Plan(tokenizer="unigram", objective="sop"),
+    "xlmr": Plan(tokenizer="unigram", objective="mlm", per_language=True),
+    "xlm": Plan(tokenizer="bpe", objective="mlm", per_language=True),
+    "distilbert": Plan(tokenizer="wordpiece", objective="mlm", first=("bert", "nsp", "--teacher")),
+    "longformer": Plan(tokenizer="bytelevel", objective="mlm", first=("roberta", "mlm", "--init")),
+}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -32,6 +60,7 @@ class DemoConfig:
     """The demo's embedded defaults; sized to finish in a few minutes on 2 CPU cores."""
 
     workdir: Path
+    model: str = "bert"
     steps: int = 100
     seed: int = 0
     vocab_size: int = 3000
@@ -42,12 +71,15 @@ class DemoConfig:
 def parse_args(argv: list[str] | None) -> DemoConfig:
     parser = argparse.ArgumentParser(prog="shardlm demo", description=__doc__.splitlines()[0])
     parser.add_argument("--workdir", default="build/demo", help="where everything is written (default build/demo)")
-    parser.add_argument("--steps", type=int, default=100, help="training steps (default 100)")
+    parser.add_argument("--model", default="bert", choices=sorted(PLANS),
+                        help="the model to train (default bert); distilbert and longformer train a bert or "
+                             "roberta first")
+    parser.add_argument("--steps", type=int, default=100, help="training steps of each run (default 100)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the sample corpus (default 0)")
     args = parser.parse_args(argv)
     if args.steps <= 0:
         parser.error(f"--steps must be positive, got {args.steps}")
-    return DemoConfig(workdir=Path(args.workdir), steps=args.steps, seed=args.seed)
+    return DemoConfig(workdir=Path(args.workdir), model=args.model, steps=args.steps, seed=args.seed)
 
 
 def prepare_workdir(workdir: Path) -> None:
@@ -65,24 +97,42 @@ def prepare_workdir(workdir: Path) -> None:
         shutil.rmtree(workdir / name, ignore_errors=True)
 
 
-def stage_argvs(config: DemoConfig, corpus: dict[str, str]) -> dict[str, list[str]]:
-    """The command line of each stage, in the order they run."""
-    w = config.workdir
-    return {
-        "clean": ["--input", corpus["warc"], "--input", corpus["jsonl"], "--output", str(w / "documents")],
-        "tokenizer": ["--input", str(w / "documents"), "--kind", "wordpiece",
-                      "--vocab-size", str(config.vocab_size), "--output", str(w / "tokenizer")],
-        "build": ["--input", str(w / "documents"), "--tokenizer", str(w / "tokenizer"), "--objective", "nsp",
-                  "--seq-len", str(config.seq_len), "--output", str(w / "shards")],
-        "train": ["--model", "bert", "--size", "tiny", "--data", str(w / "shards"), "--output", str(w / "run"),
-                  "--max-steps", str(config.steps), "--batch-size", str(config.batch_size)],
+def stage_argvs(config: DemoConfig, corpus: dict[str, str]) -> dict[str, tuple[str, list[str]]]:
+    """Each stage's name -> (shardlm subcommand, its command line), in the order they run."""
+    w, plan = config.workdir, PLANS[config.model]
+
+    def build(objective: str, folder: str) -> list[str]:
+        return (["--input", str(w / "documents"), "--tokenizer", str(w / "tokenizer"), "--objective", objective]
+                + (["--per-language"] if plan.per_language and objective == "mlm" else [])
+                + ["--seq-len", str(config.seq_len), "--output", str(w / folder)])
+
+    def train(model: str, shards: str, run: str) -> list[str]:
+        return ["--model", model, "--size", "tiny", "--data", str(w / shards), "--output", str(w / run),
+                "--max-steps", str(config.steps), "--batch-size", str(config.batch_size)]
+
+    stages = {
+        "clean": ("clean", ["--input", corpus["warc"], "--input", corpus["jsonl"], "--output", str(w / "documents")]),
+        "tokenizer": ("tokenizer", ["--input", str(w / "documents"), "--kind", plan.tokenizer,
+                                    "--vocab-size", str(config.vocab_size), "--output", str(w / "tokenizer")]),
+        "build": ("build", build(plan.objective, "shards")),
     }
+    handover: list[str] = []
+    if plan.first:
+        model, objective, flag = plan.first
+        shards = "shards"
+        if objective != plan.objective:
+            shards = "shards-first"
+            stages[f"build-{model}"] = ("build", build(objective, shards))
+        stages[f"train-{model}"] = ("train", train(model, shards, "run-first"))
+        handover = [flag, str(w / "run-first" / "hf") if flag == "--teacher" else str(w / "run-first")]
+    stages["train"] = ("train", train(config.model, "shards", "run") + handover)
+    return stages
 
 
-def _run_stage(name: str, argv: list[str], timings: dict[str, float]) -> Any:
-    log.info("demo: shardlm %s %s", name, " ".join(argv))
+def _run_stage(name: str, command: str, argv: list[str], timings: dict[str, float]) -> Any:
+    log.info("demo: shardlm %s %s", command, " ".join(argv))
     start = time.monotonic()
-    result = importlib.import_module(SUBCOMMANDS[name].module).main(argv)
+    result = importlib.import_module(SUBCOMMANDS[command].module).main(argv)
     timings[name] = round(time.monotonic() - start, 1)
     return result
 
@@ -126,6 +176,14 @@ def shard_counts(manifest: dict[str, Any]) -> dict[str, Any]:
             "objective": manifest["objective"], "seq_len": manifest["seq_len"]}
 
 
+def learned(evaluation: dict[str, Any]) -> dict[str, list[float]]:
+    """Held-out metric -> [the model's, its baseline's], for each metric the evaluation has."""
+    pairs = {"mlm_accuracy": "mlm_unigram_accuracy", "nsp_accuracy": "nsp_majority_accuracy",
+             "sop_accuracy": "sop_majority_accuracy", "rtd_accuracy": "rtd_majority_accuracy"}
+    return {name: [round(evaluation[f"eval_{name}"], 4), round(evaluation[f"eval_{base}"], 4)]
+            for name, base in pairs.items() if f"eval_{name}" in evaluation and f"eval_{base}" in evaluation}
+
+
 def format_summary(summary: dict[str, Any]) -> str:
     """The lines the demo prints at the end."""
     docs, shards, fm = summary["documents"], summary["shards"], summary["fill_mask"]
@@ -137,9 +195,11 @@ def format_summary(summary: dict[str, Any]) -> str:
     splits = ", ".join(f"{k} {v}" for k, v in shards["splits"].items())
     lines += [f"  shards: {shards['shards']} with {shards['examples']} {shards['objective']} examples "
               f"({splits}; seq_len {shards['seq_len']}) in {summary['workdir']}/shards",
-              f"  training: {summary['steps']} steps, loss {summary['first_loss']:.4f} -> {summary['last_loss']:.4f}",
-              f"  export: {summary['hf_dir']}",
-              f"  fill-mask: {fm['sentence']}"]
+              f"  training: {summary['model']}-tiny, {summary['steps']} steps, "
+              f"loss {summary['first_loss']:.4f} -> {summary['last_loss']:.4f}"]
+    lines += [f"    held-out {name.replace('_', ' ')} {value:.4f} (baseline {base:.4f})"
+              for name, (value, base) in summary["learned"].items()]
+    lines += [f"  export: {summary['hf_dir']}", f"  fill-mask: {fm['sentence']}"]
     lines += [f"    {p['token']!r}: {p['score']:.4f}" for p in fm["predictions"]]
     lines.append(f"    (the corpus has {fm['answer']['token']!r} there: {fm['answer']['score']:.4f})")
     lines.append("  seconds: " + ", ".join(f"{k} {v}" for k, v in summary["seconds"].items()))
@@ -154,22 +214,22 @@ def run(config: DemoConfig) -> dict[str, Any]:
     start = time.monotonic()
     corpus = sample_corpus.write(config.workdir / "corpus", corpus_config)
     timings["corpus"] = round(time.monotonic() - start, 1)
-    argvs = stage_argvs(config, corpus)
-    documents = _run_stage("clean", argvs["clean"], timings)
-    _run_stage("tokenizer", argvs["tokenizer"], timings)
-    shards = _run_stage("build", argvs["build"], timings)
-    trained = _run_stage("train", argvs["train"], timings)
+    results = {name: _run_stage(name, command, argv, timings)
+               for name, (command, argv) in stage_argvs(config, corpus).items()}
+    documents, shards, trained = results["clean"], results["build"], results["train"]
     template, answer = sample_corpus.fill_mask_example(corpus_config)
     start = time.monotonic()
     hf_dir = str(trained["hf_dir"])
-    prediction = fill_mask(hf_dir, template, answer)
+    prediction = fill_mask(str(Path(hf_dir).parent / PLANS[config.model].export), template, answer)
     timings["fill-mask"] = round(time.monotonic() - start, 1)
     return {
         "workdir": str(config.workdir),
         "corpus": corpus,
         "documents": document_stats(documents["stats"]),
         "shards": shard_counts(shards),
+        "model": config.model,
         "steps": trained["steps"], "first_loss": trained["first_loss"], "last_loss": trained["last_loss"],
+        "learned": learned(trained.get("eval") or {}),
         "hf_dir": hf_dir,
         "fill_mask": prediction,
         "seconds": timings,
@@ -177,7 +237,7 @@ def run(config: DemoConfig) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
-    """`shardlm demo [--workdir DIR] [--steps N] [--seed N]`; prints and returns the summary."""
+    """`shardlm demo [--workdir DIR] [--model NAME] [--steps N] [--seed N]`; prints and returns the summary."""
     summary = run(parse_args(argv))
     sys.stdout.write(format_summary(summary))
     return summary

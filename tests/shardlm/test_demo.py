@@ -11,20 +11,84 @@ def test_stage_argvs_use_each_commands_flags(tmp_path):
     config = demo.DemoConfig(workdir=tmp_path, steps=7)
     argvs = demo.stage_argvs(config, {"warc": "c/sample.warc.gz", "jsonl": "c/sample.jsonl"})
     assert list(argvs) == ["clean", "tokenizer", "build", "train"]
-    assert argvs["clean"] == ["--input", "c/sample.warc.gz", "--input", "c/sample.jsonl",
-                              "--output", f"{tmp_path}/documents"]
-    assert argvs["tokenizer"] == ["--input", f"{tmp_path}/documents", "--kind", "wordpiece", "--vocab-size", "3000",
-                                  "--output", f"{tmp_path}/tokenizer"]
-    assert argvs["build"] == ["--input", f"{tmp_path}/documents", "--tokenizer", f"{tmp_path}/tokenizer",
-                              "--objective", "nsp", "--seq-len", "64", "--output", f"{tmp_path}/shards"]
-    assert argvs["train"] == ["--model", "bert", "--size", "tiny", "--data", f"{tmp_path}/shards",
-                              "--output", f"{tmp_path}/run", "--max-steps", "7", "--batch-size", "32"]
+    assert argvs["clean"] == ("clean", ["--input", "c/sample.warc.gz", "--input", "c/sample.jsonl",
+                                        "--output", f"{tmp_path}/documents"])
+    assert argvs["tokenizer"] == ("tokenizer", ["--input", f"{tmp_path}/documents", "--kind", "wordpiece",
+                                                "--vocab-size", "3000", "--output", f"{tmp_path}/tokenizer"])
+    assert argvs["build"] == ("build", ["--input", f"{tmp_path}/documents", "--tokenizer", f"{tmp_path}/tokenizer",
+                                        "--objective", "nsp", "--seq-len", "64", "--output", f"{tmp_path}/shards"])
+    assert argvs["train"] == ("train", ["--model", "bert", "--size", "tiny", "--data", f"{tmp_path}/shards",
+                                        "--output", f"{tmp_path}/run", "--max-steps", "7", "--batch-size", "32"])
+
+
+def _plan(tmp_path, model):
+    """{stage: (command, the flags that matter)} of the demo of `model`."""
+    stages = demo.stage_argvs(demo.DemoConfig(workdir=tmp_path, model=model), {"warc": "w", "jsonl": "j"})
+    out = {}
+    for name, (command, argv) in stages.items():
+        flags, i = {}, 0
+        while i < len(argv):  # "--flag value", or a switch "--flag" followed by another flag
+            takes_value = i + 1 < len(argv) and not argv[i + 1].startswith("--")
+            flags[argv[i]] = argv[i + 1] if takes_value else True
+            i += 2 if takes_value else 1
+        keep = {"tokenizer": ("--kind",), "build": ("--objective", "--per-language", "--output"),
+                "train": ("--model", "--data", "--output", "--teacher", "--init")}.get(command, ())
+        out[name] = (command, {k: v for k, v in flags.items() if k in keep})
+    return out
+
+
+def test_every_registered_model_has_a_plan():
+    from trainer.models import MODEL_NAMES
+
+    assert sorted(demo.PLANS) == sorted(MODEL_NAMES)
+
+
+@pytest.mark.parametrize("model, kind, objective, per_language", [
+    ("bert", "wordpiece", "nsp", False), ("roberta", "bytelevel", "mlm", False), ("electra", "wordpiece", "mlm", False),
+    ("albert", "unigram", "sop", False), ("xlmr", "unigram", "mlm", True), ("xlm", "bpe", "mlm", True)])
+def test_plan_builds_the_shards_each_model_needs(tmp_path, model, kind, objective, per_language):
+    plan = _plan(tmp_path, model)
+    assert list(plan) == ["clean", "tokenizer", "build", "train"]
+    assert plan["tokenizer"][1] == {"--kind": kind}
+    build = {"--objective": objective, "--output": f"{tmp_path}/shards"}
+    assert plan["build"] == ("build", {**build, "--per-language": True} if per_language else build)
+    assert plan["train"] == ("train", {"--model": model, "--data": f"{tmp_path}/shards", "--output": f"{tmp_path}/run"})
+
+
+def test_distilbert_plan_trains_a_bert_teacher_on_nsp_shards_first(tmp_path):
+    plan = _plan(tmp_path, "distilbert")
+    assert list(plan) == ["clean", "tokenizer", "build", "build-bert", "train-bert", "train"]
+    assert plan["build"][1]["--objective"] == "mlm"
+    assert plan["build-bert"] == ("build", {"--objective": "nsp", "--output": f"{tmp_path}/shards-first"})
+    assert plan["train-bert"] == ("train", {"--model": "bert", "--data": f"{tmp_path}/shards-first",
+                                            "--output": f"{tmp_path}/run-first"})
+    assert plan["train"] == ("train", {"--model": "distilbert", "--data": f"{tmp_path}/shards",
+                                       "--output": f"{tmp_path}/run", "--teacher": f"{tmp_path}/run-first/hf"})
+
+
+def test_longformer_plan_starts_from_a_roberta_on_the_same_shards(tmp_path):
+    plan = _plan(tmp_path, "longformer")
+    assert list(plan) == ["clean", "tokenizer", "build", "train-roberta", "train"]
+    assert plan["tokenizer"][1] == {"--kind": "bytelevel"}
+    assert plan["train-roberta"] == ("train", {"--model": "roberta", "--data": f"{tmp_path}/shards",
+                                               "--output": f"{tmp_path}/run-first"})
+    assert plan["train"][1]["--init"] == f"{tmp_path}/run-first"
+
+
+def test_learned_pairs_each_metric_with_its_baseline():
+    evaluation = {"eval_mlm_accuracy": 0.12345, "eval_mlm_unigram_accuracy": 0.06, "eval_nsp_accuracy": 0.7,
+                  "eval_nsp_majority_accuracy": 0.5, "eval_loss": 3.0}
+    assert demo.learned(evaluation) == {"mlm_accuracy": [0.1235, 0.06], "nsp_accuracy": [0.7, 0.5]}
+    assert demo.learned({}) == {}
 
 
 def test_parse_args_defaults():
-    assert demo.parse_args([]) == demo.DemoConfig(workdir=Path("build/demo"), steps=100, seed=0)
+    assert demo.parse_args([]) == demo.DemoConfig(workdir=Path("build/demo"), model="bert", steps=100, seed=0)
+    assert demo.parse_args(["--model", "albert"]).model == "albert"
     with pytest.raises(SystemExit):
         demo.parse_args(["--steps", "0"])
+    with pytest.raises(SystemExit):
+        demo.parse_args(["--model", "t5"])
 
 
 def test_document_stats_groups_reasons():
@@ -60,7 +124,8 @@ def test_format_summary():
         "workdir": "w", "documents": {"read": 10, "kept": 6, "dropped": {"duplicate": 3}, "rejected": {"not_html": 1}},
         "shards": {"shards": 2, "examples": 900, "splits": {"train": 880, "valid": 20}, "objective": "nsp",
                    "seq_len": 64},
-        "steps": 5, "first_loss": 8.5, "last_loss": 7.25, "hf_dir": "w/run/hf",
+        "model": "bert", "steps": 5, "first_loss": 8.5, "last_loss": 7.25, "hf_dir": "w/run/hf",
+        "learned": {"mlm_accuracy": [0.12, 0.06]},
         "fill_mask": {"sentence": "the [MASK] of x.", "predictions": [{"token": "town", "score": 0.5}],
                       "answer": {"token": "town", "score": 0.5}},
         "seconds": {"clean": 1.0, "train": 2.5},
@@ -71,7 +136,8 @@ def test_format_summary():
         "    dropped/duplicate: 3\n"
         "    rejected/not_html: 1\n"
         "  shards: 2 with 900 nsp examples (train 880, valid 20; seq_len 64) in w/shards\n"
-        "  training: 5 steps, loss 8.5000 -> 7.2500\n"
+        "  training: bert-tiny, 5 steps, loss 8.5000 -> 7.2500\n"
+        "    held-out mlm accuracy 0.1200 (baseline 0.0600)\n"
         "  export: w/run/hf\n"
         "  fill-mask: the [MASK] of x.\n"
         "    'town': 0.5000\n"
@@ -89,7 +155,9 @@ def test_demo_end_to_end(tmp_path, capsys):
     assert 0 < docs["kept"] < docs["read"]
     assert sum(docs["dropped"].values()) >= 3  # at least the planted exact duplicates
     assert summary["shards"]["objective"] == "nsp" and summary["shards"]["examples"] > 1000
-    assert summary["steps"] == 5
+    assert summary["steps"] == 5 and summary["model"] == "bert"
+    assert set(summary["learned"]) == {"mlm_accuracy", "nsp_accuracy"}
+    assert all(0 <= value <= 1 and 0 < base <= 1 for value, base in summary["learned"].values())
     assert summary["first_loss"] > 0 and summary["last_loss"] > 0
     assert Path(summary["hf_dir"], "config.json").exists()
     assert len(summary["fill_mask"]["predictions"]) == 3
