@@ -29,7 +29,7 @@ from trainer.data import DataSource, collate
 from trainer.masking import Masker, batch_seed, make_generator
 from trainer.models.spec import ModelSpec
 from trainer.objectives.base import Task
-from trainer.runtime import Runtime, all_reduce_sum, barrier
+from trainer.runtime import Runtime, all_reduce_named, all_reduce_sum, barrier
 
 log = logging.getLogger(__name__)
 
@@ -162,27 +162,28 @@ def evaluate(run: Run) -> dict[str, Any]:
     loader = make_loader(stream, batch_size=cfg.batch_size, pad_id=run.vocab.pad_id, num_workers=0,
                          seed=batch_seed(cfg.seed, 0, run.rt.rank, 0, 0, "eval-loader"))
     run.task.eval()
-    losses: dict[str, float] = {}
-    counts: dict[str, torch.Tensor] = {}
-    batches = examples = 0
+    sums: dict[str, torch.Tensor] = {}  # "loss/<part>", "count/<name>", "n/batches", "n/examples"
+
+    def add(name: str, value: torch.Tensor) -> None:
+        value = value.detach().double().cpu()
+        sums[name] = sums[name] + value if name in sums else value.clone()
+
     for _, batch in zip(range(cfg.eval_batches), loader):
         out = run.task(prepare_batch(run, batch, epoch=0, purpose="eval"), with_counts=True)
         for name, value in {"loss": out.loss, **out.parts}.items():
-            losses[name] = losses.get(name, 0.0) + float(value)
+            add(f"loss/{name}", value)
         for name, value in out.counts.items():
-            counts[name] = counts[name] + value if name in counts else value.double().cpu().clone()
-        batches += 1
-        examples += batch["input_ids"].shape[0]
+            add(f"count/{name}", value)
+        add("n/batches", torch.tensor(1.0))
+        add("n/examples", torch.tensor(float(batch["input_ids"].shape[0])))
     run.task.train()
-    summed = _reduce({**losses, "\0batches": batches, "\0examples": examples}, run.rt)
-    result = {f"eval_{name}": summed[name] / max(summed["\0batches"], 1.0) for name in losses}
+    sums = all_reduce_named(sums, run.rt)  # a rank without eval batches still takes part
+    batches = float(sums.get("n/batches", 0.0))
+    result = {f"eval_{name[5:]}": float(v) / max(batches, 1.0) for name, v in sums.items() if name.startswith("loss/")}
+    counts = {name[6:]: v for name, v in sums.items() if name.startswith("count/")}
     if counts:
-        names = sorted(counts)
-        flat = all_reduce_sum(torch.cat([counts[n].reshape(-1) for n in names]), run.rt)
-        sizes = [counts[n].numel() for n in names]
-        counts = {n: part.reshape(counts[n].shape) for n, part in zip(names, flat.split(sizes))}
         result.update({f"eval_{name}": value for name, value in run.task.summarize(counts).items()})
-    result["eval_examples"] = int(summed["\0examples"])
+    result["eval_examples"] = int(sums.get("n/examples", 0.0))
     return result
 
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import math
 import os
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.distributed as dist
@@ -65,4 +67,24 @@ def all_reduce_sum(values: torch.Tensor, rt: Runtime) -> torch.Tensor:
     return moved.cpu()
 
 
-__all__ = ["Runtime", "all_reduce_sum", "barrier", "pick_device", "start", "stop"]
+def all_reduce_named(values: dict[str, torch.Tensor], rt: Runtime) -> dict[str, torch.Tensor]:
+    """Sum named CPU tensors over ranks. A name (with its shape) that only some ranks hold counts
+    as zeros on the others: a rank may have had no evaluation batch. Names keep rank 0's order,
+    then the order in which other ranks add them."""
+    if rt.world_size == 1:
+        return values
+    gathered: list[Any] = [None] * rt.world_size
+    dist.all_gather_object(gathered, [(name, tuple(v.shape)) for name, v in values.items()])
+    layout: dict[str, tuple[int, ...]] = {}
+    for entries in gathered:
+        for name, shape in entries:
+            layout.setdefault(name, tuple(shape))
+    if not layout:
+        return {}
+    flat = torch.cat([values[n].double().reshape(-1) if n in values else torch.zeros(math.prod(s), dtype=torch.float64)
+                      for n, s in layout.items()])
+    parts = all_reduce_sum(flat, rt).split([math.prod(s) for s in layout.values()])
+    return {name: part.reshape(shape) for (name, shape), part in zip(layout.items(), parts)}
+
+
+__all__ = ["Runtime", "all_reduce_named", "all_reduce_sum", "barrier", "pick_device", "start", "stop"]
