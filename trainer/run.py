@@ -26,6 +26,7 @@ from trainer.alternate import AlternatingStream
 from trainer.models import check_shards, for_shard_sets, for_shards, get_model_spec
 from trainer.models.spec import BuildContext, ModelSpec
 from trainer.objectives.base import Task
+from trainer.progress import Progress
 from trainer.sampling import LanguageSampler, language_counts, sampling_probabilities
 from trainer.schedule import build_optimizer, build_scheduler
 
@@ -210,21 +211,27 @@ def train_steps(run: Run, counters: Counters, metrics: MetricsLog) -> dict[str, 
     losses: list[float] = []
     last_eval, eval_step = None, None
     batches = iterate_batches(run)
+    progress = Progress(cfg.max_steps, start_step=counters.step, start_tokens=counters.tokens,
+                        enabled=run.rt.is_main)
     try:
         while counters.step < cfg.max_steps:
             values = train_step(run, batches)
             account(counters, values)
             losses.append(values["losses"]["loss"])
             counters.elapsed_s = base_elapsed + time.monotonic() - started
+            progress.step(counters.step, values["losses"]["loss"], counters.tokens)
             if counters.step % cfg.log_every == 0 or counters.step == cfg.max_steps:
                 record = log_line(counters, values)
                 metrics.write(record)
+                progress.clear()
                 log.info("step %d loss %.4f lr %.2e", record["step"], record["loss"], record["lr"])
             if run.eval_urls and cfg.eval_every and counters.step % cfg.eval_every == 0:
+                progress.clear()
                 last_eval, eval_step = run_eval(run, counters, metrics), counters.step
             if counters.step % cfg.checkpoint_interval == 0 or counters.step == cfg.max_steps:
                 save_checkpoint(run, counters)
     finally:
+        progress.close()
         batches.close()
     if run.eval_urls and eval_step != counters.step:
         last_eval = run_eval(run, counters, metrics)

@@ -1,0 +1,67 @@
+"""A progress bar for `shardlm train` on a terminal: step, loss, tokens/s and ETA on one line that
+redraws in place at the bottom, under the log lines. Off a terminal (a file, a pipe, a scheduler's
+log) it draws nothing and the plain log lines are the record."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Callable, TextIO
+
+WIDTH = 24  # characters of the bar itself
+REDRAW_S = 0.1  # at most ten redraws a second: a tiny model steps faster than a terminal should repaint
+
+
+def format_eta(seconds: float) -> str:
+    seconds = int(round(seconds))
+    return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+
+
+class Progress:
+    """`step(step, loss, tokens)` after each optimizer step; `clear()` before a log line; `close()` at the end.
+
+    tokens/s and ETA count from this process's first step (a resumed run starts its clock again)."""
+
+    def __init__(self, total: int, *, start_step: int, start_tokens: int, enabled: bool = True,
+                 stream: TextIO | None = None, clock: Callable[[], float] = time.monotonic):
+        self.stream = sys.stderr if stream is None else stream
+        self.live = enabled and self.stream.isatty()
+        self.total, self.start_step, self.start_tokens = total, start_step, start_tokens
+        self.clock = clock
+        self.started = clock()
+        self.drawn_at: float | None = None
+
+    def line(self, step: int, loss: float, tokens: int, now: float) -> str:
+        elapsed = max(now - self.started, 1e-9)
+        done = step - self.start_step
+        filled = WIDTH * step // max(self.total, 1)
+        eta = format_eta((self.total - step) * elapsed / done) if done > 0 else "?"
+        return (f"step {step}/{self.total} [{'#' * filled}{'.' * (WIDTH - filled)}] loss {loss:.4f} "
+                f"{(tokens - self.start_tokens) / elapsed:,.0f} tok/s ETA {eta}")
+
+    def step(self, step: int, loss: float, tokens: int) -> None:
+        if not self.live:
+            return
+        now = self.clock()
+        if self.drawn_at is not None and now - self.drawn_at < REDRAW_S and step < self.total:
+            return
+        self.stream.write("\r" + self.line(step, loss, tokens, now) + "\x1b[K")
+        self.stream.flush()
+        self.drawn_at = now
+
+    def clear(self) -> None:
+        """Erase the bar so that a log line prints on a clean line; the next step redraws it."""
+        if self.live and self.drawn_at is not None:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
+            self.drawn_at = None
+
+    def close(self) -> None:
+        """Leave the last bar on screen and end its line."""
+        if self.live and self.drawn_at is not None:
+            self.stream.write("\n")
+            self.stream.flush()
+            self.drawn_at = None
+
+
+__all__ = ["Progress", "format_eta"]
