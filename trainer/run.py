@@ -45,10 +45,13 @@ class MetricsLog:
 
     A fresh run starts the file empty; a resumed run keeps the lines up to the checkpoint's
     step and drops later ones (written by the interrupted run after its last checkpoint).
+    Where the `tensorboard` package is installed (the train extra), every number of a record is
+    also a TensorBoard scalar (tag = its key) in event files beside metrics.jsonl; a resumed run
+    purges the events after the checkpoint's step, as it drops those lines.
     """
 
     def __init__(self, path: Path, *, enabled: bool, keep_until: int | None):
-        self.path, self.enabled = path, enabled
+        self.path, self.enabled, self.events = path, enabled, None
         if not enabled:
             return
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -57,11 +60,28 @@ class MetricsLog:
             kept = [line for line in path.read_text().splitlines()
                     if line.strip() and json.loads(line)["step"] <= keep_until]
         path.write_text("".join(line + "\n" for line in kept))
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError:  # torch's module needs the tensorboard package
+            log.info("tensorboard is not installed: no event files beside %s", path)
+        else:
+            self.events = SummaryWriter(log_dir=str(path.parent),
+                                        purge_step=None if keep_until is None else keep_until + 1)
 
     def write(self, record: dict[str, Any]) -> None:
         if self.enabled:
             with self.path.open("a") as f:
                 f.write(json.dumps(record, sort_keys=False) + "\n")
+        if self.events is not None:
+            for key, value in record.items():
+                if key != "step" and isinstance(value, (int, float)) and not isinstance(value, bool):
+                    self.events.add_scalar(key, value, record["step"])
+            self.events.flush()  # a person watching sees each record as it is written
+
+    def close(self) -> None:
+        if self.events is not None:
+            self.events.close()
+            self.events = None
 
 
 def eval_urls_for(config: TrainConfig, data: DataSource) -> list[str]:
@@ -254,7 +274,10 @@ def train(config: TrainConfig) -> TrainResult:
         counters, resumed = start_counters(run)
         metrics = MetricsLog(Path(config.output) / "metrics.jsonl", enabled=run.rt.is_main,
                              keep_until=counters.step if resumed else None)
-        outcome = train_steps(run, counters, metrics)
+        try:
+            outcome = train_steps(run, counters, metrics)
+        finally:
+            metrics.close()
         hf_dir = Path(config.output) / "hf"
         if run.rt.is_main:
             export_task(run.task, run.tokenizer, config.output, max_length=run.spec.max_positions)
