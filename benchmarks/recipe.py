@@ -11,7 +11,8 @@
 runs `shardlm train` with the size's defaults (or the overrides given: --lr, --mask-prob,
 --dropout, --warmup-steps, which let one compare against the papers' base values) and prints one
 row per evaluation: step, accuracy, unigram baseline, their ratio (and NSP accuracy, majority).
-Results and commands go to docs/models.md ("Small-budget recipe").
+`--metrics LABEL=RUN_DIR` (repeatable) tabulates runs instead of training, `--plot FILE.png`
+draws the curves. Results and commands go to docs/models.md ("Small-budget recipe").
 """
 
 from __future__ import annotations
@@ -52,12 +53,37 @@ def format_rows(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def plot(results: list[dict], path: str) -> None:
+    """The [MASK] accuracy curves of several results, with each one's unigram baseline dashed
+    (matplotlib: `pip install shardlm[report]`)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for result in results:
+        steps = [r["step"] for r in result["rows"]]
+        line, = ax.plot(steps, [r["accuracy"] for r in result["rows"]], marker="o", markersize=3,
+                        label=result["label"])
+        ax.plot(steps, [r["unigram"] for r in result["rows"]], "--", color=line.get_color(), linewidth=1,
+                label="unigram baseline" if result is results[0] else None)
+        ax.plot(steps, [1.5 * r["unigram"] for r in result["rows"]], ":", color=line.get_color(), linewidth=1,
+                label="1.5 x baseline" if result is results[0] else None)
+    ax.set_xlabel("step (batch 32 x 128 tokens)")
+    ax.set_ylabel("held-out accuracy at [MASK]")
+    ax.legend(fontsize=7)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="roberta")
     parser.add_argument("--size", default="tiny")
-    parser.add_argument("--data", required=True, help="shard set (mlm for roberta, nsp for bert)")
-    parser.add_argument("--output", required=True, help="run folder (must be new)")
+    parser.add_argument("--data", help="shard set (mlm for roberta, nsp for bert)")
+    parser.add_argument("--output", help="run folder (must be new)")
     parser.add_argument("--steps", type=int, default=2000)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--eval-every", type=int, default=250)
@@ -67,8 +93,24 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--warmup-steps", type=int, help="override the 10%% warmup")
     parser.add_argument("--label", help="curve label (default: the settings)")
     parser.add_argument("--result", help="write the rows as JSON here")
+    parser.add_argument("--metrics", action="append", default=[],
+                        help="LABEL=RUN_DIR: tabulate (and plot) finished or running runs instead of training")
+    parser.add_argument("--plot", help="PNG of the curves (needs matplotlib)")
     args = parser.parse_args(argv)
 
+    if args.metrics:
+        results = []
+        for item in args.metrics:
+            label, _, folder = item.partition("=")
+            results.append({"label": label, "rows": curve(Path(folder) / "metrics.jsonl")})
+            print(label)
+            print(format_rows(results[-1]["rows"]))
+        if args.plot:
+            plot(results, args.plot)
+        return {"results": results}
+
+    if not (args.data and args.output):
+        parser.error("--data and --output are needed to train (or give --metrics)")
     from trainer.config import TrainConfig
     from trainer.models import MODELS
     from trainer.run import train
@@ -92,6 +134,8 @@ def main(argv: list[str] | None = None) -> dict:
     print(format_rows(rows))
     if args.result:
         Path(args.result).write_text(json.dumps(result, indent=1) + "\n")
+    if args.plot:
+        plot([result], args.plot)
     return result
 
 
