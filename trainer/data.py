@@ -1,4 +1,5 @@
-"""From `--data` to tensors: resolve shard URLs and the manifest, pad examples into a batch."""
+"""From `--data` to tensors: resolve shard URLs and the manifest; the batch stream's worker-side
+transform (`PrepareInWorker`); `collate` pads a list of per-example items (ShardStream) into a batch."""
 
 from __future__ import annotations
 
@@ -13,8 +14,11 @@ import torch
 
 from schemas import MANIFEST_NAME, read_manifest
 from schemas.manifest import dataset_folder, manifest_url
+from shards.batches import LENGTH_KEY, BatchConfig, BatchCoords, BatchStream
 from shards.storage import expand_urls, join, manifest_shard_urls
-from shards.stream import POSITION_KEY, WORKER_KEY
+from shards.stream import POSITION_KEY, WORKER_KEY, StreamConfig
+from trainer.masking import Masker, batch_seed, make_generator
+from trainer.objectives.base import Objective
 
 log = logging.getLogger(__name__)
 
@@ -108,4 +112,33 @@ def collate(examples: list[dict[str, Any]], *, pad_id: int) -> dict[str, torch.T
     return batch
 
 
-__all__ = ["DataSource", "collate", "default_eval_urls", "is_pattern", "resolve_data"]
+@dataclass(frozen=True, kw_only=True)
+class PrepareInWorker:
+    """The batch stream's transform, run in the DataLoader workers: a padded batch of shard
+    columns becomes the objective's inputs, masked with a generator seeded by (seed, epoch, rank,
+    sub-stream, position of the batch's first example, purpose), the key masks had with the
+    per-example stream, so a resumed run masks exactly as the uninterrupted one would have."""
+
+    objective: Objective
+    masker: Masker
+    seed: int
+    purpose: str  # "train" or "eval": separate mask streams
+
+    def __call__(self, batch: dict[str, Any], coords: BatchCoords) -> dict[str, torch.Tensor]:
+        positions = torch.arange(batch["input_ids"].shape[1])
+        batch["attention_mask"] = (positions[None, :] < batch[LENGTH_KEY][:, None]).long()
+        self.objective.check_batch(batch)
+        seed = batch_seed(self.seed, coords.epoch, coords.rank, coords.worker, coords.position, self.purpose)
+        return self.objective.prepare(batch, self.masker, make_generator(seed))
+
+
+def batch_stream(urls: list[str], config: StreamConfig, *, batch_size: int, pad_id: int,
+                 transform: PrepareInWorker, rank: int, world_size: int, storage_options: dict) -> BatchStream:
+    """Padded, masked batches of `urls`: text columns left out, input_ids padded with the pad id."""
+    return BatchStream(urls, config, batch=BatchConfig(batch_size=batch_size, pad_values={"input_ids": pad_id},
+                                                       skip_text=True),
+                       transform=transform, rank=rank, world_size=world_size, storage_options=storage_options)
+
+
+__all__ = ["DataSource", "PrepareInWorker", "batch_stream", "collate", "default_eval_urls",
+           "is_pattern", "resolve_data"]

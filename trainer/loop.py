@@ -22,7 +22,8 @@ from typing import Any, Iterator
 import torch
 from torch.utils.data import DataLoader
 
-from shards.stream import ShardStream, StreamConfig
+from shards.batches import LENGTH_KEY, BatchStream, batch_loader
+from shards.stream import POSITION_KEY, WORKER_KEY, ShardStream, StreamConfig
 from trainer import checkpoint as ckpt
 from trainer.config import TrainConfig, VocabInfo
 from trainer.data import DataSource, collate
@@ -70,13 +71,16 @@ class Run:
     optimizer: torch.optim.Optimizer
     scheduler: Any
     max_grad_norm: float | None
-    stream: ShardStream  # or trainer.sampling.LanguageSampler (same observe/state interface)
+    stream: ShardStream  # or shards.batches.BatchStream, trainer.sampling.LanguageSampler, trainer.alternate.AlternatingStream
     eval_urls: list[str]
     tokenizer: Any  # the shard set's tokenizer (transformers), exported with the model
 
 
-def make_loader(stream: ShardStream, *, batch_size: int, pad_id: int, num_workers: int, seed: int) -> DataLoader:
-    """A DataLoader whose explicit generator keeps global RNG untouched (for exact resume)."""
+def make_loader(stream: ShardStream | BatchStream, *, batch_size: int, pad_id: int, num_workers: int, seed: int):
+    """A DataLoader whose explicit generator keeps global RNG untouched (for exact resume); a
+    BatchStream's batches come through as the stream built them (`shards.batches.batch_loader`)."""
+    if isinstance(stream, BatchStream):
+        return batch_loader(stream, num_workers=num_workers, generator=make_generator(seed))
     return DataLoader(stream, batch_size=batch_size, num_workers=num_workers,
                       collate_fn=partial(collate, pad_id=pad_id), generator=make_generator(seed),
                       persistent_workers=False)
@@ -101,8 +105,22 @@ def iterate_batches(run: Run) -> Iterator[tuple[int, dict]]:
         epoch += 1
 
 
+STREAM_KEYS = (LENGTH_KEY, WORKER_KEY, POSITION_KEY)
+
+
+def observe(stream: Any, batch: dict[str, Any]) -> None:
+    """Hand a consumed batch's stream coordinates back to its stream."""
+    if isinstance(stream, BatchStream):
+        stream.observe(batch)
+    else:
+        stream.observe(batch[WORKER_KEY], batch[POSITION_KEY])
+
+
 def prepare_batch(run: Run, batch: dict[str, torch.Tensor], *, epoch: int, purpose: str) -> dict[str, torch.Tensor]:
-    """The objective's inputs for a collated batch, masked with its position-keyed generator, on the device."""
+    """The objective's inputs for a collated batch, masked with its position-keyed generator, on the device.
+    A BatchStream batch (it carries `_length`) was prepared in the DataLoader worker and only moves."""
+    if LENGTH_KEY in batch:
+        return {k: v.to(run.rt.device, non_blocking=True) for k, v in batch.items() if k not in STREAM_KEYS}
     run.spec.objective.check_batch(batch)
     seed = batch_seed(run.config.seed, epoch, run.rt.rank, int(batch["_worker"][0]),
                       int(batch["_position"][0]), purpose)
@@ -127,7 +145,7 @@ def train_step(run: Run, batches: Iterator[tuple[int, dict]]) -> dict[str, Any]:
     epoch = 0
     for micro in range(cfg.grad_accum):
         epoch, batch = next(batches)
-        run.stream.observe(batch["_worker"], batch["_position"])
+        observe(run.stream, batch)
         inputs = prepare_batch(run, batch, epoch=epoch, purpose="train")
         sync = micro == cfg.grad_accum - 1 or run.rt.world_size == 1
         with contextlib.nullcontext() if sync else run.model.no_sync():

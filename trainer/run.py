@@ -17,7 +17,7 @@ from trainer import checkpoint as ckpt
 from trainer import runtime
 from shards.stream import ShardStream, StreamConfig
 from trainer.config import MODEL_OPTIONS, ModelSize, TrainConfig, VocabInfo
-from trainer.data import DataSource, default_eval_urls, resolve_data
+from trainer.data import DataSource, PrepareInWorker, batch_stream, default_eval_urls, resolve_data
 from trainer.export import export_task, load_tokenizer
 from trainer.initialize import load_exports
 from trainer.loop import Counters, Run, evaluate, iterate_batches, restore_checkpoint, save_checkpoint, train_step
@@ -111,13 +111,20 @@ def language_alpha(config: TrainConfig, spec: ModelSpec, manifest: dict[str, Any
     return alpha if per_example else None
 
 
-def make_stream(config: TrainConfig, spec: ModelSpec, data: DataSource, rt, more: list[DataSource] = ()) -> Any:
+def make_stream(config: TrainConfig, spec: ModelSpec, data: DataSource, rt, more: list[DataSource] = (),
+                masker: Masker | None = None) -> Any:
     """The training stream: the shard set's examples shuffled, or languages drawn with q ∝ p^alpha;
-    with several shard sets, one batch of each in turn (trainer.alternate)."""
+    with several shard sets, one batch of each in turn (trainer.alternate). Given the masker, a
+    plain shard set is read as whole batches masked in the DataLoader workers (BatchStream)."""
     if more:
         return AlternatingStream([make_stream(config, spec, d, rt) for d in [data, *more]], config.batch_size)
     stream_config = StreamConfig(seed=config.seed, shuffle_buffer=config.shuffle_buffer)
     alpha = language_alpha(config, spec, data.manifest, strict=not config.more_data)
+    if alpha is None and masker is not None:
+        prepare = PrepareInWorker(objective=spec.objective, masker=masker, seed=config.seed, purpose="train")
+        return batch_stream(data.urls, stream_config, batch_size=config.batch_size, pad_id=masker.vocab.pad_id,
+                            transform=prepare, rank=rt.rank, world_size=rt.world_size,
+                            storage_options=config.storage_options)
     if alpha is None:
         return ShardStream(data.urls, stream_config, rank=rt.rank, world_size=rt.world_size,
                            storage_options=config.storage_options)
@@ -151,7 +158,7 @@ def build_run(config: TrainConfig, spec: ModelSpec, data: DataSource, vocab: Voc
     scheduler = build_scheduler(optimizer, warmup_steps=config.num_warmup_steps, max_steps=config.max_steps)
     masker = Masker(vocab, masking_config(config.masking or spec.masking, mask_prob=mask_prob(config, ctx.size),
                                           max_predictions=config.max_predictions))
-    stream = make_stream(config, spec, data, rt, more)
+    stream = make_stream(config, spec, data, rt, more, masker=masker)
     clip = recipe.max_grad_norm if config.max_grad_norm is None else config.max_grad_norm
     return Run(config=config, spec=spec, data=data, vocab=vocab, rt=rt, task=task, model=model, masker=masker,
                optimizer=optimizer, scheduler=scheduler, max_grad_norm=clip or None, stream=stream,

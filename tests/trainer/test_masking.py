@@ -10,10 +10,11 @@ from schemas import read_manifest
 from shards.storage import expand_urls
 from shards.stream import ShardStream, StreamConfig
 from trainer.config import VocabInfo
-from trainer.data import collate
+from trainer.data import PrepareInWorker, batch_stream, collate
 from trainer.loop import make_loader
 from trainer.masking import (IGNORE_INDEX, PRESETS, Masker, MaskingConfig, batch_seed, make_generator,
                              masked_lm_loss, masking_config, ngram_starts, replacement_vocab, select)
+from trainer.objectives.mlm import OBJECTIVE as MLM
 
 SPECIALS = {"pad": 0, "unk": 1, "cls": 2, "sep": 3, "mask": 4}
 VOCAB = 1000
@@ -244,3 +245,41 @@ def test_resumed_stream_sees_the_same_masks(mlm_shards):
         for (k1, ids1, lab1), (k2, ids2, lab2) in zip(straight[5:], rest):
             assert k1 == k2
             assert torch.equal(ids1, ids2) and torch.equal(lab1, lab2)
+
+
+def test_batch_stream_masks_in_the_loader_with_the_generator_of_each_batch(mlm_shards):
+    """The training path: BatchStream batches masked by PrepareInWorker, keyed (seed, epoch, rank,
+    sub-stream, first position) as the per-example stream's batches were, and resumed exactly."""
+    vocab = VocabInfo.from_manifest(read_manifest(str(mlm_shards)))
+    urls = expand_urls(str(mlm_shards))
+    masker = Masker(vocab, PRESETS["token"])
+
+    def masks(stream, num_workers, limit=100):
+        out = []
+        for batch in make_loader(stream, batch_size=8, pad_id=vocab.pad_id, num_workers=num_workers, seed=0):
+            stream.observe(batch)
+            out.append(((batch["_worker"], batch["_position"]), batch["input_ids"], batch["labels"]))
+            if len(out) == limit:
+                break
+        return out
+
+    def stream():
+        return batch_stream(urls, StreamConfig(seed=0, shuffle_buffer=16), batch_size=8, pad_id=vocab.pad_id,
+                            transform=PrepareInWorker(objective=MLM, masker=masker, seed=0, purpose="train"),
+                            rank=0, world_size=1, storage_options={})
+
+    for workers in (0, 2):
+        straight = masks(stream(), workers)
+        assert len(straight) >= 10
+        for (worker, position), masked, labels in straight:
+            original = torch.where(labels != IGNORE_INDEX, labels, masked)
+            again = masker(original, (original != vocab.pad_id).long(),
+                           make_generator(batch_seed(0, 0, 0, worker, position, "train")))
+            assert torch.equal(again[0], masked) and torch.equal(again[1], labels)
+        first = stream()
+        masks(first, workers, limit=5)
+        resumed = stream()
+        resumed.load_state_dict(first.state_dict())
+        rest = masks(resumed, workers)
+        assert [k for k, _, _ in rest] == [k for k, _, _ in straight[5:]]
+        assert all(torch.equal(a[1], b[1]) and torch.equal(a[2], b[2]) for a, b in zip(straight[5:], rest))
