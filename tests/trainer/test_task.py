@@ -102,7 +102,9 @@ def test_a_task_with_two_networks_and_a_frozen_teacher(mlm_shards, tmp_path, mon
     saved = ckpt_keys(out / "checkpoints" / "step-4")
     assert saved and not any(k.startswith("teacher.") for k in saved)
     assert any(k.startswith("helper.") for k in saved) and any(k.startswith("student.") for k in saved)
-    assert sorted(p.name for p in out.iterdir()) == ["checkpoints", "hf", "hf-helper", "metrics.jsonl"]
+    names = sorted(p.name for p in out.iterdir())
+    events = [n for n in names if n.startswith("events.out.tfevents.")]  # TensorBoard, beside metrics.jsonl
+    assert [n for n in names if n not in events] == ["checkpoints", "hf", "hf-helper", "metrics.jsonl"] and len(events) == 1
     helper = RobertaForMaskedLM.from_pretrained(out / "hf-helper")
     assert torch.equal(helper.lm_head.dense.weight, task.helper.lm_head.dense.weight)
     # resume from step 2 gives exactly the uninterrupted run
