@@ -276,3 +276,20 @@ def long_mlm_shards(tmp_path_factory, tokenizer_dir):
     folder, fast = tokenizer_dir
     return write_shard_set(tmp_path_factory.mktemp("mlm-64"), "mlm", fast, tokenizer_entry(folder, fast),
                            seq_len=64)
+
+
+def run_records(output: Path) -> list[dict]:
+    """A run's metrics.jsonl records without their wall-clock field (equal across exact resumes)."""
+    import json
+
+    return [{k: v for k, v in json.loads(line).items() if k != "elapsed_s"}
+            for line in (output / "metrics.jsonl").read_text().splitlines()]
+
+
+def aligned(model):
+    """`from_pretrained` leaves weights in the safetensors file's memory map, at addresses that are not
+    64-byte aligned, and CPU kernels then round some dot products differently (last-bit differences in
+    the heads). Copies of the same values in fresh (aligned) memory compute exactly as the trainer's."""
+    for param in model.parameters():
+        param.data = param.data.clone()
+    return model.eval()

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 
 import numpy as np
@@ -14,6 +13,7 @@ from trainer.config import TrainConfig, VocabInfo
 from trainer.lamb import Lamb
 from trainer.models import albert, check_shards, get_model_spec
 from trainer.schedule import build_optimizer
+from tests.trainer.conftest import run_records, aligned
 
 VOCAB = VocabInfo(vocab_size=162, special_ids={"pad": 0, "unk": 1, "cls": 2, "sep": 3, "mask": 4})
 
@@ -97,11 +97,6 @@ def test_albert_on_nsp_shards_fails_naming_the_sop_build():
     assert "shardlm build --input DOCS --tokenizer TOK --objective sop --seq-len 128" in str(err.value)
 
 
-def _records(output):
-    return [{k: v for k, v in json.loads(line).items() if k != "elapsed_s"}
-            for line in (output / "metrics.jsonl").read_text().splitlines()]
-
-
 @pytest.mark.slow
 def test_albert_trains_resumes_and_exports(sop_shards, tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
@@ -116,7 +111,7 @@ def test_albert_trains_resumes_and_exports(sop_shards, tmp_path, monkeypatch):
 
     out = tmp_path / "albert"
     result = train(config(out))
-    lines = _records(out)
+    lines = run_records(out)
     first = next(r for r in lines if "loss" in r)
     assert first["loss"] == pytest.approx(first["mlm_loss"] + first["sop_loss"])
     last_eval = [r for r in lines if "eval_loss" in r][-1]
@@ -127,11 +122,10 @@ def test_albert_trains_resumes_and_exports(sop_shards, tmp_path, monkeypatch):
     shutil.copytree(out, resumed)
     shutil.rmtree(resumed / "checkpoints" / "step-4")
     train(config(resumed, resume=True))
-    assert _records(resumed) == lines
+    assert run_records(resumed) == lines
 
     model = AutoModelForPreTraining.from_pretrained(out / "hf")
-    for param in model.parameters():  # fresh, aligned memory (see test_electra.aligned)
-        param.data = param.data.clone()
+    aligned(model)
     model.eval()
     assert type(model).__name__ == "AlbertForPreTraining"
     tokenizer = AutoTokenizer.from_pretrained(out / "hf")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 
 import pytest
@@ -13,6 +12,7 @@ from trainer.cli import main
 from trainer.config import VocabInfo
 from trainer.models.bert import RECIPE
 from trainer.schedule import build_optimizer, build_scheduler
+from tests.trainer.conftest import run_records
 
 
 def _fake_checkpoint(output, step, complete=True):
@@ -73,17 +73,12 @@ def _train(shards, output, *extra):
                  "--eval-batches", "2", "--shuffle-buffer", "32", "--device", "cpu", *extra])
 
 
-def _records(output):
-    lines = (output / "metrics.jsonl").read_text().splitlines()
-    return [{k: v for k, v in json.loads(line).items() if k != "elapsed_s"} for line in lines]
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("workers", ["0", "2"])
 def test_resume_reproduces_the_uninterrupted_run(nsp_shards, tmp_path, workers):
     straight = tmp_path / "straight"
     _train(nsp_shards, straight, "--num-workers", workers)
-    expected = _records(straight)
+    expected = run_records(straight)
     assert [r["step"] for r in expected if "loss" in r] == list(range(1, 10))
     assert {r["epoch"] for r in expected if "loss" in r} == {0, 1}
     # simulate a crash after step 4: later checkpoints never happened, metrics ran on to step 9
@@ -93,7 +88,7 @@ def test_resume_reproduces_the_uninterrupted_run(nsp_shards, tmp_path, workers):
         shutil.rmtree(interrupted / "checkpoints" / f"step-{step}")
     (interrupted / "checkpoints" / "step-9-partial").mkdir()
     summary = _train(nsp_shards, interrupted, "--num-workers", workers, "--resume")
-    resumed = _records(interrupted)
+    resumed = run_records(interrupted)
     assert resumed == expected  # every loss, lr, count and eval value, exactly
     steps = [r for r in expected if "loss" in r]
     assert summary["steps"] == 9 and summary["last_loss"] == steps[-1]["loss"]

@@ -4,7 +4,6 @@ BERT run: trains, resumes exactly, exports for AutoModelForMaskedLM."""
 
 from __future__ import annotations
 
-import json
 import shutil
 
 import pytest
@@ -16,6 +15,7 @@ from trainer.config import TrainConfig, VocabInfo
 from trainer.masking import Masker, make_generator, masking_config
 from trainer.models import distilbert
 from trainer.objectives.mlm import OBJECTIVE
+from tests.trainer.conftest import run_records, aligned
 
 VOCAB = VocabInfo(vocab_size=162, special_ids={"pad": 0, "unk": 1, "cls": 2, "sep": 3, "mask": 4})
 
@@ -159,11 +159,6 @@ def test_a_teacher_it_cannot_use_fails_in_one_line(mlm_shards, tokenizer_dir, tm
     _fails(["--model", "roberta"] + base[2:] + ["--teacher", str(same)], r"^roberta takes no --teacher; drop it", out)
 
 
-def _records(output):
-    return [{k: v for k, v in json.loads(line).items() if k != "elapsed_s"}
-            for line in (output / "metrics.jsonl").read_text().splitlines()]
-
-
 @pytest.mark.slow
 def test_distilbert_distils_a_bert_run_resumes_and_exports(nsp_shards, mlm_shards, tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
@@ -185,7 +180,7 @@ def test_distilbert_distils_a_bert_run_resumes_and_exports(nsp_shards, mlm_shard
     result = train(config(out))
     task = result.task
     assert task.student.config.n_layers == 1 and task.student.config.dim == 64
-    lines = _records(out)
+    lines = run_records(out)
     first = [r for r in lines if "loss" in r][0]
     assert list(first)[:6] == ["step", "epoch", "loss", "kd_loss", "mlm_loss", "cos_loss"]
     assert first["loss"] == pytest.approx(5 * first["kd_loss"] + 2 * first["mlm_loss"] + first["cos_loss"])
@@ -207,14 +202,13 @@ def test_distilbert_distils_a_bert_run_resumes_and_exports(nsp_shards, mlm_shard
     shutil.copytree(out, resumed)
     shutil.rmtree(resumed / "checkpoints" / "step-4")
     train(config(resumed, resume=True))
-    assert _records(resumed) == lines
+    assert run_records(resumed) == lines
 
     tokenizer = AutoTokenizer.from_pretrained(out / "hf")
     batch = tokenizer(["the cat runs over the tree .", "a big dog [MASK] ."], padding=True, return_tensors="pt")
     batch = {k: batch[k] for k in ("input_ids", "attention_mask")}
     exported = AutoModelForMaskedLM.from_pretrained(out / "hf")
-    for param in exported.parameters():  # fresh aligned memory, as in test_electra.aligned
-        param.data = param.data.clone()
+    aligned(exported)
     exported.eval()
     assert type(exported).__name__ == "DistilBertForMaskedLM"
     with torch.no_grad():

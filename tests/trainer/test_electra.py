@@ -3,7 +3,6 @@ tiny shards, resumes exactly, exports the discriminator and the generator for th
 
 from __future__ import annotations
 
-import json
 import shutil
 
 import pytest
@@ -12,6 +11,7 @@ import torch
 from trainer.config import TrainConfig, VocabInfo
 from trainer.masking import IGNORE_INDEX, Masker, make_generator, masking_config
 from trainer.models import electra, get_model_spec
+from tests.trainer.conftest import run_records, aligned
 
 VOCAB = VocabInfo(vocab_size=162, special_ids={"pad": 0, "unk": 1, "cls": 2, "sep": 3, "mask": 4})
 
@@ -103,20 +103,6 @@ def test_loss_is_mlm_plus_fifty_times_detection(make_task):
     assert 0.0 < metrics["rtd_replaced_share"] < 0.3 and metrics["rtd_majority_accuracy"] >= 0.7
 
 
-def aligned(model):
-    """`from_pretrained` leaves weights in the safetensors file's memory map, at addresses that are not
-    64-byte aligned, and CPU kernels then round some dot products differently (last-bit differences in
-    the heads). Copies of the same values in fresh (aligned) memory compute exactly as the trainer's."""
-    for param in model.parameters():
-        param.data = param.data.clone()
-    return model.eval()
-
-
-def _records(output):
-    return [{k: v for k, v in json.loads(line).items() if k != "elapsed_s"}
-            for line in (output / "metrics.jsonl").read_text().splitlines()]
-
-
 @pytest.mark.slow
 def test_electra_trains_resumes_and_exports_both_networks(mlm_shards, tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
@@ -131,7 +117,7 @@ def test_electra_trains_resumes_and_exports_both_networks(mlm_shards, tmp_path, 
 
     out = tmp_path / "electra"
     result = train(config(out))
-    lines = _records(out)
+    lines = run_records(out)
     train_lines = [r for r in lines if "loss" in r]
     assert list(train_lines[0])[:5] == ["step", "epoch", "loss", "mlm_loss", "rtd_loss"]
     assert train_lines[0]["loss"] == pytest.approx(train_lines[0]["mlm_loss"] + 50 * train_lines[0]["rtd_loss"])
@@ -148,7 +134,7 @@ def test_electra_trains_resumes_and_exports_both_networks(mlm_shards, tmp_path, 
     shutil.copytree(out, resumed)
     shutil.rmtree(resumed / "checkpoints" / "step-4")
     train(config(resumed, resume=True))
-    assert _records(resumed) == lines
+    assert run_records(resumed) == lines
 
     task = result.task
     tokenizer = AutoTokenizer.from_pretrained(out / "hf")

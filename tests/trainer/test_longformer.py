@@ -11,7 +11,7 @@ import pyarrow as pa
 import pytest
 import torch
 
-from tests.trainer.conftest import sentences, tokenizer_entry
+from tests.trainer.conftest import sentences, tokenizer_entry, run_records, aligned
 from trainer.config import TrainConfig, VocabInfo
 from trainer.models import check_shards, get_model_spec, longformer
 
@@ -76,11 +76,6 @@ def test_positions_and_windows_per_size():
     assert config.attention_window == [512] * 12 and config.max_position_embeddings == 4096 + 1
 
 
-def _records(output):
-    return [{k: v for k, v in json.loads(line).items() if k != "elapsed_s"}
-            for line in (output / "metrics.jsonl").read_text().splitlines()]
-
-
 def _long_shards(folder, tokenizer_dir, seq_len=4096, per_split=(6, 2)):
     """mlm shards of seq_len-token sequences (sentences packed until full) in the trainer tests' tokenizer."""
     from schemas import examples_schema, write_manifest
@@ -120,17 +115,16 @@ def test_longformer_from_scratch_trains_resumes_and_exports(mlm_shards, tmp_path
 
     out = tmp_path / "longformer"
     result = train(config(out))
-    lines = _records(out)
+    lines = run_records(out)
     assert {"eval_mlm_accuracy", "eval_mlm_unigram_accuracy"} <= set(lines[-1])
     resumed = tmp_path / "resumed"
     shutil.copytree(out, resumed)
     shutil.rmtree(resumed / "checkpoints" / "step-4")
     train(config(resumed, resume=True))
-    assert _records(resumed) == lines
+    assert run_records(resumed) == lines
 
     model = AutoModelForMaskedLM.from_pretrained(out / "hf")
-    for param in model.parameters():  # fresh, aligned memory (see test_electra.aligned)
-        param.data = param.data.clone()
+    aligned(model)
     assert type(model).__name__ == "LongformerForMaskedLM"
     tokenizer = AutoTokenizer.from_pretrained(out / "hf")
     batch = tokenizer(["the cat runs over the tree .", "a big dog [MASK] ."], padding=True, return_tensors="pt")
@@ -151,7 +145,7 @@ def test_longformer_from_a_roberta_run_trains_on_4096_token_shards(mlm_shards, t
     out = tmp_path / "longformer"
     result = train(TrainConfig(model="longformer", size="tiny", data=str(long), output=str(out), max_steps=2,
                                batch_size=2, log_every=1, eval_batches=1, device="cpu", init=str(roberta_run)))
-    lines = _records(out)
+    lines = run_records(out)
     assert [r["tokens"] for r in lines if "loss" in r] == [2 * 4096, 4 * 4096]  # every position of the long rows
     assert result.summary["eval"]["eval_examples"] == 2
     exported = json.loads((out / "hf" / "config.json").read_text())

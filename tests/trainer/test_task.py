@@ -3,7 +3,6 @@ metrics have names the loop has never seen, trains, logs, evaluates, checkpoints
 
 from __future__ import annotations
 
-import json
 import shutil
 
 import pytest
@@ -17,6 +16,7 @@ from trainer.models import roberta
 from trainer.models.spec import BuildContext, ModelSpec
 from trainer.objectives.base import StepOutput, Task, sum_parts
 from trainer.objectives.mlm import OBJECTIVE
+from tests.trainer.conftest import run_records
 
 
 class TwoNetworksAndATeacher(Task):
@@ -67,11 +67,6 @@ SPEC = ModelSpec(name="toy", paper="none", objective=OBJECTIVE, masking="token",
                  auto_class="AutoModelForMaskedLM", build_task=build_task)
 
 
-def _records(output):
-    return [{k: v for k, v in json.loads(line).items() if k != "elapsed_s"}
-            for line in (output / "metrics.jsonl").read_text().splitlines()]
-
-
 @pytest.mark.slow
 def test_a_task_with_two_networks_and_a_frozen_teacher(mlm_shards, tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
@@ -86,7 +81,7 @@ def test_a_task_with_two_networks_and_a_frozen_teacher(mlm_shards, tmp_path, mon
     out = tmp_path / "toy"
     result = train(config(out))
     task = result.task
-    lines = _records(out)
+    lines = run_records(out)
     train_lines = [r for r in lines if "loss" in r]
     assert list(train_lines[0])[:6] == ["step", "epoch", "loss", "student_ce", "helper_ce", "follow_teacher"]
     first = train_lines[0]
@@ -112,7 +107,7 @@ def test_a_task_with_two_networks_and_a_frozen_teacher(mlm_shards, tmp_path, mon
     shutil.copytree(out, resumed)
     shutil.rmtree(resumed / "checkpoints" / "step-4")
     train(config(resumed, resume=True))
-    assert _records(resumed) == lines
+    assert run_records(resumed) == lines
 
 
 def ckpt_keys(folder):

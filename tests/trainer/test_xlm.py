@@ -4,7 +4,6 @@ in one line; trains on tiny shards, resumes exactly, exports for AutoModelForMas
 
 from __future__ import annotations
 
-import json
 import shutil
 
 import pytest
@@ -14,6 +13,7 @@ from trainer.config import TrainConfig, VocabInfo
 from trainer.masking import PRESETS, Masker, make_generator
 from trainer.models import xlm
 from trainer.objectives.xlm import XLMTask, prepare_clm, prepare_tlm
+from tests.trainer.conftest import run_records, aligned
 
 VOCAB = VocabInfo(vocab_size=60, special_ids={"pad": 0, "unk": 1, "cls": 2, "sep": 3, "mask": 4})
 
@@ -78,11 +78,6 @@ def test_xlm_on_mlm_shards_without_languages_fails_naming_the_tlm_build(mlm_shar
     assert "--per-language" in message
 
 
-def _records(output):
-    return [{k: v for k, v in json.loads(line).items() if k != "elapsed_s"}
-            for line in (output / "metrics.jsonl").read_text().splitlines()]
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("objective", ["tlm", "clm", "mlm"])
 def test_xlm_trains_resumes_and_exports(objective, request, tmp_path, monkeypatch):
@@ -99,7 +94,7 @@ def test_xlm_trains_resumes_and_exports(objective, request, tmp_path, monkeypatc
 
     out = tmp_path / "xlm"
     result = train(config(out))
-    lines = _records(out)
+    lines = run_records(out)
     assert f"{objective}_loss" in lines[0]
     last_eval = [r for r in lines if "eval_loss" in r][-1]
     expected = {"clm_perplexity"} if objective == "clm" else {f"{objective}_accuracy", f"{objective}_unigram_accuracy"}
@@ -112,11 +107,10 @@ def test_xlm_trains_resumes_and_exports(objective, request, tmp_path, monkeypatc
     shutil.copytree(out, resumed)
     shutil.rmtree(resumed / "checkpoints" / "step-4")
     train(config(resumed, resume=True))
-    assert _records(resumed) == lines
+    assert run_records(resumed) == lines
 
     model = AutoModelForMaskedLM.from_pretrained(out / "hf")
-    for param in model.parameters():  # fresh, aligned memory (see test_electra.aligned)
-        param.data = param.data.clone()
+    aligned(model)
     model.eval()
     assert type(model).__name__ == "XLMWithLMHeadModel"
     assert model.config.causal == (objective == "clm") and model.config.n_langs == 3
@@ -160,7 +154,7 @@ def test_xlm_alternates_tlm_and_clm_step_by_step_and_resumes(tlm_shards, clm_sha
 
     out = tmp_path / "xlm"
     train(config(out))
-    lines = _records(out)
+    lines = run_records(out)
     steps = [r for r in lines if "loss" in r]
     assert [("tlm_loss" in r, "clm_loss" in r) for r in steps] == [(True, False), (False, True)] * 3
     assert all(r["loss"] == pytest.approx(r.get("tlm_loss", r.get("clm_loss"))) for r in steps)
@@ -168,4 +162,4 @@ def test_xlm_alternates_tlm_and_clm_step_by_step_and_resumes(tlm_shards, clm_sha
     shutil.copytree(out, resumed)
     shutil.rmtree(resumed / "checkpoints" / "step-6")
     train(config(resumed, resume=True))
-    assert _records(resumed) == lines
+    assert run_records(resumed) == lines

@@ -3,7 +3,6 @@ vocabulary that is not unigram; trains on tiny shards, resumes exactly, exports 
 
 from __future__ import annotations
 
-import json
 import shutil
 
 import pytest
@@ -11,6 +10,7 @@ import torch
 
 from trainer.config import TrainConfig, VocabInfo
 from trainer.models import get_model_spec, xlmr
+from tests.trainer.conftest import run_records, aligned
 
 VOCAB = VocabInfo(vocab_size=120, special_ids={"pad": 0, "unk": 1, "cls": 2, "sep": 3, "mask": 4})
 
@@ -34,11 +34,6 @@ def test_xlmr_refuses_a_wordpiece_vocabulary(tokenizer_dir):
         xlmr.check_vocabulary(wordpiece)
 
 
-def _records(output):
-    return [{k: v for k, v in json.loads(line).items() if k != "elapsed_s"}
-            for line in (output / "metrics.jsonl").read_text().splitlines()]
-
-
 @pytest.mark.slow
 def test_xlmr_trains_resumes_and_exports(unigram_mlm_shards, tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
@@ -53,7 +48,7 @@ def test_xlmr_trains_resumes_and_exports(unigram_mlm_shards, tmp_path, monkeypat
 
     out = tmp_path / "xlmr"
     result = train(config(out))
-    lines = _records(out)
+    lines = run_records(out)
     last_eval = [r for r in lines if "eval_loss" in r][-1]
     assert {"eval_mlm_loss", "eval_mlm_accuracy", "eval_mlm_unigram_accuracy"} <= set(last_eval)
 
@@ -61,11 +56,10 @@ def test_xlmr_trains_resumes_and_exports(unigram_mlm_shards, tmp_path, monkeypat
     shutil.copytree(out, resumed)
     shutil.rmtree(resumed / "checkpoints" / "step-4")
     train(config(resumed, resume=True))
-    assert _records(resumed) == lines
+    assert run_records(resumed) == lines
 
     model = AutoModelForMaskedLM.from_pretrained(out / "hf")
-    for param in model.parameters():  # fresh, aligned memory (see test_electra.aligned)
-        param.data = param.data.clone()
+    aligned(model)
     model.eval()
     assert type(model).__name__ == "XLMRobertaForMaskedLM"
     tokenizer = AutoTokenizer.from_pretrained(out / "hf")
