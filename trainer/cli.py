@@ -57,6 +57,10 @@ def build_parser() -> argparse.ArgumentParser:
     flag("--num-workers", type=int, help="DataLoader worker processes per rank (0: read in the training process)")
     flag("--shuffle-buffer", type=int, help="examples in the shuffle buffer")
     flag("--device", choices=["auto", "cpu", "cuda"], help="auto: cuda when available, else cpu")
+    flag("--precision", choices=["auto", "fp32", "bf16"],
+         help="auto: bf16 autocast on a CUDA device that supports it, else fp32; bf16 also runs on CPU")
+    flag("--compile", action="store_true",
+         help="torch.compile the model for training (the first steps pay for compiling; evaluation runs uncompiled)")
     flag("--resume", action="store_true", help="continue from the latest complete checkpoint")
     p.add_argument("--storage-options", default=None, metavar="JSON",
                    help="fsspec options as JSON, e.g. '{\"anon\": true}' (default: the standard environment)")
@@ -72,7 +76,8 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         lang_alpha=args.lang_alpha,
         log_every=args.log_every, checkpoint_every=args.checkpoint_every, eval_every=args.eval_every,
         eval_data=args.eval_data, eval_batches=args.eval_batches, num_workers=args.num_workers,
-        shuffle_buffer=args.shuffle_buffer, device=args.device, resume=args.resume,
+        shuffle_buffer=args.shuffle_buffer, device=args.device, precision=args.precision, compile=args.compile,
+        resume=args.resume,
         storage_options=parse_storage_options(args.storage_options),
     )
 

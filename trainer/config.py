@@ -102,6 +102,8 @@ class TrainConfig:
     num_workers: int = 0
     shuffle_buffer: int = 10_000
     device: str = "auto"
+    precision: str = "auto"  # auto: bf16 on a CUDA device that supports it, else fp32 (trainer.hardware)
+    compile: bool = False  # torch.compile the task the loop calls
     resume: bool = False
     storage_options: dict = field(default_factory=dict)
 
@@ -137,6 +139,8 @@ class TrainConfig:
                              f"copy DIR/hf to object storage after the run")
         if self.device not in ("auto", "cpu", "cuda"):
             raise ValueError(f"--device must be auto, cpu or cuda, got {self.device!r}")
+        if self.precision not in ("auto", "fp32", "bf16"):
+            raise ValueError(f"--precision must be auto, fp32 or bf16, got {self.precision!r}")
 
     @property
     def num_warmup_steps(self) -> int:

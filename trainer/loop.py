@@ -27,6 +27,7 @@ from shards.stream import POSITION_KEY, WORKER_KEY, ShardStream, StreamConfig
 from trainer import checkpoint as ckpt
 from trainer.config import TrainConfig, VocabInfo
 from trainer.data import DataSource, collate
+from trainer.hardware import autocast
 from trainer.masking import Masker, batch_seed, make_generator
 from trainer.models.spec import ModelSpec
 from trainer.objectives.base import Task
@@ -74,6 +75,7 @@ class Run:
     stream: ShardStream  # or shards.batches.BatchStream, trainer.sampling.LanguageSampler, trainer.alternate.AlternatingStream
     eval_urls: list[str]
     tokenizer: Any  # the shard set's tokenizer (transformers), exported with the model
+    precision: str = "fp32"  # fp32 or bf16 (autocast around every forward pass): trainer.hardware
 
 
 def make_loader(stream: ShardStream | BatchStream, *, batch_size: int, pad_id: int, num_workers: int, seed: int):
@@ -149,7 +151,8 @@ def train_step(run: Run, batches: Iterator[tuple[int, dict]]) -> dict[str, Any]:
         inputs = prepare_batch(run, batch, epoch=epoch, purpose="train")
         sync = micro == cfg.grad_accum - 1 or run.rt.world_size == 1
         with contextlib.nullcontext() if sync else run.model.no_sync():
-            out = run.model(inputs)
+            with autocast(run.precision, run.rt.device):
+                out = run.model(inputs)
             (out.loss / cfg.grad_accum).backward()
         for name, value in {"loss": out.loss, **out.parts}.items():
             losses[name] = losses.get(name, 0.0) + float(value.detach()) / cfg.grad_accum
@@ -187,7 +190,9 @@ def evaluate(run: Run) -> dict[str, Any]:
         sums[name] = sums[name] + value if name in sums else value.clone()
 
     for _, batch in zip(range(cfg.eval_batches), loader):
-        out = run.task(prepare_batch(run, batch, epoch=0, purpose="eval"), with_counts=True)
+        inputs = prepare_batch(run, batch, epoch=0, purpose="eval")
+        with autocast(run.precision, run.rt.device):
+            out = run.task(inputs, with_counts=True)
         for name, value in {"loss": out.loss, **out.parts}.items():
             add(f"loss/{name}", value)
         for name, value in out.counts.items():

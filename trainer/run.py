@@ -19,6 +19,7 @@ from shards.stream import ShardStream, StreamConfig
 from trainer.config import MODEL_OPTIONS, ModelSize, TrainConfig, VocabInfo
 from trainer.data import DataSource, PrepareInWorker, batch_stream, default_eval_urls, resolve_data
 from trainer.export import export_task, load_tokenizer
+from trainer.hardware import compile_model, enable_tf32, resolve_precision, use_sdpa
 from trainer.initialize import load_exports
 from trainer.loop import Counters, Run, evaluate, iterate_batches, restore_checkpoint, save_checkpoint, train_step
 from trainer.masking import Masker, batch_seed, masking_config
@@ -147,10 +148,16 @@ def build_run(config: TrainConfig, spec: ModelSpec, data: DataSource, vocab: Voc
     ctx = BuildContext(size=spec.sizes[config.size], vocab=vocab, seq_len=int(data.manifest["seq_len"]), config=config,
                        tokenizer=tokenizer, manifest=data.manifest)
     task = spec.build_task(ctx).to(rt.device)
+    precision = resolve_precision(config.precision, rt.device)
+    log.info("precision %s, TF32 matmuls %s, attention %s%s", precision, "on" if enable_tf32(rt.device) else "off",
+             " ".join(f"{name or 'task'}:{impl}" for name, impl in use_sdpa(task).items()),
+             ", torch.compile" if config.compile else "")
     torch.manual_seed(batch_seed(config.seed, 0, rt.rank, 0, 0, "dropout"))  # dropout: per rank
     model = task
     if rt.world_size > 1:
         model = DistributedDataParallel(task, device_ids=[rt.local_rank] if rt.device.type == "cuda" else None)
+    if config.compile:  # checkpoints and exports read `task`, never the compiled wrapper
+        model = compile_model(model)
     recipe = spec.recipe
     lr = ctx.size.lr if config.lr is None else config.lr
     optimizer = build_optimizer(task.trainable_parameters(), recipe=recipe, lr=lr,
@@ -162,7 +169,7 @@ def build_run(config: TrainConfig, spec: ModelSpec, data: DataSource, vocab: Voc
     clip = recipe.max_grad_norm if config.max_grad_norm is None else config.max_grad_norm
     return Run(config=config, spec=spec, data=data, vocab=vocab, rt=rt, task=task, model=model, masker=masker,
                optimizer=optimizer, scheduler=scheduler, max_grad_norm=clip or None, stream=stream,
-               eval_urls=eval_urls, tokenizer=tokenizer)
+               eval_urls=eval_urls, tokenizer=tokenizer, precision=precision)
 
 
 def setup(config: TrainConfig) -> Run:

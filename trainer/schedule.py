@@ -26,24 +26,36 @@ def param_groups(named: Iterable[tuple[str, torch.nn.Parameter]], weight_decay: 
             {"params": no_decay, "weight_decay": 0.0, "layer_adaptation": False}]
 
 
-def _adamw(groups: list[dict], *, lr: float, recipe: Recipe) -> torch.optim.Optimizer:
-    return torch.optim.AdamW(groups, lr=lr, betas=recipe.betas, eps=recipe.eps)
+def on_cuda(groups: list[dict]) -> bool:
+    """Whether every parameter of `groups` lives on a CUDA device (then AdamW runs fused)."""
+    params = [p for group in groups for p in group["params"]]
+    return bool(params) and all(p.is_cuda for p in params)
 
 
-def _lamb(groups: list[dict], *, lr: float, recipe: Recipe) -> torch.optim.Optimizer:
+def _adamw(groups: list[dict], *, lr: float, recipe: Recipe, fused: bool | None = None) -> torch.optim.Optimizer:
+    """AdamW; fused (one kernel for every parameter's update) when asked, or by default when every
+    parameter is on CUDA; otherwise torch's default (foreach on CUDA, a loop over tensors on CPU)."""
+    fused = on_cuda(groups) if fused is None else fused
+    return torch.optim.AdamW(groups, lr=lr, betas=recipe.betas, eps=recipe.eps, fused=fused or None)
+
+
+def _lamb(groups: list[dict], *, lr: float, recipe: Recipe, fused: bool | None = None) -> torch.optim.Optimizer:
+    """LAMB (trainer.lamb), one parameter at a time: it has no fused kernel. ALBERT, the model that
+    uses it, shares its layers, so a step updates 32 tensors whatever its size (BERT-base: 206)."""
     from trainer.lamb import Lamb
 
     return Lamb(groups, lr=lr, betas=recipe.betas, eps=recipe.eps)
 
 
-# optimizer name (Recipe.optimizer) -> builder(param groups, lr=, recipe=)
+# optimizer name (Recipe.optimizer) -> builder(param groups, lr=, recipe=, fused=)
 OPTIMIZERS: dict[str, Callable[..., torch.optim.Optimizer]] = {"adamw": _adamw, "lamb": _lamb}
 
 
 def build_optimizer(named: Iterable[tuple[str, torch.nn.Parameter]], *, recipe: Recipe, lr: float,
-                    weight_decay: float) -> torch.optim.Optimizer:
-    """The recipe's optimizer over `named` parameters (a task's `trainable_parameters()`)."""
-    return OPTIMIZERS[recipe.optimizer](param_groups(named, weight_decay), lr=lr, recipe=recipe)
+                    weight_decay: float, fused: bool | None = None) -> torch.optim.Optimizer:
+    """The recipe's optimizer over `named` parameters (a task's `trainable_parameters()`); `fused`
+    None: fused AdamW when every parameter is on CUDA."""
+    return OPTIMIZERS[recipe.optimizer](param_groups(named, weight_decay), lr=lr, recipe=recipe, fused=fused)
 
 
 def build_scheduler(optimizer: torch.optim.Optimizer, *, warmup_steps: int, max_steps: int):
@@ -51,4 +63,4 @@ def build_scheduler(optimizer: torch.optim.Optimizer, *, warmup_steps: int, max_
     return get_linear_schedule_with_warmup(optimizer, num_warmup_steps=warmup_steps, num_training_steps=max_steps)
 
 
-__all__ = ["OPTIMIZERS", "build_optimizer", "build_scheduler", "param_groups"]
+__all__ = ["OPTIMIZERS", "build_optimizer", "build_scheduler", "on_cuda", "param_groups"]
