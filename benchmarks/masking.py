@@ -1,5 +1,6 @@
-"""Masking cost per batch: every trainer.masking preset beside the previous implementation (two full
-argsorts and the replacement vocabulary rebuilt per batch) and transformers' DataCollatorForLanguageModeling.
+"""Masking cost per batch: every trainer.masking preset beside two earlier implementations with a fixed
+count per sequence (two full argsorts and the replacement vocabulary rebuilt per batch; one top-k)
+and transformers' DataCollatorForLanguageModeling.
 
     PYTHONPATH=. .venv/bin/python benchmarks/masking.py [--batch 32] [--seq-len 128] [--repeat 200]
 
@@ -44,6 +45,28 @@ def previous_mask_tokens(input_ids, attention_mask, vocab_size, generator, mask_
     labels = torch.full_like(input_ids, IGNORE_INDEX)
     labels[selected] = input_ids[selected]
     return masked, labels
+
+
+def topk_mask_tokens(input_ids, attention_mask, replacement, generator, mask_prob=0.15):
+    """The token masking of commit 0e17588 (kept here for comparison only): floor(p n + u) per
+    sequence, the lowest random scores found with one top-k, torch's generator."""
+    specials = torch.zeros(max(replacement.max().item() + 1, 5), dtype=torch.bool)
+    specials[list(SPECIALS.values())] = True
+    maskable = attention_mask.bool() & ~specials.index_select(0, input_ids.reshape(-1)).view_as(input_ids)
+    rows, width = maskable.shape
+    n = maskable.sum(dim=1)
+    u = torch.rand(rows, generator=generator, dtype=torch.float64)
+    k = torch.floor(mask_prob * n.double() + u).long().clamp(max=n)
+    scores = torch.rand(rows, width, generator=generator, dtype=torch.float64).masked_fill_(~maskable, 2.0)
+    lowest = scores.topk(int(k.max()), dim=1, largest=False).values
+    selected = (scores <= lowest.gather(1, (k - 1).clamp(min=0)[:, None])) & maskable & (k > 0)[:, None]
+    where = selected.reshape(-1).nonzero().squeeze(1)
+    originals = input_ids.reshape(-1).index_select(0, where)
+    action = torch.rand(where.shape, generator=generator)
+    draws = replacement.index_select(0, torch.randint(replacement.numel(), where.shape, generator=generator))
+    replaced = torch.where(action < 0.8, SPECIALS["mask"], torch.where(action < 0.9, draws, originals))
+    masked = input_ids.reshape(-1).clone().index_copy_(0, where, replaced).view_as(input_ids)
+    return masked, input_ids.masked_fill(~selected, IGNORE_INDEX)
 
 
 def make_batch(rows, width, vocab_size, seed=0):
@@ -95,8 +118,12 @@ def main(argv=None):
     ids, attention, word_start = make_batch(args.batch, args.seq_len, args.vocab_size)
     vocab = VocabInfo(vocab_size=args.vocab_size, special_ids=SPECIALS)
     rows = []
-    rows.append(("previous (2 argsorts, vocabulary per batch)",
+    rows.append(("exact count, 2 argsorts, vocabulary per batch (before 0e17588)",
                  per_second(lambda i: previous_mask_tokens(ids, attention, args.vocab_size, make_generator(i)),
+                            args.batch, args.repeat)))
+    replacement = torch.from_numpy(Masker(vocab, PRESETS["token"]).replacement)
+    rows.append(("exact count, one top-k (`token` at 0e17588)",
+                 per_second(lambda i: topk_mask_tokens(ids, attention, replacement, make_generator(i)),
                             args.batch, args.repeat)))
     for name, config in PRESETS.items():
         masker = Masker(vocab, config)

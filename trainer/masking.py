@@ -1,49 +1,54 @@
-"""Dynamic masking at load time (DESIGN.md "Masking happens at load time"): pure, vectorised torch.
+"""Dynamic masking at load time (DESIGN.md "Masking happens at load time"): vectorised numpy, no sort.
 
-Every batch is masked with its own `torch.Generator`, seeded by `batch_seed(seed, epoch,
-rank, worker, position)` where (worker, position) are the stream coordinates of the batch's
-first example (`_worker`, `_position` from `shards.stream.ShardStream`). A DataLoader batch is
-built by one worker from consecutive positions of that worker's sub-stream, so the key names
-the batch uniquely within an epoch and rank; and because the stream resumes at the exact next
-example, a resumed run sees the same batches with the same keys, hence exactly the masks of the
-uninterrupted run. The masks do not depend on the trainer's step counter or on global RNG state.
+Every batch is masked with its own generator: the batch's `torch.Generator`, seeded by
+`batch_seed(seed, epoch, rank, worker, position)` where (worker, position) are the stream
+coordinates of the batch's first example, gives two 63-bit draws that set the state of a numpy
+PCG64 generator (several times faster per value than torch's CPU generator), and every draw of
+the masking comes from that: one random byte per unit decides whether it is selected. A DataLoader batch is built by one worker from consecutive positions
+of that worker's sub-stream, so the key names the batch uniquely within an epoch and rank; and
+because the stream resumes at the exact next example, a resumed run sees the same batches with
+the same keys, hence exactly the masks of the uninterrupted run. The masks do not depend on the
+trainer's step counter or on global RNG state.
 
-How many: a sequence with n maskable tokens (not padding, not a special id of the manifest)
-gets a budget of floor(p * n + u) predictions, u ~ U[0, 1) (fairseq's RoBERTa rule: the expected
-count is exactly p * n, short sequences are not under-masked), capped by `max_predictions`.
+Which: the maskable tokens (not padding, not a special id of the manifest) are grouped into
+units and each unit is selected independently with probability p (`mask_prob`), all its tokens
+together, so every maskable token is selected with probability exactly p, whatever the unit
+(the rule of transformers' DataCollatorForLanguageModeling for tokens; the count per sequence
+is binomial rather than fixed):
 
-Which: the maskable tokens are grouped into words and the words into units; units are taken in
-a random order, word by word, while the selected tokens stay within the budget (a prefix of
-whole words in the random unit order, found with one sort per batch):
-
-- `token` unit: every token is its own word and unit (BERT, RoBERTa; uniform without replacement);
+- `token` unit: every token is its own unit (BERT, RoBERTa);
 - `word` unit: a word starts where the shard's `word_start` flag is set (whole-word masking,
-  google-research/bert `--do_whole_word_mask`), for every tokenizer family;
+  google-research/bert `--do_whole_word_mask`), for every tokenizer family, or right after an
+  unmaskable token;
 - `ngram` unit: runs of n words, n <= 3 drawn with p(n) ∝ 1/n (ALBERT, Lan et al. 2020 section
-  4.1; google-research/albert `create_pretraining_data.py`). The words are cut into consecutive
-  n-grams, each n drawn independently, so n-grams never overlap; ALBERT draws n-grams at random
-  starts and skips overlapping ones, and shortens an n-gram that would exceed the budget, as the
-  word-by-word prefix does here.
+  4.1; google-research/albert `create_pretraining_data.py`). Each sequence's words are cut into
+  consecutive n-grams, each n drawn independently (the last one cut at the end), so n-grams
+  never overlap; ALBERT draws n-grams at random starts and skips overlapping ones.
+
+With `max_predictions`, a sequence that drew more selected tokens keeps whole units in a random
+order (the order of their uniform draws) while they fit, skipping a unit that does not
+(google-research/bert's greedy rule); for tokens that is a uniformly random subset of that size.
 
 What the selected become: [MASK] with probability `replace_mask`, a random non-special token
-with `replace_random`, else unchanged (BERT 0.8 / 0.1 / 0.1; ELECTRA 0.85 / 0 / 0.15). The
-`causal` preset masks nothing and labels every token with the next one.
+with `replace_random`, else unchanged, drawn per token (BERT 0.8 / 0.1 / 0.1; ELECTRA
+0.85 / 0 / 0.15). The `causal` preset masks nothing and labels every token with the next one.
 """
 
 from __future__ import annotations
 
 import hashlib
 import struct
+import threading
 from dataclasses import dataclass, replace
 from typing import Iterable
 
+import numpy as np
 import torch
 
 from trainer.config import VocabInfo
 
 IGNORE_INDEX = -100  # torch.nn.CrossEntropyLoss's default ignore_index, the transformers convention
 UNITS = ("token", "word", "ngram", "causal")
-_LAST = torch.iinfo(torch.int64).max  # sort key of positions that cannot be selected
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -55,7 +60,7 @@ class MaskingConfig:
     replace_mask: float = 0.8
     replace_random: float = 0.1
     max_ngram: int = 3
-    max_predictions: int | None = None  # at most this many selected tokens per sequence
+    max_predictions: int | None = None  # at most this many selected tokens per sequence (whole units)
 
     def __post_init__(self) -> None:
         if self.unit not in UNITS:
@@ -110,105 +115,136 @@ def make_generator(seed: int) -> torch.Generator:
     return gen
 
 
-def special_table(vocab_size: int, special_ids: Iterable[int]) -> torch.Tensor:
+_PCG64 = threading.local()  # one PCG64 per thread, its whole state set from each batch's seed
+_INCREMENT = np.random.PCG64(0).state["state"]["inc"]  # PCG64's stream constant (odd), fixed
+
+
+def masking_rng(generator: torch.Generator) -> np.random.Generator:
+    """The numpy generator of a batch: PCG64 whose 128-bit state is two 63-bit draws of the batch's
+    torch generator (seeding through numpy's SeedSequence costs 5-10x as much per batch)."""
+    high, low = torch.randint(0, 2**63 - 1, (2,), generator=generator).tolist()
+    bits = getattr(_PCG64, "bits", None)
+    if bits is None:
+        bits = _PCG64.bits = np.random.PCG64(0)
+    bits.state = {"bit_generator": "PCG64", "state": {"state": high << 64 | low, "inc": _INCREMENT},
+                  "has_uint32": 0, "uinteger": 0}
+    return np.random.Generator(bits)
+
+
+def bernoulli(rng: np.random.Generator, size: int, p: float) -> np.ndarray:
+    """`size` independent draws, True with probability p: one random byte each (compared with
+    256 p), one more uniform draw for the bytes equal to floor(256 p) (1 in 256)."""
+    threshold = int(p * 256)
+    raw = rng.bit_generator.random_raw(-(-size // 8)).view(np.uint8)[:size]
+    out = raw < threshold
+    rest = p * 256 - threshold
+    if rest > 0:
+        tied = np.flatnonzero(raw == threshold)
+        out[tied] = rng.random(tied.size) < rest
+    return out
+
+
+def special_table(vocab_size: int, special_ids: Iterable[int]) -> np.ndarray:
     """A bool per id: True for the special ids (ids outside the vocabulary are ignored)."""
-    table = torch.zeros(vocab_size, dtype=torch.bool)
-    ids = torch.tensor([i for i in set(special_ids) if 0 <= i < vocab_size], dtype=torch.long)
-    table[ids] = True
+    table = np.zeros(vocab_size, dtype=np.bool_)
+    table[[i for i in set(special_ids) if 0 <= i < vocab_size]] = True
     return table
 
 
-def replacement_vocab(vocab_size: int, special_ids: Iterable[int]) -> torch.Tensor:
+def replacement_vocab(vocab_size: int, special_ids: Iterable[int]) -> np.ndarray:
     """The ids a random replacement may draw: the whole vocabulary except special ids."""
-    ids = torch.nonzero(~special_table(vocab_size, special_ids)).flatten()
-    if ids.numel() == 0:
+    ids = np.flatnonzero(~special_table(vocab_size, special_ids))
+    if ids.size == 0:
         raise ValueError(f"vocabulary of {vocab_size} ids holds only special tokens; nothing to draw from")
     return ids
 
 
-def budgets(maskable: torch.Tensor, config: MaskingConfig, generator: torch.Generator) -> torch.Tensor:
-    """floor(p * n + u) per row (n maskable tokens), at most n and at most max_predictions."""
-    n = maskable.sum(dim=1)
-    u = torch.rand(n.shape[0], generator=generator, dtype=torch.float64)
-    k = torch.floor(config.mask_prob * n.double() + u).long().clamp(max=n)
-    return k if config.max_predictions is None else k.clamp(max=config.max_predictions)
+def word_begins(maskable: np.ndarray, word_start: np.ndarray) -> np.ndarray:
+    """True at the first token of each word: a maskable token flagged `word_start`, or right after
+    an unmaskable one (a continuation after padding or a special token starts a word)."""
+    after_unmaskable = np.ones_like(maskable)
+    after_unmaskable[:, 1:] = ~maskable[:, :-1]
+    return maskable & (word_start | after_unmaskable)
 
 
-def word_ids(maskable: torch.Tensor, word_start: torch.Tensor | None) -> torch.Tensor:
-    """Per position, the index of its word in the row (every maskable token its own word when
-    `word_start` is None); a continuation right after an unmaskable token starts a word."""
-    if word_start is None:
-        begins = maskable
-    else:
-        after_unmaskable = torch.ones_like(maskable)
-        after_unmaskable[:, 1:] = ~maskable[:, :-1]
-        begins = maskable & (word_start.bool() | after_unmaskable)
-    return begins.long().cumsum(dim=1) - 1  # -1 before the first word; unused there (not maskable)
+def ngram_units(rows: int, num_words: int, config: MaskingConfig, rng: np.random.Generator) -> np.ndarray:
+    """(rows, num_words): the n-gram of each word slot, numbered across the batch (row r's n-grams
+    come after row r - 1's). Each row's words are cut into consecutive n-grams of n words, n drawn
+    per n-gram with p(n) ∝ 1/n (n <= max_ngram); the last one is cut at num_words."""
+    weights = 1.0 / np.arange(1, config.max_ngram + 1)
+    draws = rng.random((rows, num_words))
+    lengths = np.ones((rows, num_words), dtype=np.int32)
+    for bound in (weights / weights.sum()).cumsum()[:-1]:
+        lengths += draws >= bound
+    first = np.cumsum(lengths, axis=1, dtype=np.int32) - lengths  # first word of each n-gram in its row
+    first += (np.arange(rows, dtype=np.int32) * num_words)[:, None]
+    starts = np.zeros(rows * num_words, dtype=np.int32)
+    starts[first[first < (np.arange(1, rows + 1) * num_words)[:, None]]] = 1
+    return (np.cumsum(starts) - 1).reshape(rows, num_words)
 
 
-def ngram_starts(num_words: int, rows: int, config: MaskingConfig, generator: torch.Generator) -> torch.Tensor:
-    """(rows, num_words) True where an n-gram starts: the words cut into consecutive n-grams of
-    n words, n drawn per word with p(n) ∝ 1/n (n <= max_ngram), by pointer doubling (no loop over words)."""
-    weights = 1.0 / torch.arange(1, config.max_ngram + 1, dtype=torch.float64)
-    cumulative = (weights / weights.sum()).cumsum(0)
-    draws = torch.rand(rows, num_words, generator=generator, dtype=torch.float64)
-    lengths = torch.searchsorted(cumulative, draws, right=True).clamp(max=config.max_ngram - 1) + 1
-    jump = torch.cat([torch.arange(num_words) + lengths, torch.full((rows, 1), num_words)], dim=1)
-    jump = jump.clamp(max=num_words)  # position num_words: past the end, jumps to itself
-    reached = torch.zeros(rows, 1, dtype=torch.long)  # next^k(0) for k < 2^level
-    while reached.shape[1] < num_words:
-        reached = torch.cat([reached, jump.gather(1, reached)], dim=1)
-        jump = jump.gather(1, jump)
-    starts = torch.zeros(rows, num_words + 1, dtype=torch.bool)
-    starts.scatter_(1, reached, True)
-    return starts[:, :num_words]
-
-
-def select(maskable: torch.Tensor, word_start: torch.Tensor | None, config: MaskingConfig,
-           generator: torch.Generator) -> torch.Tensor:
-    """The selected positions (module doc): whole words of randomly ordered units, within the budget."""
+def unit_index(maskable: np.ndarray, word_start: np.ndarray | None, config: MaskingConfig,
+               rng: np.random.Generator) -> tuple[np.ndarray | None, int]:
+    """(unit of each position, number of units in the batch); (None, positions) for the `token`
+    unit, where each position is its own unit. Units are numbered across the batch."""
     rows, width = maskable.shape
-    k = budgets(maskable, config, generator)
-    if config.unit == "token":  # every token a word: the k maskable positions of lowest random score
-        scores = torch.rand(rows, width, generator=generator, dtype=torch.float64).masked_fill_(~maskable, 2.0)
-        most = int(k.max()) if rows else 0
-        if most == 0:
-            return torch.zeros_like(maskable)
-        lowest = scores.topk(most, dim=1, largest=False).values  # sorted; much cheaper than a full sort
-        threshold = lowest.gather(1, (k - 1).clamp(min=0)[:, None])
-        return (scores <= threshold) & maskable & (k > 0)[:, None]
-    words = word_ids(maskable, word_start).masked_fill(~maskable, width)
-    units = words
-    if config.unit == "ngram":
-        span = ngram_starts(width, rows, config, generator).long().cumsum(dim=1) - 1
-        units = span.gather(1, words.clamp(max=width - 1))
-    scores = torch.randint(0, 2**40, (rows, width), generator=generator)  # one per unit index
-    keys = scores.gather(1, units.clamp(max=width - 1)) * width + torch.arange(width)  # a unit's words in order
-    order = keys.masked_fill(~maskable, _LAST).argsort(dim=1)
-    sizes = torch.zeros(rows, width + 1, dtype=torch.long).scatter_add_(1, words, maskable.long())
-    ranked_words = words.gather(1, order)
-    return torch.zeros_like(maskable).scatter_(1, order, fill_words(ranked_words, sizes.gather(1, ranked_words), k))
+    if config.unit == "token":
+        return None, maskable.size
+    begins = word_begins(maskable, word_start)
+    words = np.cumsum(begins.ravel(), dtype=np.int64).reshape(rows, width)  # words so far, across rows
+    if config.unit == "word":
+        return np.maximum(words - 1, 0), int(words[-1, -1]) if words.size else 0
+    before = np.zeros(rows, dtype=np.int64)  # words of the rows above
+    before[1:] = words[:-1, -1]
+    in_row = np.maximum(words - before[:, None] - 1, 0)
+    slots = int(in_row.max(initial=0)) + 1
+    of_slot = ngram_units(rows, slots, config, rng).ravel()
+    return of_slot[in_row + (np.arange(rows) * slots)[:, None]], int(of_slot[-1]) + 1
 
 
-def fill_words(ranked_words: torch.Tensor, sizes: torch.Tensor, budget: torch.Tensor) -> torch.Tensor:
-    """Greedy fill in ranked order, as google-research/bert's whole-word masking: a word is taken
-    when it fits in what is left of the budget, else skipped. Each pass takes the longest prefix
-    of whole words that fits among the words that still could; a skipped word can never fit
-    later, so a few passes (one per skip) give the greedy result."""
-    rows, width = ranked_words.shape
-    real = ranked_words < width  # maskable positions come first in the ranking
-    chosen = torch.zeros_like(real)
-    left = budget.clone()
-    word_end = real.clone()
-    word_end[:, :-1] &= ranked_words[:, :-1] != ranked_words[:, 1:]  # a word's tokens are adjacent
-    while True:
-        open_ = real & ~chosen & (sizes <= left[:, None])
-        taken = open_.long().cumsum(dim=1)
-        fits = (taken * (open_ & word_end & (taken <= left[:, None]))).amax(dim=1)
-        if not bool((fits > 0).any()):
-            return chosen
+def select(maskable: np.ndarray, word_start: np.ndarray | None, config: MaskingConfig,
+           rng: np.random.Generator) -> np.ndarray:
+    """The selected positions (module doc): each unit with probability mask_prob, whole units
+    within max_predictions per row."""
+    units, count = unit_index(maskable, word_start, config, rng)
+    drawn = bernoulli(rng, count, config.mask_prob)
+    selected = maskable & (drawn.reshape(maskable.shape) if units is None else drawn[units])
+    cap = config.max_predictions
+    if cap is not None and selected.size:
+        over = np.flatnonzero(np.count_nonzero(selected, axis=1) > cap)
+        if over.size:  # a random order of the units: a uniform draw each
+            order = rng.random(count)
+            order = order.reshape(maskable.shape) if units is None else order[units]
+            selected[over] = cap_units(selected[over], order[over], None if units is None else units[over], cap)
+    return selected
+
+
+def cap_units(selected: np.ndarray, score: np.ndarray, units: np.ndarray | None, cap: int) -> np.ndarray:
+    """Rows of selected positions cut to at most `cap` each: whole units in increasing score
+    order, a unit taken when it fits in what is left (google-research/bert's greedy fill)."""
+    rows, width = selected.shape
+    if units is None:  # tokens: the cap lowest scores
+        units = np.arange(rows * width).reshape(rows, width)
+    order = np.argsort(np.where(selected, score, np.inf), axis=1, kind="stable")  # a unit's tokens adjacent
+    ranked = np.take_along_axis(np.where(selected, units, -1), order, axis=1)
+    real = ranked >= 0
+    size = np.zeros(ranked.shape, dtype=np.int64)  # tokens of the unit (units are numbered across rows)
+    size[real] = np.bincount(ranked[real])[ranked[real]]
+    end = real.copy()
+    end[:, :-1] &= ranked[:, :-1] != ranked[:, 1:]  # last token of a unit in the ranking
+    chosen = np.zeros_like(real)
+    left = np.full(rows, cap, dtype=np.int64)
+    while True:  # each pass: the longest prefix of whole open units that fits; a skipped one never fits later
+        open_ = real & ~chosen & (size <= left[:, None])
+        taken = np.cumsum(open_, axis=1)
+        fits = (taken * (open_ & end & (taken <= left[:, None]))).max(axis=1)
+        if not (fits > 0).any():
+            break
         chosen |= open_ & (taken <= fits[:, None])
         left -= fits
+    out = np.zeros_like(selected)
+    np.put_along_axis(out, order, chosen, axis=1)
+    return out
 
 
 def next_token_labels(input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
@@ -221,7 +257,7 @@ def next_token_labels(input_ids: torch.Tensor, attention_mask: torch.Tensor) -> 
 
 class Masker:
     """Masks batches for one vocabulary and config; the special-id table and the replacement
-    vocabulary are built once, not per batch. Runs on CPU (its generators are CPU generators)."""
+    vocabulary are built once, not per batch. Runs on CPU tensors (numpy underneath)."""
 
     def __init__(self, vocab: VocabInfo, config: MaskingConfig):
         self.vocab, self.config = vocab, config
@@ -229,10 +265,9 @@ class Masker:
         self.specials = special_table(max(vocab.vocab_size, max(ids, default=0) + 1), ids)
         self.replacement = replacement_vocab(vocab.vocab_size, ids)
 
-    def maskable(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    def maskable(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
         """True where a token may be selected: real (not padding) and not a special id."""
-        special = self.specials.index_select(0, input_ids.reshape(-1).clamp(0, self.specials.numel() - 1))
-        return attention_mask.bool() & ~special.view_as(input_ids)
+        return (attention_mask != 0) & ~np.take(self.specials, input_ids, mode="clip")
 
     def __call__(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, generator: torch.Generator,
                  word_start: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -245,16 +280,22 @@ class Masker:
         if cfg.needs_word_starts and word_start is None:
             raise ValueError(f"{cfg.unit} masking needs the shards' word_start column; rebuild the shards with "
                              f"shardlm build, or use --masking token")
-        selected = select(self.maskable(input_ids, attention_mask), word_start, cfg, generator)
-        where = selected.reshape(-1).nonzero().squeeze(1)  # draws for the selected positions only
-        originals = input_ids.reshape(-1).index_select(0, where)
-        action = torch.rand(where.shape, generator=generator)
-        draws = self.replacement.index_select(0, torch.randint(self.replacement.numel(), where.shape,
-                                                               generator=generator)).to(input_ids.dtype)
-        to_random = (action >= cfg.replace_mask) & (action < cfg.replace_mask + cfg.replace_random)
-        replaced = torch.where(action < cfg.replace_mask, self.vocab.mask_id, torch.where(to_random, draws, originals))
-        masked = input_ids.reshape(-1).clone().index_copy_(0, where, replaced).view_as(input_ids)
-        return masked, input_ids.masked_fill(~selected, IGNORE_INDEX)
+        rng = masking_rng(generator)
+        ids = input_ids.numpy()
+        starts = None if word_start is None or not cfg.needs_word_starts else word_start.numpy().astype(np.bool_, copy=False)
+        selected = select(self.maskable(ids, attention_mask.numpy()), starts, cfg, rng)
+        where = np.flatnonzero(selected)
+        originals = ids.ravel()[where]
+        action = rng.random(where.size)  # per selected token: [MASK], random or unchanged
+        masked = ids.copy()
+        flat = masked.reshape(-1)
+        flat[where[action < cfg.replace_mask]] = self.vocab.mask_id
+        if cfg.replace_random > 0:
+            to_random = where[(action >= cfg.replace_mask) & (action < cfg.replace_mask + cfg.replace_random)]
+            flat[to_random] = self.replacement[rng.integers(0, self.replacement.size, to_random.size)]
+        labels = np.full(ids.shape, IGNORE_INDEX, dtype=ids.dtype)
+        labels.reshape(-1)[where] = originals
+        return torch.from_numpy(masked), torch.from_numpy(labels)
 
 
 def masked_lm_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -266,6 +307,6 @@ def masked_lm_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
                                              ignore_index=IGNORE_INDEX)
 
 
-__all__ = ["IGNORE_INDEX", "PRESETS", "UNITS", "Masker", "MaskingConfig", "batch_seed", "budgets", "make_generator",
-           "masked_lm_loss", "masking_config", "next_token_labels", "ngram_starts", "replacement_vocab", "select",
-           "special_table", "word_ids"]
+__all__ = ["IGNORE_INDEX", "PRESETS", "UNITS", "Masker", "MaskingConfig", "batch_seed", "bernoulli", "cap_units",
+           "make_generator", "masked_lm_loss", "masking_config", "masking_rng", "next_token_labels", "ngram_units",
+           "replacement_vocab", "select", "special_table", "unit_index", "word_begins"]
