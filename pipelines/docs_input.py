@@ -9,6 +9,7 @@ from typing import Iterator
 
 import pyarrow.parquet as pq
 
+from pipelines import progress
 from pipelines.documents_io import READ_BATCH_ROWS
 from pipelines.documents_io import iter_document_files as document_files
 from shards.storage import open_url
@@ -18,11 +19,13 @@ log = logging.getLogger(__name__)
 
 def iter_documents(file_url: str, storage_options: dict | None = None,
                    columns: tuple[str, ...] = ("id", "text")) -> Iterator[tuple]:
-    """Yield one tuple of `columns` per row of a Parquet file, reading batch by batch."""
+    """Yield one tuple of `columns` per row of a Parquet file, reading batch by batch (counted as
+    `documents` for the progress line)."""
     with open_url(file_url, "rb", storage_options) as f:
         parquet = pq.ParquetFile(f)
-        for batch in parquet.iter_batches(batch_size=READ_BATCH_ROWS, columns=list(columns)):
-            yield from zip(*(batch.column(c).to_pylist() for c in columns))
+        batches = parquet.iter_batches(batch_size=READ_BATCH_ROWS, columns=list(columns))
+        yield from progress.counted((row for batch in batches
+                                     for row in zip(*(batch.column(c).to_pylist() for c in columns))), "documents")
 
 
 def iter_texts(files: list[str], storage_options: dict | None = None,

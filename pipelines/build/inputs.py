@@ -16,6 +16,7 @@ from typing import Any, Iterator
 import apache_beam as beam
 from apache_beam.pvalue import TaggedOutput
 
+from pipelines import progress
 from pipelines.build.parallel import PairFields, ParallelFile, iter_pairs, tokenize_pairs
 from pipelines.build.tokenize_docs import tokenize_documents
 from pipelines.docs_input import iter_documents
@@ -61,7 +62,7 @@ class TokenizeFn(beam.DoFn):
 def read_pairs(file: ParallelFile, fields: PairFields, storage_options: dict) -> Iterator[Any]:
     """A parallel file's pairs; its line counts (read, rejected by reason) to the 'counts' output."""
     counter: Counter = Counter()
-    yield from iter_pairs(file, fields, counter, storage_options)
+    yield from progress.counted(iter_pairs(file, fields, counter, storage_options), "pairs")
     for key, n in counter.items():
         beam.metrics.Metrics.counter("build", key.replace("/", "_")).inc(n)
     yield TaggedOutput("counts", dict(counter))

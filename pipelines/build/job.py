@@ -26,6 +26,7 @@ import apache_beam as beam
 import numpy as np
 from apache_beam.pvalue import AsDict, AsList, AsSingleton
 
+from pipelines import progress
 from pipelines.build.inputs import UNITS, ReadAndTokenize
 from pipelines.build.objectives import BUILDERS, BuildOptions, ShardContext, examples_table, get_builder
 from pipelines.build.objectives.common import PACKINGS
@@ -34,13 +35,13 @@ from pipelines.build.objectives.tlm import OVERFLOWS
 from pipelines.build.parallel import PairFields, parallel_files, parse_langs
 from pipelines.build.tokenize_docs import TokenizedDoc
 from pipelines.docs_input import document_files
-from pipelines.options import add_storage_flag, parse_job_args
+from pipelines.options import add_storage_flag, is_direct_runner, parse_job_args
 from pipelines.tokenizer.load import tokenizer_for_build
 from schemas import OBJECTIVES, examples_schema, read_manifest, token_dtype, uncommit, with_languages, write_manifest
 from schemas.examples import MAX_LANGUAGES
 from schemas.flags import config_flag
 from schemas.version import tool_version
-from shards.storage import check_url
+from shards.storage import check_url, retrying
 from shards.writer import ShardInfo, rechunk, shard_set_manifest, write_shard
 
 log = logging.getLogger(__name__)
@@ -257,6 +258,8 @@ def write_group(group: tuple[tuple[str, int], Iterable[TokenizedDoc | None]], co
     counter.update(example_counts(examples, split, languages))
     batches = rechunk(examples_table(examples, schema), config.chunk_size) if examples else []
     info = write_shard(config.output, split, index, batches, config.storage_options)
+    progress.count("shards")
+    progress.count("examples", len(examples))
     return info, dict(counter)
 
 
@@ -339,7 +342,20 @@ def build_parser() -> argparse.ArgumentParser:
     config_flag(parser, "--pair-overflow", BuildConfig, choices=OVERFLOWS,
                 help="tlm: a pair longer than --seq-len is dropped (XLM) or truncated in proportion")
     add_storage_flag(parser)
+    progress.add_progress_flag(parser)
     return parser
+
+
+def progress_plan(config: BuildConfig, files: list) -> progress.Plan:
+    """Documents read of the input manifest's rows (tlm: parallel files read), examples and shards written."""
+    if config.reads == "documents":
+        unit, total = "documents", retrying(lambda: read_manifest(config.input, config.storage_options)["rows"],
+                                            f"reading the manifest of {config.input}")
+    else:
+        unit, total = "files", len(files)
+    return progress.Plan(job="build", unit=unit, total=total, num_files=len(files),
+                         shown=(("pairs", "pairs"), ("examples", "examples"), ("shards", "shards written")),
+                         after="build and write shards")
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -363,7 +379,8 @@ def main(argv: list[str] | None = None) -> dict:
     tokenizer_info = tokenizer_for_build(config.tokenizer, config.output, config.storage_options)
     if uncommit(config.output, config.storage_options):
         log.info("removed the old manifest of %s; it is committed again when this job ends", config.output)
-    with beam.Pipeline(options=options) as p:
+    watched = args.progress and is_direct_runner(options)
+    with progress.Watch(progress_plan(config, files) if watched else None), beam.Pipeline(options=options) as p:
         build_pipeline(p, config, files, tokenizer_info)
     manifest = read_manifest(config.output, config.storage_options)
     counts = manifest["counts"]

@@ -21,6 +21,7 @@ import apache_beam as beam
 from apache_beam.metrics.metric import MetricsFilter
 
 from pipelines import documents_io as dio
+from pipelines import progress
 from pipelines.clean.dedup import METRICS_NAMESPACE, ExactDedup, UrlDedup, count_metric
 from pipelines.clean.extract import DEFAULT_EXTRACTOR, EXTRACTORS, check_extractor
 from pipelines.clean.filters import PRESETS, FilterConfig, LangConfig, clean_record, configure, manifest_config
@@ -62,6 +63,7 @@ class CleanJob:
     spread_records: bool = True
     dropped_fraction: float = 0.0  # --write-dropped: the share of dropped documents written to .dropped/
     config: dict  # what the manifest records under created_by.config
+    input_bytes: int = 0  # of every input file, as listed: the progress line's total
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -96,6 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "them, or this fraction, sampled by id (default off; docs/commands.md)")
     add_dedup_flags(parser)
     add_storage_flag(parser)
+    progress.add_progress_flag(parser)
     return parser
 
 
@@ -156,16 +159,17 @@ def plan(args: argparse.Namespace) -> CleanJob:
     return CleanJob(files=tuple(f.url for f in found), names=tuple(f.name for f in found), output=args.output.rstrip("/"), reader=reader,
                     filters=filters, langs=langs, extractor=extractor, url_dedup=args.url_dedup, near_dedup=near, line_dedup=lines,
                     num_parts=num_parts, storage_options=args.storage_options, dropped_fraction=args.write_dropped,
-                    config=config)
+                    config=config, input_bytes=sum(f.size for f in found))
 
 
 # --- thin per-element steps (module level, so they pickle by reference) -------------------------
 
 def clean_item(item, filters: FilterConfig, langs: LangConfig, extractor: str, dropped_fraction: float = 0.0):
-    if not isinstance(item, RawRecord):
-        return item
-    return clean_record(item, filters, count_metric, langs=langs, extractor=extractor,
-                        dropped_fraction=dropped_fraction)
+    if isinstance(item, RawRecord):
+        item = clean_record(item, filters, count_metric, langs=langs, extractor=extractor,
+                            dropped_fraction=dropped_fraction)
+    progress.count("rejected" if isinstance(item, Reject) else "filtered" if isinstance(item, Drop) else "passed")
+    return item
 
 
 def language_of(row: dict) -> str:
@@ -190,7 +194,9 @@ def key_by_part(row: dict, num_parts: int) -> tuple[int, dict]:
 
 def write_part(keyed: tuple[int, list], folder: str, storage_options: dict) -> dict:
     index, rows = keyed
-    return dio.write_part(folder, index, (r for r in rows if r is not None), storage_options)
+    entry = dio.write_part(folder, index, (r for r in rows if r is not None), storage_options)
+    progress.count("parts")
+    return entry
 
 
 def key_reject(reject: dict, num_parts: int) -> tuple[int, dict]:
@@ -326,12 +332,21 @@ def main(argv: list[str] | None = None) -> dict:
     log.info("cleaning %d input files into %d parts at %s", len(job.files), job.num_parts, job.output)
     p = beam.Pipeline(options=options)
     build_pipeline(p, job)
-    result = p.run()
-    result.wait_until_finish()
+    with progress.Watch(progress_plan(job) if args.progress and is_direct_runner(options) else None):
+        result = p.run()
+        result.wait_until_finish()
     manifest = retrying(lambda: read_manifest(job.output, job.storage_options), f"reading {job.output}")
     log.info("shardlm clean: %d documents in %d parts at %s\n%s%s", manifest["rows"], len(manifest["files"]),
              job.output, dio.summary_table(manifest["stats"]), line_counters(result))
     return manifest
+
+
+def progress_plan(job: CleanJob) -> progress.Plan:
+    """Input bytes read of the listing's total; outcomes of the filters so far; parts written."""
+    return progress.Plan(job="clean", unit="bytes", total=job.input_bytes, num_files=len(job.files),
+                         shown=(("passed", "passed filters"), ("filtered", "filtered out"),
+                                ("rejected", "rejected"), ("parts", f"parts {{}}/{job.num_parts} written")),
+                         after="dedup and write")
 
 
 def line_counters(result) -> str:

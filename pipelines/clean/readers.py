@@ -23,6 +23,7 @@ from warcio.archiveiterator import ArchiveIterator
 from warcio.exceptions import ArchiveLoadFailed
 from warcio.statusandheaders import StatusAndHeadersParserException
 
+from pipelines import progress
 from pipelines.clean.extract import HTML_TYPES, MAX_HTML_BYTES, charset_of, is_html, mime_type
 from shards.storage import check_url, open_url, retrying
 
@@ -242,7 +243,7 @@ def read_source(url: str, config: ReaderConfig, storage_options: dict | None = N
             items = iter_jsonl(f, source, config, gz=compression == "gzip")
         else:
             items = iter_text(f, source, gz=compression == "gzip")
-        for item in items:
+        for item in progress.reading(items, raw):  # bytes of raw read so far, for the progress line
             count += 1
             yield item
     if count == 0:

@@ -22,8 +22,10 @@ from typing import Iterator
 
 import numpy as np
 
+from pipelines import progress
 from pipelines.docs_input import document_files, iter_documents
-from schemas import NotCommittedError
+from schemas import NotCommittedError, read_manifest
+from shards.storage import retrying
 
 log = logging.getLogger(__name__)
 
@@ -90,13 +92,29 @@ def iter_lang_texts(sources: list[Source], config: CorpusConfig, counter: Counte
                         iter_documents(file, config.storage_options, columns=columns))
             else:
                 rows = ((lang, text) for _, langs, src, tgt in
-                        iter_pairs(file, PairFields(), counter, config.storage_options)
+                        progress.counted(iter_pairs(file, PairFields(), counter, config.storage_options), "pairs")
                         for lang, text in zip(langs.split("-"), (src, tgt)))
             for lang, text in rows:
                 if config.max_texts is not None and count >= config.max_texts:
                     return
                 count += 1
                 yield lang, text or ""
+
+
+def progress_plan(config: CorpusConfig) -> progress.Plan:
+    """Documents read of the datasets' rows (at most --max-documents), or, with a parallel corpus
+    among the inputs, files read; twice with --lang-alpha, whose first pass counts languages."""
+    sources = open_sources(config)
+    passes = 2 if config.lang_alpha is not None else 1
+    files = passes * sum(len(s.files) for s in sources)
+    if all(s.kind == "documents" for s in sources):
+        rows = sum(retrying(lambda: read_manifest(s.url, config.storage_options)["rows"],
+                            f"reading the manifest of {s.url}") for s in sources)
+        unit, total = "documents", passes * min(rows, config.max_texts or rows)
+    else:
+        unit, total = "files", files if config.max_texts is None else None
+    return progress.Plan(job="tokenizer", unit=unit, total=total, num_files=files,
+                         shown=(("documents", "documents"), ("pairs", "pairs")), after="learning the vocabulary")
 
 
 def sampling_rates(counts: dict[str, int], alpha: float) -> dict[str, float]:

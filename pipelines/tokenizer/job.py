@@ -15,8 +15,9 @@ import argparse
 import importlib.util
 import logging
 
+from pipelines import progress
 from pipelines.options import add_storage_flag
-from pipelines.tokenizer.corpus import CorpusConfig, CorpusStats, training_texts
+from pipelines.tokenizer.corpus import CorpusConfig, CorpusStats, progress_plan, training_texts
 from pipelines.tokenizer.load import load_tokenizer, save_tokenizer
 from pipelines.tokenizer.train import KINDS, TokenizerConfig, train_tokenizer
 from schemas.flags import config_flag
@@ -52,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     config_flag(parser, "--max-documents", CorpusConfig, field="max_texts", type=int,
                 help="learn from the first N texts of the inputs only (documents, or sides of pairs; default: all)")
     add_storage_flag(parser)
+    progress.add_progress_flag(parser)
     return parser
 
 
@@ -82,7 +84,8 @@ def main(argv: list[str] | None = None) -> str:
     corpus = CorpusConfig(inputs=tuple(args.input), langs=parse_langs(args.langs), lang_alpha=args.lang_alpha,
                           max_texts=args.max_documents, seed=args.seed, storage_options=storage_options)
     stats = CorpusStats()
-    tok = train_tokenizer(training_texts(corpus, stats), config)
+    with progress.Watch(progress_plan(corpus) if args.progress else None):
+        tok = train_tokenizer(training_texts(corpus, stats), config)
     names = save_tokenizer(tok, args.output, storage_options, {
         "kind": config.kind, "lowercase": config.do_lowercase, "strip_accents": config.do_strip_accents,
         "inputs": list(corpus.inputs), "lang_alpha": corpus.lang_alpha, "corpus": stats.as_dict()})
