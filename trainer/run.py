@@ -140,13 +140,23 @@ def mask_prob(config: TrainConfig, size: ModelSize) -> float | None:
     return config.mask_prob if config.mask_prob is not None else size.mask_prob
 
 
-def build_run(config: TrainConfig, spec: ModelSpec, data: DataSource, vocab: VocabInfo, *, eval_urls: list[str],
-              tokenizer: Any, more: list[DataSource] = ()) -> Run:
-    """Task (networks, DDP), masker, optimizer, schedule and stream for a validated configuration."""
-    rt = runtime.start(config.device)
+@dataclass(frozen=True, kw_only=True)
+class Networks:
+    """What a step trains and how: the task on the device, the module the step calls (DDP, then
+    torch.compile), the precision, and the optimizer, schedule and clipping of the model's recipe."""
+
+    task: Task
+    model: torch.nn.Module
+    precision: str
+    optimizer: torch.optim.Optimizer
+    scheduler: Any
+    max_grad_norm: float | None
+
+
+def build_networks(config: TrainConfig, spec: ModelSpec, ctx: BuildContext, rt: runtime.Runtime) -> Networks:
+    """The task with weights from torch's seeded RNG (the same on every rank), on the hardware
+    path of trainer.hardware, with its optimizer; also what benchmarks/gpu.py trains."""
     torch.manual_seed(config.seed)  # initial weights: the same on every rank
-    ctx = BuildContext(size=spec.sizes[config.size], vocab=vocab, seq_len=int(data.manifest["seq_len"]), config=config,
-                       tokenizer=tokenizer, manifest=data.manifest)
     task = spec.build_task(ctx).to(rt.device)
     precision = resolve_precision(config.precision, rt.device)
     log.info("precision %s, TF32 matmuls %s, attention %s%s", precision, "on" if enable_tf32(rt.device) else "off",
@@ -163,13 +173,24 @@ def build_run(config: TrainConfig, spec: ModelSpec, data: DataSource, vocab: Voc
     optimizer = build_optimizer(task.trainable_parameters(), recipe=recipe, lr=lr,
                                 weight_decay=recipe.weight_decay if config.weight_decay is None else config.weight_decay)
     scheduler = build_scheduler(optimizer, warmup_steps=config.num_warmup_steps, max_steps=config.max_steps)
+    clip = recipe.max_grad_norm if config.max_grad_norm is None else config.max_grad_norm
+    return Networks(task=task, model=model, precision=precision, optimizer=optimizer, scheduler=scheduler,
+                    max_grad_norm=clip or None)
+
+
+def build_run(config: TrainConfig, spec: ModelSpec, data: DataSource, vocab: VocabInfo, *, eval_urls: list[str],
+              tokenizer: Any, more: list[DataSource] = ()) -> Run:
+    """Task (networks, DDP), masker, optimizer, schedule and stream for a validated configuration."""
+    rt = runtime.start(config.device)
+    ctx = BuildContext(size=spec.sizes[config.size], vocab=vocab, seq_len=int(data.manifest["seq_len"]), config=config,
+                       tokenizer=tokenizer, manifest=data.manifest)
+    nets = build_networks(config, spec, ctx, rt)
     masker = Masker(vocab, masking_config(config.masking or spec.masking, mask_prob=mask_prob(config, ctx.size),
                                           max_predictions=config.max_predictions))
     stream = make_stream(config, spec, data, rt, more, masker=masker)
-    clip = recipe.max_grad_norm if config.max_grad_norm is None else config.max_grad_norm
-    return Run(config=config, spec=spec, data=data, vocab=vocab, rt=rt, task=task, model=model, masker=masker,
-               optimizer=optimizer, scheduler=scheduler, max_grad_norm=clip or None, stream=stream,
-               eval_urls=eval_urls, tokenizer=tokenizer, precision=precision)
+    return Run(config=config, spec=spec, data=data, vocab=vocab, rt=rt, task=nets.task, model=nets.model,
+               masker=masker, optimizer=nets.optimizer, scheduler=nets.scheduler, max_grad_norm=nets.max_grad_norm,
+               stream=stream, eval_urls=eval_urls, tokenizer=tokenizer, precision=nets.precision)
 
 
 def setup(config: TrainConfig) -> Run:
@@ -308,4 +329,4 @@ def train(config: TrainConfig) -> TrainResult:
     return TrainResult(summary=summary, task=run.task, model=run.task.exports()["hf"])
 
 
-__all__ = ["MetricsLog", "TrainResult", "build_run", "setup", "train"]
+__all__ = ["MetricsLog", "Networks", "TrainResult", "build_networks", "build_run", "setup", "train"]
