@@ -5,7 +5,7 @@ tokenizer, in the command's own process), how much of the input is read out of t
 from the input listing before the run (bytes, documents or files), the outcomes counted so far,
 the rate and an ETA:
 
-    clean [##########..............] 120.5/400.0 MB · files 3/10 · records 10,234 · filtered out 2,000 · 12.3 MB/s · ETA 0:00:24
+    clean [##########..............] 120.5/400.0 MB | files 3/10 | records 10,234 | filtered out 2,000 | 12.3 MB/s | ETA 0:00:24
 
 Once the input is read the line names what the job does next and counts its elapsed time. Off a
 terminal the same line, without the bar, is logged every `LOG_EVERY_S` seconds and once at the end.
@@ -230,7 +230,7 @@ def describe(plan: Plan, values: dict[str, int], elapsed: float, *, bar: bool) -
         head += f" [{'#' * filled}{'.' * (WIDTH - filled)}]"
     elif bar and total == 0:
         head += f" [{'#' * WIDTH}]"
-    return f"{head} {' · '.join(p for p in parts if p)}"
+    return f"{head} {' | '.join(p for p in parts if p)}"
 
 
 class Watch:

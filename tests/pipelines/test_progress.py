@@ -49,20 +49,20 @@ def without_time(line: str) -> str:
 def test_the_line_shows_done_of_total_files_outcomes_rate_and_eta():
     values = {"bytes": 100_000_000, "files": 3, "filtered": 2000}
     assert progress.describe(PLAN, values, 10.0, bar=True) == (
-        "clean [######..................] 100.0/400.0 MB · files 3/10 · filtered out 2,000 · 10.0 MB/s · ETA 0:00:30")
-    assert progress.describe(PLAN, values, 10.0, bar=False).startswith("clean 100.0/400.0 MB · ")
+        "clean [######..................] 100.0/400.0 MB | files 3/10 | filtered out 2,000 | 10.0 MB/s | ETA 0:00:30")
+    assert progress.describe(PLAN, values, 10.0, bar=False).startswith("clean 100.0/400.0 MB | ")
 
 
 def test_once_the_input_is_read_the_line_names_what_follows_and_the_time():
     values = {"bytes": 400_000_000, "files": 10, "parts": 3}
     assert progress.describe(PLAN, values, 65.0, bar=True) == (
-        "clean [########################] 400.0/400.0 MB · files 10/10 · parts 3/8 written · dedup and write · 0:01:05")
+        "clean [########################] 400.0/400.0 MB | files 10/10 | parts 3/8 written | dedup and write | 0:01:05")
 
 
 def test_counts_without_a_total_show_a_rate_and_no_bar():
     plan = progress.Plan(job="build", unit="files", total=None, shown=(("pairs", "pairs"),))
     assert progress.describe(plan, {"files": 2, "pairs": 12_345}, 4.0, bar=True) == \
-        "build 2 files · pairs 12,345 · 0.50 files/s"
+        "build 2 files | pairs 12,345 | 0.50 files/s"
 
 
 def test_counted_is_exact_at_the_end_and_on_an_early_stop(tmp_path):
@@ -111,7 +111,7 @@ def test_off_a_terminal_plain_log_lines_and_a_last_one(monkeypatch, caplog):
     assert stream.getvalue() == ""  # no bar, no control codes
     lines = [r.getMessage() for r in caplog.records]
     assert all("[" not in line and "\r" not in line for line in lines)
-    assert without_time(lines[-1]) == "clean 400.0/400.0 MB · files 10/10 · dedup and write · T"
+    assert without_time(lines[-1]) == "clean 400.0/400.0 MB | files 10/10 | dedup and write | T"
 
 
 def test_a_failed_run_ends_the_bar_line_and_draws_no_last_bar(monkeypatch):
@@ -134,9 +134,9 @@ def test_clean_on_a_terminal_ends_with_the_input_totals(tmp_path, monkeypatch):
     stats = manifest["stats"]
     filtered = sum(v for k, v in stats.items() if k.startswith("dropped/") and k != "dropped/exact_duplicate")
     rejected = sum(v for k, v in stats.items() if k.startswith("rejected/"))
-    assert bar == (f"clean [{'#' * 24}] {size / 1e3:.1f}/{size / 1e3:.1f} kB · files 5/5 · passed filters "
-                   f"{stats['kept'] + stats['dropped/exact_duplicate']} · filtered out {filtered} · rejected {rejected} · "
-                   f"parts 4/4 written · dedup and write · T")
+    assert bar == (f"clean [{'#' * 24}] {size / 1e3:.1f}/{size / 1e3:.1f} kB | files 5/5 | passed filters "
+                   f"{stats['kept'] + stats['dropped/exact_duplicate']} | filtered out {filtered} | rejected {rejected} | "
+                   f"parts 4/4 written | dedup and write | T")
     assert (filtered, rejected) == (9, 5)
 
 
@@ -148,8 +148,8 @@ def test_clean_on_worker_processes_ends_with_the_same_totals(tmp_path, caplog):
     clean(["--input", str(corpus), "--output", str(tmp_path / "docs"), "--num-parts", "4",
            "--direct_num_workers", "2", "--direct_running_mode", "multi_processing"])
     last = [r.getMessage() for r in caplog.records if r.name == "pipelines.progress"][-1]
-    assert without_time(last) == (f"clean {size / 1e3:.1f}/{size / 1e3:.1f} kB · files 5/5 · passed filters 6 · "
-                                  f"filtered out 9 · rejected 5 · parts 4/4 written · dedup and write · T")
+    assert without_time(last) == (f"clean {size / 1e3:.1f}/{size / 1e3:.1f} kB | files 5/5 | passed filters 6 | "
+                                  f"filtered out 9 | rejected 5 | parts 4/4 written | dedup and write | T")
 
 
 def test_no_progress_shows_nothing(tmp_path, monkeypatch):
@@ -169,7 +169,7 @@ def test_tokenizer_on_a_terminal_counts_every_document(documents, tmp_path, monk
     tokenizer(["--input", documents, "--kind", "wordpiece", "--vocab-size", "200", "--output", str(tmp_path / "tok"),
                "--lang-alpha", "0.5"])  # two passes: languages first
     assert without_time(last_bar(sys.stderr.getvalue())) == \
-        f"tokenizer [{'#' * 24}] 80/80 documents · files 6/6 · learning the vocabulary · T"
+        f"tokenizer [{'#' * 24}] 80/80 documents | files 6/6 | learning the vocabulary | T"
 
 
 def test_build_off_a_terminal_logs_plain_lines(documents, tmp_path, monkeypatch, caplog):
@@ -180,5 +180,5 @@ def test_build_off_a_terminal_logs_plain_lines(documents, tmp_path, monkeypatch,
                       "--output", str(tmp_path / "shards"), "--num-shards", "2"])
     lines = [r.getMessage() for r in caplog.records if r.name == "pipelines.progress"]
     counts = manifest["counts"]
-    assert without_time(lines[-1]) == (f"build 40/40 documents · files 3/3 · examples {counts['examples']} · "
-                                       f"shards written {counts['shards']} · build and write shards · T")
+    assert without_time(lines[-1]) == (f"build 40/40 documents | files 3/3 | examples {counts['examples']} | "
+                                       f"shards written {counts['shards']} | build and write shards | T")
