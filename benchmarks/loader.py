@@ -162,10 +162,11 @@ class MaskTransform:
     masker: Masker | None
 
     def __call__(self, batch: dict[str, Any], coords: BatchCoords) -> dict[str, Any]:
-        ids, lengths = batch["input_ids"], batch["_length"]
-        positions = torch.arange(ids.shape[1])
-        attention = (positions < lengths[:, None]).long()
-        token_types = ((positions >= batch["segment_b_start"][:, None]) & attention.bool()).long()
+        ids, lengths = batch["input_ids"], batch["_length"].numpy()
+        positions = np.arange(ids.shape[1])
+        real = positions < lengths[:, None]
+        attention = torch.from_numpy(real.astype(np.int64))
+        token_types = torch.from_numpy(((positions >= batch["segment_b_start"].numpy()[:, None]) & real).astype(np.int64))
         out = {"input_ids": ids, "attention_mask": attention, "token_type_ids": token_types,
                "next_sentence_label": batch["next_sentence_label"]}
         if self.masker is not None:

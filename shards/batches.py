@@ -30,7 +30,6 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Mapping
 
 import numpy as np
-import pyarrow as pa
 import torch
 from torch.utils.data import DataLoader, get_worker_info
 
@@ -86,6 +85,7 @@ class BatchStream(SubStreams):
                  storage_options: dict | None = None):
         super().__init__(urls, config, rank=rank, world_size=world_size, storage_options=storage_options)
         self.batch = batch
+        self._skip_text = batch.skip_text
         self.transform = transform
         self.pack_in_workers = False  # set by batch_loader: workers then hand batches over packed
 
@@ -122,8 +122,6 @@ class BatchStream(SubStreams):
         position = 0                           # position of the first pending example
         try:
             for where, table in tables:
-                if self.batch.skip_text:
-                    table = table.select([f.name for f in table.schema if not _is_text(f.type)])
                 if order.rng is None and position < skip:  # unshuffled resume: drop rows before storing them
                     dropped = min(skip - position, table.num_rows)
                     position, table = position + dropped, table.slice(dropped)
@@ -166,10 +164,6 @@ class BatchStream(SubStreams):
         batch[WORKER_KEY] = role
         batch[POSITION_KEY] = position
         yield pack(batch) if self.pack_in_workers and get_worker_info() is not None else batch
-
-
-def _is_text(kind: pa.DataType) -> bool:
-    return pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_binary(kind)
 
 
 def _narrow_dtype(tensor: torch.Tensor) -> torch.dtype:

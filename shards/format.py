@@ -3,6 +3,8 @@ buffers compressed with LZ4 (frame format), which Arrow readers undo on their ow
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import pyarrow as pa
 
 CHUNK_EXTENSION = "arrow"
@@ -24,9 +26,38 @@ def encode_chunk(batch: pa.RecordBatch | pa.Table) -> bytes:
     return sink.getvalue().to_pybytes()
 
 
-def decode_chunk(data: bytes, where: str = "chunk") -> pa.Table:
-    """Parse a chunk; raises ValueError naming `where` when the bytes are not Arrow IPC."""
+_READ = pa.ipc.IpcReadOptions(use_threads=False)  # Arrow's thread pool costs more CPU than it saves on one chunk
+
+
+def decode_chunk(data: bytes, where: str = "chunk", columns: Sequence[str] | None = None,
+                 skip_text: bool = False) -> pa.Table:
+    """Parse a chunk; raises ValueError naming `where` when the bytes are not Arrow IPC.
+
+    `columns` (in that order) and `skip_text` (leave string and binary columns out) select
+    columns before their buffers are decompressed: a column left out costs nothing. A column
+    of `columns` that the chunk lacks is a ValueError naming the chunk's columns.
+    """
+    buffer = pa.py_buffer(data)
     try:
-        return pa.ipc.open_stream(pa.py_buffer(data)).read_all()
+        if columns is None and not skip_text:
+            return pa.ipc.open_stream(buffer, options=_READ).read_all()
+        schema = pa.ipc.open_stream(buffer).schema
+        names = list(schema.names if columns is None else columns)
+        missing = [c for c in names if schema.get_field_index(c) < 0]
+        if missing:
+            raise ValueError(f"{where} has no column {', '.join(missing)}; it has {', '.join(schema.names)} "
+                             f"(fix StreamConfig.columns)")
+        if skip_text:
+            names = [n for n in names if not is_text(schema.field(n).type)]
+        fields = sorted(schema.get_field_index(n) for n in names)
+        table = pa.ipc.open_stream(buffer, options=pa.ipc.IpcReadOptions(use_threads=False,
+                                                                          included_fields=fields)).read_all()
     except (pa.ArrowInvalid, OSError) as err:
         raise ValueError(f"{where} is not an Arrow IPC stream: {err}") from err
+    return table if table.column_names == names else table.select(names)
+
+
+def is_text(kind: pa.DataType) -> bool:
+    """String and binary columns (doc_id): nothing trains on them."""
+    return (pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_binary(kind)
+            or pa.types.is_large_binary(kind))

@@ -136,15 +136,10 @@ class _Chunk:
         return {name: read(row) for name, read in self._readers.items()}
 
 
-def _decode(where: str, data: bytes, columns: tuple[str, ...] | None) -> pa.Table:
-    table = decode_chunk(data, where)
-    if columns is not None:
-        missing = [c for c in columns if c not in table.column_names]
-        if missing:
-            raise ValueError(f"{where} has no column {', '.join(missing)}; it has {', '.join(table.column_names)} "
-                             f"(fix StreamConfig.columns)")
-        table = table.select(list(columns))
-    return table
+def _decode(where: str, data: bytes, columns: tuple[str, ...] | None, skip_text: bool = False) -> pa.Table:
+    """The chunk's `columns` (all when None), text columns left out with `skip_text`, undecoded
+    columns never decompressed."""
+    return decode_chunk(data, where, columns, skip_text)
 
 
 def _rows(chunks: Iterable[_Chunk], skip: int) -> Iterator[tuple[_Chunk, int]]:
@@ -197,6 +192,7 @@ class SubStreams(IterableDataset):
             raise ValueError(f"{type(self).__name__} got no shard URLs; check the --data pattern or manifest")
         self.urls = [check_url(u) for u in urls]
         self.config = config
+        self._skip_text = False  # BatchStream with skip_text: text columns are never decoded
         default_rank, default_world = _default_rank()
         self.rank = default_rank if rank is None else rank
         self.world_size = default_world if world_size is None else world_size
@@ -307,7 +303,7 @@ class SubStreams(IterableDataset):
                     for key, data in iter_members(source, url):
                         if plan.keeps(counter):
                             where = f"{url}:{key}.{CHUNK_EXTENSION}"
-                            yield where, _decode(where, data, self.config.columns)
+                            yield where, _decode(where, data, self.config.columns, self._skip_text)
                         counter += 1
         finally:
             if prefetcher is not None:

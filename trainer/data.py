@@ -125,8 +125,8 @@ class PrepareInWorker:
     purpose: str  # "train" or "eval": separate mask streams
 
     def __call__(self, batch: dict[str, Any], coords: BatchCoords) -> dict[str, torch.Tensor]:
-        positions = torch.arange(batch["input_ids"].shape[1])
-        batch["attention_mask"] = (positions[None, :] < batch[LENGTH_KEY][:, None]).long()
+        positions = np.arange(batch["input_ids"].shape[1])
+        batch["attention_mask"] = torch.from_numpy((positions < batch[LENGTH_KEY].numpy()[:, None]).astype(np.int64))
         self.objective.check_batch(batch)
         seed = batch_seed(self.seed, coords.epoch, coords.rank, coords.worker, coords.position, self.purpose)
         return self.objective.prepare(batch, self.masker, make_generator(seed))

@@ -43,17 +43,19 @@ class Counters:
     step: int = 0
     examples: int = 0
     tokens: int = 0
+    positions: int = 0  # padded positions included: 1 - tokens / positions is the padded fraction
     elapsed_s: float = 0.0
     window: dict[str, list[float]] = field(default_factory=dict)  # name -> [sum, steps] since the last log line
 
     def to_state(self) -> dict[str, Any]:
-        return {"step": self.step, "examples": self.examples, "tokens": self.tokens, "elapsed_s": self.elapsed_s,
+        return {"step": self.step, "examples": self.examples, "tokens": self.tokens, "positions": self.positions,
+                "elapsed_s": self.elapsed_s,
                 "window": {k: list(v) for k, v in self.window.items()}}
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> "Counters":
         return cls(step=int(state["step"]), examples=int(state["examples"]), tokens=int(state["tokens"]),
-                   elapsed_s=float(state["elapsed_s"]),
+                   positions=int(state.get("positions", 0)), elapsed_s=float(state["elapsed_s"]),
                    window={k: [float(v[0]), float(v[1])] for k, v in state["window"].items()})
 
 
@@ -143,7 +145,7 @@ def train_step(run: Run, batches: Iterator[tuple[int, dict]]) -> dict[str, Any]:
     run.model.train()
     run.optimizer.zero_grad(set_to_none=True)
     losses: dict[str, float] = {}
-    examples = tokens = 0
+    examples = tokens = positions = 0
     epoch = 0
     for micro in range(cfg.grad_accum):
         epoch, batch = next(batches)
@@ -158,15 +160,16 @@ def train_step(run: Run, batches: Iterator[tuple[int, dict]]) -> dict[str, Any]:
             losses[name] = losses.get(name, 0.0) + float(value.detach()) / cfg.grad_accum
         examples += batch["input_ids"].shape[0]
         tokens += int(batch["attention_mask"].sum())
+        positions += batch["attention_mask"].numel()
     if run.max_grad_norm:
         torch.nn.utils.clip_grad_norm_([p for _, p in run.task.trainable_parameters()], run.max_grad_norm)
     lr = run.scheduler.get_last_lr()[0]
     run.optimizer.step()
     run.scheduler.step()
-    summed = _reduce({**losses, "\0examples": examples, "\0tokens": tokens}, run.rt)
+    summed = _reduce({**losses, "\0examples": examples, "\0tokens": tokens, "\0positions": positions}, run.rt)
     values: dict[str, Any] = {name: summed[name] / run.rt.world_size for name in losses}  # "loss" first
     return {"losses": values, "lr": lr, "epoch": epoch, "examples": int(summed["\0examples"]),
-            "tokens": int(summed["\0tokens"])}
+            "tokens": int(summed["\0tokens"]), "positions": int(summed["\0positions"])}
 
 
 @torch.no_grad()

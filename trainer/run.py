@@ -245,6 +245,7 @@ def log_line(counters: Counters, values: dict[str, Any]) -> dict[str, Any]:
     record: dict[str, Any] = {"step": counters.step, "epoch": values["epoch"]}
     record.update({name: total / max(steps, 1.0) for name, (total, steps) in counters.window.items()})
     record.update(lr=values["lr"], examples=counters.examples, tokens=counters.tokens,
+                  padded=round(1.0 - counters.tokens / max(counters.positions, 1), 4),
                   elapsed_s=round(counters.elapsed_s, 3))
     counters.window = {}
     return record
@@ -254,6 +255,7 @@ def account(counters: Counters, values: dict[str, Any]) -> None:
     counters.step += 1
     counters.examples += values["examples"]
     counters.tokens += values["tokens"]
+    counters.positions += values["positions"]
     for name, value in values["losses"].items():  # each part counts the steps that had it
         total, steps = counters.window.get(name, (0.0, 0.0))
         counters.window[name] = [total + value, steps + 1.0]
