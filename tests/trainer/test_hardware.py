@@ -204,3 +204,20 @@ def test_compile_trains_like_eager_and_keeps_checkpoints_and_exports_plain(nsp_s
     assert set(exported.state_dict()) == set(result.model.state_dict())
     config = json.loads((tmp_path / "compiled" / "checkpoints" / "step-3" / "config.json").read_text())
     assert config["train"]["compile"] is True
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_every_model_runs_under_bf16_autocast_close_to_fp32(name, make_task):
+    torch.manual_seed(0)
+    inputs = pair_batch(seed=2)
+    inputs = {"input_ids": inputs["input_ids"], "attention_mask": inputs["attention_mask"]}
+    real = inputs["attention_mask"].bool()
+    for network in networks_of(name, make_task).values():
+        network.eval()
+        with torch.no_grad():
+            fp32 = network(**inputs)[0][real]
+            with autocast("bf16", CPU):
+                bf16 = network(**inputs)[0][real]
+        assert bf16.dtype == torch.bfloat16 and torch.isfinite(bf16).all()
+        scale = fp32.abs().max()
+        assert (bf16.float() - fp32).abs().max() <= 0.05 * scale, (name, float((bf16.float() - fp32).abs().max()), float(scale))
