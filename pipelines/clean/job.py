@@ -260,9 +260,11 @@ def build_pipeline(p: beam.Pipeline, job: CleanJob) -> None:
     items = items | "Clean" >> beam.Map(clean_item, job.filters, job.langs, job.extractor, job.dropped_fraction)
     docs, others = items | "Route" >> beam.Partition(route_item, 2)
     kept, dedup_drops = docs | "Dedup" >> Dedup(job)
-    counts = ((kept, dedup_drops, others)
+    # Each outcome becomes its stats key where it is made, so the collections flattened here
+    # hold short strings, not documents (the DirectRunner keeps a flattened collection in memory).
+    counts = (tuple(items | f"OutcomeKey{name}" >> beam.Map(count_outcome)
+                    for name, items in (("Kept", kept), ("DedupDrops", dedup_drops), ("Others", others)))
               | "Outcomes" >> beam.Flatten()
-              | "OutcomeKey" >> beam.Map(count_outcome)
               | "CountPerKey" >> beam.combiners.Count.PerElement())
     rejects = (others
                | "Rejects" >> beam.Filter(lambda item: isinstance(item, Reject))

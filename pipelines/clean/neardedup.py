@@ -11,7 +11,9 @@ Memory stays bounded by key: a bucket or a star center is read in two passes ove
 values (the minimum first, then the edges), never materialized as a list, so a bucket of a
 million template pages streams (Dataflow pages the values of a large group). Verification
 sends a candidate's payload (shingle set or signature) from the smaller end (the star center, which may have a huge
-degree: streamed) to the larger end, which has at most `num_bands` candidate edges.
+degree: streamed) to the larger end, which has at most `num_bands` candidate edges; the larger end's own payload
+comes from the same grouping (every document is grouped once with its payload and its edges), so only the
+documents that are the larger end of a candidate edge send their payload a second time.
 
 Connected components: the alternating large-star / small-star algorithm of Kiveris et al.,
 "Connected Components in MapReduce and Beyond" (SoCC 2014). Each step keeps the components of
@@ -96,15 +98,23 @@ def resolve_node(group: tuple[str, Iterable[str]]) -> Iterator[tuple[str, bool]]
         yield (u, True)
 
 
-def send_payload(group: tuple[str, Iterable[tuple[str, object]]]) -> Iterator[tuple[str, tuple[str, bytes]]]:
-    """At a star center: (member, (center, center's payload)) for each of its candidate edges."""
-    center, tagged = group
+def send_payload(group: tuple[str, Iterable[tuple[str, object]]]) -> Iterator[tuple[str, tuple[str, object]]]:
+    """At a document: ("cand", (center, payload)) to each member of its candidate edges (it is their
+    center), and ("payload", payload) to itself once when it is the member of a candidate edge.
+
+    Only the members' own payloads go on to `verified_edges`, so the grouping there holds the
+    documents with a candidate edge, not every document's shingle set."""
+    doc, tagged = group
     payload = next((value for tag, value in tagged if tag == "payload"), None)
     if payload is None:
         return
-    for tag, member in tagged:
+    sent_own = False
+    for tag, value in tagged:
         if tag == "edge":
-            yield (member, (center, payload))
+            yield (value, ("cand", (doc, payload)))
+        elif tag == "member" and not sent_own:
+            sent_own = True
+            yield (doc, ("payload", payload))
 
 
 def verified_edges(group: tuple[str, Iterable[tuple[str, object]]], config: NearDedupConfig) -> Iterator[Edge]:
@@ -137,6 +147,10 @@ def _tag(tag: str):
     return lambda kv: (kv[0], (tag, kv[1]))
 
 
+def _as_member(edge: Edge) -> tuple[str, tuple[str, None]]:
+    return (edge[1], ("member", None))
+
+
 # --- Beam wiring ----------------------------------------------------------------------------------
 
 class _Verify(beam.PTransform):
@@ -147,12 +161,11 @@ class _Verify(beam.PTransform):
 
     def expand(self, edges):
         payloads = self._sketches | "TagPayload" >> beam.Map(lambda kv: (kv[0], ("payload", kv[1][1])))
-        to_members = ((payloads, edges | "TagEdge" >> beam.Map(_tag("edge")))
-                      | "AtCenters" >> beam.Flatten()
-                      | "GroupCenters" >> beam.GroupByKey()
-                      | "SendPayload" >> beam.FlatMap(send_payload))
-        return ((payloads, to_members | "TagCand" >> beam.Map(_tag("cand")))
-                | "AtMembers" >> beam.Flatten()
+        return ((payloads, edges | "TagEdge" >> beam.Map(_tag("edge")),
+                 edges | "TagMember" >> beam.Map(_as_member))
+                | "AtDocuments" >> beam.Flatten()
+                | "GroupDocuments" >> beam.GroupByKey()
+                | "SendPayload" >> beam.FlatMap(send_payload)
                 | "GroupMembers" >> beam.GroupByKey()
                 | "Compare" >> beam.FlatMap(verified_edges, self._config))
 
