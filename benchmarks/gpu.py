@@ -270,10 +270,12 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
         try:
             record = run_case(case, args, rt, vocab)
         except torch.cuda.OutOfMemoryError:
-            gc.collect()
-            torch.cuda.empty_cache()
             record = {"model": case.label, "seq_len": case.seq_len, "batch_size": case.batch_size,
                       "error": "out of memory: pass a smaller --batch-size"}
+        if "error" in record:  # the failed case's tensors are free once the exception is gone
+            gc.collect()
+            torch.cuda.empty_cache()
+            torch._dynamo.reset()
         if peak and "error" not in record:
             record["mfu"] = record["achieved_tflops"] / peak
         records.append(record)

@@ -90,3 +90,18 @@ def test_smoke_runs_every_case_end_to_end_on_cpu(gpu, tmp_path):
         assert r["mfu"] == pytest.approx(r["achieved_tflops"]) and 0 < r["predicted_per_batch"] < 4 * r["seq_len"]
     assert done.stdout.count("| bert-") == 4 and "BERT-large seq 128" not in done.stdout
     assert "attention network:sdpa" in done.stderr
+
+
+def test_a_configuration_out_of_memory_is_reported_and_the_others_still_run(gpu, monkeypatch, capsys):
+    def fake_case(case, args, rt, vocab):
+        if case.seq_len == 64 and case.size == "small":
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory")
+        return {"model": case.label, "seq_len": case.seq_len, "batch_size": case.batch_size, "precision": "fp32",
+                "compile": False, "achieved_tflops": 0.5, "sequences_per_s": 10.0, "peak_memory_gb": None}
+
+    monkeypatch.setattr(gpu, "run_case", fake_case)
+    records = gpu.main(["--smoke", "--device", "cpu", "--peak-tflops", "2"])
+    assert [r.get("error") for r in records] == [None, "out of memory: pass a smaller --batch-size", None, None]
+    assert [r.get("mfu") for r in records] == [0.25, None, 0.25, 0.25]
+    out = capsys.readouterr().out
+    assert "| bert-small | 64 | 4 | | | out of memory: pass a smaller --batch-size |" in out and "| 25.0% |" in out
