@@ -1,6 +1,6 @@
 """Loader throughput at seq 128 with masking: examples per CPU second, on the same examples.
 
-    .venv/bin/python benchmarks/loader.py --work /tmp/bench-loader [--examples 200000] [--batch-size 256]
+    .venv/bin/python benchmarks/loader.py --work /tmp/bench-loader [--examples 200000] [--batch-size 256] [--rounds 3]
 
 Builds BERT NSP examples (seq 128, the `bert-base-uncased` WordPiece vocabulary) from the real
 English text of `../shared/data` with the project's own builders, repeats them up to
@@ -318,6 +318,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--workers", type=int, default=2, help="DataLoader workers for the extra rows (0: none)")
     parser.add_argument("--no-mask", action="store_true", help="measure loading and padding alone")
     parser.add_argument("--only", action="append", default=[], help="a row to run (repeat; default: all rows)")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="measure every row this many times, rows taking turns, and keep each row's least CPU "
+                             "(the machine is shared: the least is the least disturbed)")
     return parser
 
 
@@ -338,7 +341,12 @@ def main(argv: list[str] | None = None) -> dict:
         if "workers" not in name:
             for _ in itertools.islice(rows[name](), 2):
                 pass
-    results = {name: measure(rows[name]) for name in chosen}
+    results: dict[str, dict[str, float]] = {}
+    for _ in range(args.rounds):
+        for name in chosen:
+            r = measure(rows[name])
+            if name not in results or r["cpu_s"] < results[name]["cpu_s"]:
+                results[name] = r
     for name, r in results.items():
         assert r["examples"] == args.examples, f"{name} read {r['examples']} of {args.examples} examples"
     reference = results.get("BatchStream", next(iter(results.values())))["per_core"]

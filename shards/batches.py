@@ -9,7 +9,10 @@ reads its sub-stream as `ShardStream` does (same split, shard order and seeds), 
    examples seeded by (seed, epoch, rank, worker), one permutation per chunk;
 3. cuts batches of `batch_size` consecutive ids of that order (the last one of a sub-stream
    may be shorter) and gathers them, list columns padded only to the longest example of the
-   batch (`pad_counts` says how much padding that left);
+   batch (`pad_counts` says how much padding that left). With `BatchConfig.length_groups` G > 1,
+   each window of G batches of that order is first sorted by length, then cut, and its batches
+   delivered in an order drawn from a generator seeded by (seed, epoch, rank, worker): batches
+   of similar lengths, far less padding, the same examples per window;
 4. applies the optional `transform(batch, coords)` in the worker, e.g. masking.
 
 A batch is a dict with every column of the chunks (`StreamConfig.columns` selects): list
@@ -49,10 +52,15 @@ class BatchConfig:
     # Padding of list columns, by column name (e.g. {"input_ids": pad_id}); others pad with 0 / False.
     pad_values: Mapping[str, int | float | bool] = field(default_factory=dict)
     skip_text: bool = False  # leave text columns (doc_id) out of batches: nothing trains on them
+    # Length grouping: windows of this many batches of the shuffled order are sorted by length
+    # and cut into batches, whose order within the window is then shuffled (1: no grouping).
+    length_groups: int = 1
 
     def __post_init__(self) -> None:
         if not isinstance(self.batch_size, int) or self.batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer, got {self.batch_size!r}")
+        if not isinstance(self.length_groups, int) or self.length_groups < 1:
+            raise ValueError(f"length_groups must be a positive integer, got {self.length_groups!r}")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -97,14 +105,22 @@ class BatchStream(SubStreams):
         self._consumed(worker, position + len(batch[LENGTH_KEY]))
 
     def state_dict(self) -> dict[str, Any]:
-        """`SubStreams.state_dict()` plus the batch size the positions were counted in."""
-        return {**super().state_dict(), "batch_size": self.batch.batch_size}
+        """`SubStreams.state_dict()` plus the batch size the positions were counted in (and the
+        length grouping, when there is one)."""
+        state = {**super().state_dict(), "batch_size": self.batch.batch_size}
+        if self.batch.length_groups > 1:
+            state["length_groups"] = self.batch.length_groups
+        return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         saved = state.get("batch_size", self.batch.batch_size)
         if saved != self.batch.batch_size:
             raise ValueError(f"stream state was saved with batch_size {saved}, now {self.batch.batch_size}; "
                              f"resume with the same batch size for an exact resume")
+        groups = state.get("length_groups", 1)
+        if groups != self.batch.length_groups:
+            raise ValueError(f"stream state was saved with length_groups {groups}, now {self.batch.length_groups}; "
+                             f"resume with the same length grouping for an exact resume")
         super().load_state_dict(state)
 
     # -- iteration (DataLoader worker, or the main process without workers) -------------------
@@ -114,15 +130,18 @@ class BatchStream(SubStreams):
         return self._batches(plan, role, skip)
 
     def _batches(self, plan: SlotPlan, role: int, skip: int) -> Iterator[dict[str, Any]]:
-        size = self.batch.batch_size
+        size, groups = self.batch.batch_size, self.batch.length_groups
+        window = size * groups  # slots cut into batches together
         order = IndexShuffle(self.config.shuffle_buffer, self._rng(role))
+        windows = None if groups == 1 else np.random.default_rng(
+            np.random.SeedSequence([self.config.seed, self.epoch, self.rank, role, 1]))
         tables = self._tables(plan)
         store: ColumnStore | None = None
         pending = np.empty(0, dtype=np.int64)  # slots in delivery order, not yet in a batch
         position = 0                           # position of the first pending example
         try:
             for where, table in tables:
-                if order.rng is None and position < skip:  # unshuffled resume: drop rows before storing them
+                if order.rng is None and windows is None and position < skip:  # unshuffled resume: drop rows first
                     dropped = min(skip - position, table.num_rows)
                     position, table = position + dropped, table.slice(dropped)
                     if table.num_rows == 0:
@@ -131,17 +150,32 @@ class BatchStream(SubStreams):
                     store = ColumnStore(table.schema, self.batch.pad_values,
                                         capacity=order.size + table.num_rows + size)
                 pending = np.concatenate([pending, order.add(store.put(table, where))])
-                for start in range(0, len(pending) - size + 1, size):
-                    yield from self._emit(store, pending[start:start + size], role, position, skip)
-                    position += size
-                pending = pending[len(pending) - len(pending) % size:]
+                ready = len(pending) - len(pending) % window
+                for start in range(0, ready, window):
+                    for slots in self._cut(store, pending[start:start + window], windows):
+                        yield from self._emit(store, slots, role, position, skip)
+                        position += len(slots)
+                pending = pending[ready:]
             if store is not None:
                 pending = np.concatenate([pending, order.drain()])
-                for start in range(0, len(pending), size):
-                    yield from self._emit(store, pending[start:start + size], role, position, skip)
-                    position += len(pending[start:start + size])
+                for start in range(0, len(pending), window):
+                    for slots in self._cut(store, pending[start:start + window], windows):
+                        yield from self._emit(store, slots, role, position, skip)
+                        position += len(slots)
         finally:
             tables.close()
+
+    def _cut(self, store: ColumnStore, slots: np.ndarray, windows: np.random.Generator | None) -> list[np.ndarray]:
+        """A window's batches: in order without grouping; else sorted by length (stable), cut, and
+        the full batches in a random order, a shorter last one (end of the sub-stream) last."""
+        size = self.batch.batch_size
+        if windows is not None:
+            slots = slots[np.argsort(store.length[slots], kind="stable")]
+        batches = [slots[start:start + size] for start in range(0, len(slots), size)]
+        if windows is None:
+            return batches
+        full = [b for b in batches if len(b) == size]
+        return [full[i] for i in windows.permutation(len(full))] + [b for b in batches if len(b) < size]
 
     def _emit(self, store: ColumnStore, slots: np.ndarray, role: int, position: int,
               skip: int) -> Iterator[dict[str, Any]]:

@@ -56,6 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
     flag("--eval-batches", type=int, help="batches per evaluation")
     flag("--num-workers", type=int, help="DataLoader worker processes per rank (0: read in the training process)")
     flag("--shuffle-buffer", type=int, help="examples in the shuffle buffer")
+    flag("--length-groups", type=int,
+         help="sort each window of this many batches of the shuffled order by length before cutting it into "
+              "batches (less padding; the window's batches come in a seeded random order); 1: no grouping")
     flag("--device", choices=["auto", "cpu", "cuda"], help="auto: cuda when available, else cpu")
     flag("--precision", choices=["auto", "fp32", "bf16"],
          help="auto: bf16 autocast on a CUDA device that supports it, else fp32; bf16 also runs on CPU")
@@ -76,7 +79,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         lang_alpha=args.lang_alpha,
         log_every=args.log_every, checkpoint_every=args.checkpoint_every, eval_every=args.eval_every,
         eval_data=args.eval_data, eval_batches=args.eval_batches, num_workers=args.num_workers,
-        shuffle_buffer=args.shuffle_buffer, device=args.device, precision=args.precision, compile=args.compile,
+        shuffle_buffer=args.shuffle_buffer, length_groups=args.length_groups, device=args.device, precision=args.precision, compile=args.compile,
         resume=args.resume,
         storage_options=parse_storage_options(args.storage_options),
     )

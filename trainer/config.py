@@ -101,6 +101,7 @@ class TrainConfig:
     eval_batches: int = 8
     num_workers: int = 0
     shuffle_buffer: int = 10_000
+    length_groups: int = 1  # windows of this many batches sorted by length, then cut (shards.batches)
     device: str = "auto"
     precision: str = "auto"  # auto: bf16 on a CUDA device that supports it, else fp32 (trainer.hardware)
     compile: bool = False  # torch.compile the task the loop calls
@@ -110,7 +111,7 @@ class TrainConfig:
     def __post_init__(self) -> None:
         positive = {"--max-steps": self.max_steps, "--batch-size": self.batch_size,
                     "--grad-accum": self.grad_accum, "--log-every": self.log_every,
-                    "--eval-batches": self.eval_batches}
+                    "--eval-batches": self.eval_batches, "--length-groups": self.length_groups}
         for flag in ("checkpoint_every", "eval_every", "max_predictions"):
             if getattr(self, flag) is not None:
                 positive["--" + flag.replace("_", "-")] = getattr(self, flag)

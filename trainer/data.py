@@ -133,10 +133,12 @@ class PrepareInWorker:
 
 
 def batch_stream(urls: list[str], config: StreamConfig, *, batch_size: int, pad_id: int,
-                 transform: PrepareInWorker, rank: int, world_size: int, storage_options: dict) -> BatchStream:
-    """Padded, masked batches of `urls`: text columns left out, input_ids padded with the pad id."""
+                 transform: PrepareInWorker, rank: int, world_size: int, storage_options: dict,
+                 length_groups: int = 1) -> BatchStream:
+    """Padded, masked batches of `urls`: text columns left out, input_ids padded with the pad id,
+    windows of `length_groups` batches sorted by length first."""
     return BatchStream(urls, config, batch=BatchConfig(batch_size=batch_size, pad_values={"input_ids": pad_id},
-                                                       skip_text=True),
+                                                       skip_text=True, length_groups=length_groups),
                        transform=transform, rank=rank, world_size=world_size, storage_options=storage_options)
 
 

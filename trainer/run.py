@@ -125,7 +125,10 @@ def make_stream(config: TrainConfig, spec: ModelSpec, data: DataSource, rt, more
         prepare = PrepareInWorker(objective=spec.objective, masker=masker, seed=config.seed, purpose="train")
         return batch_stream(data.urls, stream_config, batch_size=config.batch_size, pad_id=masker.vocab.pad_id,
                             transform=prepare, rank=rt.rank, world_size=rt.world_size,
-                            storage_options=config.storage_options)
+                            storage_options=config.storage_options, length_groups=config.length_groups)
+    if config.length_groups > 1:
+        raise ValueError("--length-groups applies to one shard set read without language sampling; "
+                         "leave it at 1 with --lang-alpha, per-language shards or several --data")
     if alpha is None:
         return ShardStream(data.urls, stream_config, rank=rt.rank, world_size=rt.world_size,
                            storage_options=config.storage_options)

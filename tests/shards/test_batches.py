@@ -344,3 +344,47 @@ def test_column_store_grows_reuses_slots_and_refuses_ragged_rows():
         store.put(ragged, "s.tar:k.arrow")
     with pytest.raises(ValueError, match="has columns input_ids, doc_id but the stream started with"):
         store.put(table.select(["input_ids", "doc_id"]))
+
+
+def grouped(urls, config, groups, **kw) -> BatchStream:
+    return BatchStream(urls, config, batch=BatchConfig(batch_size=4, pad_values={"input_ids": 99},
+                                                       length_groups=groups), **kw)
+
+
+def test_length_groups_cut_sorted_windows_keep_every_example_and_resume_exactly(urls, three_urls):
+    config = StreamConfig(seed=3, shuffle_buffer=10)
+    plain, by_length = list(grouped(urls, config, 1)), list(grouped(urls, config, 4))
+    assert sorted(doc_ids(by_length)) == sorted(doc_ids(plain)) == sorted(all_ids())
+    # each window of 4 batches holds the examples of the same 4 batches of the plain order
+    for w in range(0, 24, 4):
+        assert sorted(doc_ids(by_length[w:w + 4])) == sorted(doc_ids(plain[w:w + 4]))
+    assert [b["_position"] for b in by_length] == list(range(0, 105, 4))
+    padding = lambda batches: 1 - sum(pad_counts(b)[0] for b in batches) / sum(pad_counts(b)[1] for b in batches)
+    assert padding(by_length) < 0.5 * padding(plain)
+    assert all(len(set(b["_length"].tolist())) <= 2 for b in by_length[:24])  # sorted windows: like lengths together
+    # the order of a window's batches is drawn, seeded: same seed same batches, other seed other order
+    assert keys(grouped(urls, config, 4)) == keys(by_length)
+    assert keys(grouped(urls, StreamConfig(seed=4, shuffle_buffer=10), 4)) != keys(by_length)
+    # across ranks and workers, every example exactly once
+    seen = []
+    for rank in range(2):
+        ds = grouped(three_urls, config, 3, rank=rank, world_size=2)
+        seen += doc_ids(batch_loader(ds, num_workers=2))
+    assert sorted(seen) == sorted(all_ids(3))
+    # exact resume, through workers, and a state of another grouping is refused
+    full = list(batch_loader(grouped(urls, config, 4), num_workers=2))
+    for stop in (1, 6, 13):
+        first = grouped(urls, config, 4)
+        for i, batch in enumerate(batch_loader(first, num_workers=2)):
+            if i == stop:
+                break
+            first.observe(batch)
+        state = json.loads(json.dumps(first.state_dict()))
+        assert state["length_groups"] == 4
+        resumed = grouped(urls, config, 4)
+        resumed.load_state_dict(state)
+        assert same_batches(list(batch_loader(resumed, num_workers=2)), full[stop:])
+    with pytest.raises(ValueError, match="saved with length_groups 4, now 1"):
+        grouped(urls, config, 1).load_state_dict(state)
+    with pytest.raises(ValueError, match="length_groups must be a positive integer"):
+        BatchConfig(batch_size=4, length_groups=0)

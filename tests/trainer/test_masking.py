@@ -301,3 +301,18 @@ def test_batch_stream_masks_in_the_loader_with_the_generator_of_each_batch(mlm_s
         rest = masks(resumed, workers)
         assert [k for k, _, _ in rest] == [k for k, _, _ in straight[5:]]
         assert all(torch.equal(a[1], b[1]) and torch.equal(a[2], b[2]) for a, b in zip(straight[5:], rest))
+
+
+def test_length_groups_reach_the_batch_stream_and_are_refused_where_they_cannot_apply(mlm_shards):
+    from trainer.config import TrainConfig
+
+    vocab = VocabInfo.from_manifest(read_manifest(str(mlm_shards)))
+    prepare = PrepareInWorker(objective=MLM, masker=Masker(vocab, PRESETS["token"]), seed=0, purpose="train")
+    ds = batch_stream(expand_urls(str(mlm_shards)), StreamConfig(seed=0, shuffle_buffer=16), batch_size=4,
+                      pad_id=vocab.pad_id, transform=prepare, rank=0, world_size=1, storage_options={},
+                      length_groups=4)
+    batches = list(ds)
+    assert ds.batch.length_groups == 4 and sum(len(b["_length"]) for b in batches) > 40
+    assert all("labels" in b for b in batches)
+    with pytest.raises(ValueError, match="--length-groups must be positive, got 0"):
+        TrainConfig(model="bert", size="tiny", data="x", output="y", max_steps=1, length_groups=0)
