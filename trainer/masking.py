@@ -46,6 +46,7 @@ import numpy as np
 import torch
 
 from trainer.config import VocabInfo
+from trainer.losses import cross_entropy
 
 IGNORE_INDEX = -100  # torch.nn.CrossEntropyLoss's default ignore_index, the transformers convention
 UNITS = ("token", "word", "ngram", "causal")
@@ -303,8 +304,7 @@ def masked_lm_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     flat_labels = labels.reshape(-1)
     if not bool((flat_labels != IGNORE_INDEX).any()):
         return logits.sum() * 0.0  # keeps the graph (DDP needs every parameter used) without NaN
-    return torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), flat_labels,
-                                             ignore_index=IGNORE_INDEX)
+    return cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), flat_labels)  # trainer.losses
 
 
 __all__ = ["IGNORE_INDEX", "PRESETS", "UNITS", "Masker", "MaskingConfig", "batch_seed", "bernoulli", "cap_units",

