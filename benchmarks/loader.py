@@ -11,6 +11,8 @@ example once with each loader, pads batches of `--batch-size`, and (unless told 
 every batch with `trainer.masking.Masker` (`mask_tokens`, the trainer's token-level masking):
 
 - `BatchStream`: `shards.batches.BatchStream`, masking in its transform hook (shuffle buffer 10,000);
+  `BatchStream, length groups G`: the same with windows of G batches sorted by length (less
+  padding; `--length-groups`, default 8);
 - `ShardStream + collate`: today's per-example stream, `trainer.data.collate`, shuffle buffer 10,000;
 - `webdataset` / `tarfile` over the chunk shards: plain iteration, each chunk decoded and
   unbatched into example dicts, `collate`;
@@ -240,15 +242,16 @@ def webdataset_samples(urls: list[str]) -> Iterator[dict]:
             yield sample["json"]
 
 
-def loaders(prep: dict, batch_size: int, workers: int, masker: Masker | None) -> dict[str, Callable[[], Iterable]]:
+def loaders(prep: dict, batch_size: int, workers: int, masker: Masker | None,
+            length_groups: int = 8) -> dict[str, Callable[[], Iterable]]:
     chunks, samples, pad = prep["chunk_urls"], prep["sample_urls"], prep["special_ids"]["pad"]
     stream_config = StreamConfig(seed=SEED, shuffle_buffer=SHUFFLE_BUFFER)
     columns = StreamConfig(seed=SEED, shuffle_buffer=SHUFFLE_BUFFER,
                            columns=("input_ids", "segment_b_start", "next_sentence_label"))
 
-    def batch_stream(num_workers: int) -> Iterable:
-        stream = BatchStream(chunks, columns, batch=BatchConfig(batch_size=batch_size, pad_values={"input_ids": pad}),
-                             transform=MaskTransform(masker), rank=0, world_size=1)
+    def batch_stream(num_workers: int, length_groups: int = 1) -> Iterable:
+        batch = BatchConfig(batch_size=batch_size, pad_values={"input_ids": pad}, length_groups=length_groups)
+        stream = BatchStream(chunks, columns, batch=batch, transform=MaskTransform(masker), rank=0, world_size=1)
         return batch_loader(stream, num_workers=num_workers)
 
     def shard_stream(num_workers: int) -> Iterable:
@@ -261,6 +264,7 @@ def loaders(prep: dict, batch_size: int, workers: int, masker: Masker | None) ->
 
     rows = {
         "BatchStream": lambda: batch_stream(0),
+        f"BatchStream, length groups {length_groups}": lambda: batch_stream(0, length_groups),
         "ShardStream + collate": lambda: shard_stream(0),
         "webdataset, chunk shards": lambda: masked(batched(chunk_examples(webdataset_chunks(chunks)), batch_size, pad),
                                                    masker),
@@ -318,6 +322,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--workers", type=int, default=2, help="DataLoader workers for the extra rows (0: none)")
     parser.add_argument("--no-mask", action="store_true", help="measure loading and padding alone")
     parser.add_argument("--only", action="append", default=[], help="a row to run (repeat; default: all rows)")
+    parser.add_argument("--length-groups", type=int, default=8,
+                        help="G of the `BatchStream, length groups G` row (windows of G batches sorted by length)")
     parser.add_argument("--rounds", type=int, default=1,
                         help="measure every row this many times, rows taking turns, and keep each row's least CPU "
                              "(the machine is shared: the least is the least disturbed)")
@@ -332,7 +338,7 @@ def main(argv: list[str] | None = None) -> dict:
     specials = prep["special_ids"]
     masker = None if args.no_mask else Masker(VocabInfo(vocab_size=prep["vocab_size"], special_ids=specials),
                                               MaskingConfig())
-    rows = loaders(prep, args.batch_size, args.workers, masker)
+    rows = loaders(prep, args.batch_size, args.workers, masker, args.length_groups)
     unknown = [r for r in args.only if r not in rows]
     if unknown:
         raise SystemExit(f"no row {unknown[0]!r}; rows: {', '.join(rows)}")
