@@ -1,14 +1,17 @@
 """`shardlm build` throughput beside raw `tokenizers.Tokenizer.encode_batch`, and shard bytes per token.
 
-    .venv/bin/python benchmarks/build.py [--data ../shared/data] [--tokenizer DIR] [--mb 4]
-        [--objectives mlm,nsp,sop] [--seq-len 128] [--work /tmp/bench-build] [--repeats 2]
+    .venv/bin/python benchmarks/build.py [--data ../shared/data] [--tokenizer DIR] [--mb 16]
+        [--objectives mlm,nsp,sop,clm,tlm] [--seq-len 128] [--work /tmp/bench-build] [--repeats 2]
         [--formats] [--profile N]
 
 Input: a documents dataset written here from real English text of ../shared/data (Debian
 Reference paragraphs, 20 per document; botchan.txt in 10-line paragraphs, 10 per document),
-repeated with new ids up to `--mb` MB of text. In one run:
-- raw: `encode_batch` over the same document texts, 64 documents per call as the build does,
-  without special tokens: tokens/s of CPU time (user + system; one tokenizer thread, so one core);
+repeated with new ids up to `--mb` MB of text; for tlm, a parallel corpus of the Debian
+Reference's English-German pairs repeated up to as many MB (`copy.en-de.tsv`). In one run:
+- raw: `encode_batch` over the same texts (documents, or both sides of the pairs), 64 documents
+  or pairs per call as the build does, without special tokens: tokens/s of CPU time (user +
+  system; one tokenizer thread, so one core), measured again right before each objective's
+  build so that each ratio compares two measurements taken under the same machine load;
 - the same tokenizer over the sentences the build makes of that text, one string each, with
   `encode_batch` and with `encode_batch_fast` (no offsets; what the build calls);
 - each objective: `shardlm build` in-process on the DirectRunner (one worker), tokens/s of CPU
@@ -18,6 +21,9 @@ repeated with new ids up to `--mb` MB of text. In one run:
 - the shards: bytes of the shard files per stored token (input_ids, special tokens included),
   and each column's share of the decoded (uncompressed) Arrow buffers.
 Each measurement runs `--repeats` times and the least CPU counts (the machine may be shared).
+Start-up is fixed (about 1.3 s of CPU for Beam's pipeline construction and runner) and the goal
+is a per-core throughput, so the default input (16 MB) is large enough that it weighs as it
+would on a real corpus; both ratios are reported.
 `--formats` adds the bytes per token of the mlm examples written in other ways, and their decode
 speed (use `--mb 0.5`: larger inputs repeat the text, which flatters compression).
 `--profile N` prints the N costliest functions of one mlm build (cProfile, CPU time). Not a test.
@@ -73,6 +79,24 @@ def documents(data: Path, mb: float) -> list[tuple[str, str]]:
     return docs
 
 
+def parallel_pairs(data: Path, mb: float) -> list[tuple[str, str]]:
+    """(en, de) pairs of the Debian Reference, repeated up to `mb` MB of text (both sides)."""
+    lines = (data / "parallel" / "debian-reference.en-de.tsv").read_text("utf-8").splitlines()
+    base = [tuple(line.split("\t")) for line in lines if line.count("\t") == 1]
+    pairs, size = [], 0
+    while size < mb * 1e6:
+        for src, tgt in base:
+            pairs.append((src, tgt))
+            size += len(src.encode("utf-8")) + len(tgt.encode("utf-8"))
+    return pairs
+
+
+def write_pairs(folder: Path, pairs: list[tuple[str, str]]) -> None:
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    (folder / "copy.en-de.tsv").write_text("".join(f"{src}\t{tgt}\n" for src, tgt in pairs), "utf-8")
+
+
 def write_documents(folder: Path, docs: list[tuple[str, str]]) -> None:
     """A documents dataset (one Parquet file and its manifest), as `shardlm clean` writes them."""
     shutil.rmtree(folder, ignore_errors=True)
@@ -100,14 +124,13 @@ def cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def raw_encode(tokenizer_dir: str, texts: list[str]) -> tuple[int, float]:
-    """(tokens, CPU s) of encode_batch over the texts, TOKENIZE_BATCH documents per call."""
+def raw_encode(tokenizer_dir: str, texts: list[str], per_call: int = TOKENIZE_BATCH) -> tuple[int, float]:
+    """(tokens, CPU s) of encode_batch over the texts, `per_call` texts per call."""
     tokenizer, _ = load_tokenizer(tokenizer_dir)
     tokens = 0
     start = cpu_seconds()
-    for i in range(0, len(texts), TOKENIZE_BATCH):
-        tokens += sum(len(e.ids) for e in tokenizer.encode_batch(texts[i:i + TOKENIZE_BATCH],
-                                                                  add_special_tokens=False))
+    for i in range(0, len(texts), per_call):
+        tokens += sum(len(e.ids) for e in tokenizer.encode_batch(texts[i:i + per_call], add_special_tokens=False))
     return tokens, cpu_seconds() - start
 
 
@@ -214,8 +237,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--tokenizer", default=None, help="default: ../shared/data/tokenizers/bert-base-uncased-wordpiece")
-    parser.add_argument("--mb", type=float, default=4.0, help="MB of document text")
-    parser.add_argument("--objectives", default="mlm,nsp,sop")
+    parser.add_argument("--mb", type=float, default=16.0, help="MB of document text (and of pairs, for tlm)")
+    parser.add_argument("--objectives", default="mlm,nsp,sop,clm,tlm")
     parser.add_argument("--seq-len", type=int, default=128)
     parser.add_argument("--work", type=Path, default=Path("/tmp/bench-build"))
     parser.add_argument("--profile", type=int, default=0, help="print the N costliest functions of an mlm build")
@@ -237,27 +260,41 @@ def main(argv: list[str] | None = None) -> None:
         profiler.disable()
         pstats.Stats(profiler).sort_stats("tottime").print_stats(args.profile)
         return
-    runs = [raw_encode(tokenizer, [t for _, t in docs]) for _ in range(args.repeats)]
+    texts = [t for _, t in docs]
+    runs = [raw_encode(tokenizer, texts) for _ in range(args.repeats)]
     tokens, raw_cpu = runs[0][0], min(cpu for _, cpu in runs)
-    rows = [("raw encode_batch", raw_cpu, raw_cpu, raw_cpu, None)]
+    rows = [("raw encode_batch", tokens, raw_cpu, raw_cpu, raw_cpu, raw_cpu, None)]
     for fast in (False, True):
         cpu = min(sentence_encode(tokenizer, docs, fast) for _ in range(args.repeats))
-        rows.append((f"{'encode_batch_fast' if fast else 'encode_batch'} over the sentences", cpu, cpu, cpu, None))
-    for objective in args.objectives.split(","):
-        startup = min(run_build(objective, args.work / "one-doc", tokenizer, args.work / f"{objective}-one",
+        rows.append((f"{'encode_batch_fast' if fast else 'encode_batch'} over the sentences", tokens, raw_cpu, cpu,
+                     cpu, cpu, None))
+    objectives = args.objectives.split(",")
+    if "tlm" in objectives:
+        pairs = parallel_pairs(args.data, args.mb)
+        write_pairs(args.work / "pairs", pairs)
+        write_pairs(args.work / "one-pair", pairs[:1])
+        pair_texts = [t for pair in pairs for t in pair]
+        print(f"tlm: {len(pairs):,} pairs, {sum(len(t.encode('utf-8')) for t in pair_texts) / 1e6:.2f} MB of text")
+    for objective in objectives:
+        inputs = ("pairs", "one-pair", pair_texts, 2 * TOKENIZE_BATCH) if objective == "tlm" else (
+            "docs", "one-doc", texts, TOKENIZE_BATCH)
+        startup = min(run_build(objective, args.work / inputs[1], tokenizer, args.work / f"{objective}-one",
                                 args.seq_len)[0] for _ in range(args.repeats))
-        cpu, wall = min(run_build(objective, args.work / "docs", tokenizer, args.work / objective, args.seq_len)
-                        for _ in range(args.repeats))
-        rows.append((f"shardlm build --objective {objective}", cpu, wall, cpu - startup,
-                     shard_bytes(args.work / objective)))
-    print(f"\n{tokens:,} tokens of text (raw encode_batch count)\n")
-    print("| run | CPU s | wall s | tokens/s per core | x raw | without start-up: tokens/s | x raw | bytes/token |")
-    print("|---|---|---|---|---|---|---|---|")
-    for name, cpu, wall, steady, sizes in rows:
-        print(f"| {name} | {cpu:.1f} | {wall:.1f} | {tokens / cpu:,.0f} | {raw_cpu / cpu:.2f} | "
-              f"{tokens / steady:,.0f} | {raw_cpu / steady:.2f} | {sizes['total']:.3f} |" if sizes else
-              f"| {name} | {cpu:.1f} | {wall:.1f} | {tokens / cpu:,.0f} | {raw_cpu / cpu:.2f} | {tokens / cpu:,.0f} | "
-              f"{raw_cpu / cpu:.2f} | |")
+        raws, builds = [], []
+        for _ in range(args.repeats):  # raw right before the build: both under the same load
+            raws.append(raw_encode(tokenizer, inputs[2], inputs[3]))
+            builds.append(run_build(objective, args.work / inputs[0], tokenizer, args.work / objective, args.seq_len))
+        cpu, wall = min(builds)
+        rows.append((f"shardlm build --objective {objective}", raws[0][0], min(c for _, c in raws), cpu, wall,
+                     cpu - startup, shard_bytes(args.work / objective)))
+    print(f"\n{tokens:,} tokens of document text (raw encode_batch count)\n")
+    print("| run | CPU s | wall s | raw CPU s | tokens/s per core | x raw | without start-up: tokens/s | x raw "
+          "| bytes/token |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for name, n, raw, cpu, wall, steady, sizes in rows:
+        print(f"| {name} | {cpu:.1f} | {wall:.1f} | {raw:.1f} | {n / cpu:,.0f} | {raw / cpu:.2f} | "
+              f"{n / steady:,.0f} | {raw / steady:.2f} | {sizes['total']:.3f} |" if sizes else
+              f"| {name} | {cpu:.1f} | {wall:.1f} | {raw:.1f} | {n / cpu:,.0f} | {raw / cpu:.2f} | | | |")
     print("\nbytes per stored token: each column's decoded Arrow buffers, their sum, and the shard files\n")
     names = sorted({k for *_, s in rows if s for k in s} - {"total", "tokens", "uncompressed"})
     print("| objective | " + " | ".join(names) + " | columns, uncompressed | shard files |")

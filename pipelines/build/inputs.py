@@ -10,15 +10,14 @@ rejected or skipped, under the input's unit (`documents/...` or `pairs/...`).
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import replace
 from typing import Any, Iterator
 
 import apache_beam as beam
 from apache_beam.pvalue import TaggedOutput
 
 from pipelines import progress
-from pipelines.build.parallel import PairFields, ParallelFile, iter_pairs, tokenize_pairs
-from pipelines.build.tokenize_docs import tokenize_documents
+from pipelines.build.parallel import PairFields, ParallelFile, iter_pairs, tokenize_pair_batch
+from pipelines.build.tokenize_docs import tokenize_batch
 from pipelines.docs_input import iter_documents
 from pipelines.tokenizer.word_starts import word_start_rule
 from shards.tokenizer import load_shard_set_tokenizer
@@ -28,8 +27,8 @@ UNITS = {"documents": "documents", "parallel": "pairs"}  # Builder.reads -> the 
 
 
 class TokenizeFn(beam.DoFn):
-    """Batches of (doc_id, text, lang) or of pairs -> TokenizedDoc; counts of skipped records to
-    the 'skipped' output."""
+    """Batches of (doc_id, text, lang) or of pairs -> a DocBatch of their tokenized documents (none
+    when all were skipped); counts of skipped records to the 'skipped' output."""
 
     def __init__(self, shard_set: str, tokenizer: dict, storage_options: dict, reads: str):
         self._shard_set, self._spec, self._options, self._reads = shard_set, tokenizer, storage_options, reads
@@ -42,13 +41,11 @@ class TokenizeFn(beam.DoFn):
 
     def process(self, batch: list[tuple]) -> Iterator[Any]:
         if self._reads == "parallel":
-            docs, skipped = tokenize_pairs(self._tokenizer, batch, self._word_starts)
-            yield from docs
+            docs, skipped = tokenize_pair_batch(self._tokenizer, batch, self._word_starts)
         else:
-            docs, skipped = tokenize_documents(self._tokenizer, batch, self._word_starts)  # lang: the splitter's rules
-            langs = {doc_id: lang for doc_id, _, lang in batch}
-            for doc in docs:
-                yield replace(doc, lang=langs[doc.doc_id])
+            docs, skipped = tokenize_batch(self._tokenizer, batch, self._word_starts)  # lang: the splitter's rules
+        if len(docs):
+            yield docs
         if skipped:
             unit = UNITS[self._reads]
             for reason, n in skipped.items():
@@ -69,7 +66,7 @@ def read_pairs(file: ParallelFile, fields: PairFields, storage_options: dict) ->
 
 
 class ReadAndTokenize(beam.PTransform):
-    """Input files -> (tokenized documents, count dicts)."""
+    """Input files -> (DocBatch of tokenized documents, count dicts)."""
 
     def __init__(self, reads: str, shard_set: str, tokenizer: dict, storage_options: dict, fields: PairFields):
         super().__init__()
@@ -86,7 +83,7 @@ class ReadAndTokenize(beam.PTransform):
             records = spread | "Read" >> beam.FlatMap(iter_documents, self._options, ("id", "text", "lang"))
             read_counts = []
         tokenized = (
-            records | "Batch" >> beam.BatchElements(min_batch_size=1, max_batch_size=TOKENIZE_BATCH)
+            records | "Batch" >> beam.BatchElements(min_batch_size=TOKENIZE_BATCH, max_batch_size=TOKENIZE_BATCH)
             | "Tokenize" >> beam.ParDo(TokenizeFn(self._shard_set, self._tokenizer, self._options, self._reads)).with_outputs(
                 "skipped", main="docs"))
         counts = (*read_counts, tokenized.skipped) | "InputCounts" >> beam.Flatten()

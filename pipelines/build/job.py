@@ -3,7 +3,8 @@
     python -m pipelines.build --input DOCS_URL --tokenizer URL --objective mlm --seq-len 128 \
         --output URL [--seed 0] [Beam options]
 
-Flow: read documents -> split sentences and tokenize in batches -> assign each document a
+Flow: read documents -> split sentences and tokenize in batches (which travel as DocBatch
+elements, not one element per document) -> assign each document a
 split (valid when a hash of (seed, doc id) < valid_fraction) and a shard (hash of doc id mod
 the split's shard count, planned from its token count) -> group by shard -> build examples
 with the objective's builder (pipelines/build/objectives/; documents sorted by id, an RNG per
@@ -30,10 +31,11 @@ from pipelines import progress
 from pipelines.build.inputs import UNITS, ReadAndTokenize
 from pipelines.build.objectives import BUILDERS, BuildOptions, ShardContext, examples_table, get_builder
 from pipelines.build.objectives.common import PACKINGS
-from pipelines.build.objectives.negative_pool import WINDOW_SEQ_LENS, NegativePool, pool_rank, pool_window
+from pipelines.build.objectives.negative_pool import (
+    WINDOW_SEQ_LENS, NegativePool, PoolCandidates, pool_rank, pool_window)
 from pipelines.build.objectives.tlm import OVERFLOWS
 from pipelines.build.parallel import PairFields, parallel_files, parse_langs
-from pipelines.build.tokenize_docs import TokenizedDoc
+from pipelines.build.tokenize_docs import DocBatch, TokenizedDoc
 from pipelines.docs_input import document_files
 from pipelines.options import add_storage_flag, is_direct_runner, parse_job_args
 from pipelines.tokenizer.load import tokenizer_for_build
@@ -143,22 +145,28 @@ def hash_unit(*parts: str) -> float:
     return int.from_bytes(digest, "big") / 2**64
 
 
-def assign_split(doc: TokenizedDoc, seed: int, valid_fraction: float) -> tuple[str, TokenizedDoc]:
-    return ("valid" if hash_unit("split", str(seed), doc.doc_id) < valid_fraction else "train"), doc
+def assign_split(batch: DocBatch, seed: int, valid_fraction: float) -> Iterator[tuple[str, DocBatch]]:
+    """(split, its documents of the batch) for each split the batch's documents fall in."""
+    valid = np.array([hash_unit("split", str(seed), doc_id) < valid_fraction for doc_id in batch.doc_ids], dtype=bool)
+    for split, mask in zip(SPLITS, (~valid, valid)):
+        if mask.any():
+            yield split, batch.select(np.flatnonzero(mask))
 
 
 def shard_index(doc_id: str, num_shards: int) -> int:
     return int(hash_unit("shard", doc_id) * num_shards)
 
 
-def doc_counts(split_doc: tuple[str, TokenizedDoc], unit: str = "documents") -> dict[str, int]:
-    """A kept input record's counts (`unit`: documents, or pairs, whose reads the reader counts)."""
-    split, doc = split_doc
-    counts = {unit: 1, f"{unit}/{split}": 1, "sentences": doc.num_sentences, "tokens": doc.num_tokens,
-              f"tokens/{split}": doc.num_tokens, f"{unit}/lang/{doc.lang}": 1}
+def doc_counts(split_batch: tuple[str, DocBatch], unit: str = "documents") -> dict[str, int]:
+    """Kept input records' counts (`unit`: documents, or pairs, whose reads the reader counts)."""
+    split, batch = split_batch
+    tokens = int(batch.sentence_offsets[-1])
+    counts = Counter({unit: len(batch), f"{unit}/{split}": len(batch), "sentences": len(batch.sentence_offsets) - 1,
+                      "tokens": tokens, f"tokens/{split}": tokens})
+    counts.update(f"{unit}/lang/{lang}" for lang in batch.langs)
     if unit == "documents":
-        counts["documents/read"] = 1
-    return counts
+        counts["documents/read"] = len(batch)
+    return dict(counts)
 
 
 def language_table(counts: dict[str, int], config: BuildConfig) -> dict[str, int]:
@@ -194,19 +202,43 @@ def build_examples(docs: list[TokenizedDoc], config: BuildConfig, special_ids: d
     return builder.build(docs, builder.make_config(config.builder_options(special_ids, languages)), counter, context)
 
 
-def pool_candidate(split_doc: tuple[str, TokenizedDoc], seed: int, seq_len: int):
-    """(split, (rank, window)): a document's entry in the bottom-k sample of nsp's negative pool."""
-    split, doc = split_doc
-    return split, (pool_rank(seed, doc.doc_id), pool_window(doc, seed, WINDOW_SEQ_LENS * seq_len))
+def pool_candidates(split_batch: tuple[str, DocBatch], seed: int, seq_len: int) -> tuple[str, PoolCandidates]:
+    """(split, the batch's documents' entries in the bottom-k sample of nsp's negative pool)."""
+    split, batch = split_batch
+    docs = list(batch.docs())
+    return split, PoolCandidates([pool_rank(seed, doc.doc_id) for doc in docs],
+                                 [pool_window(doc, seed, WINDOW_SEQ_LENS * seq_len) for doc in docs])
 
 
-def candidate_rank(candidate: tuple) -> tuple[int, str]:
-    return candidate[0]
+class SmallestRanks(beam.CombineFn):
+    """The `n` pool entries of smallest rank, in rank order (a bottom-k sample)."""
+
+    def __init__(self, n: int):
+        self._n = n
+
+    def create_accumulator(self) -> PoolCandidates:
+        return PoolCandidates()
+
+    def add_input(self, accumulator: PoolCandidates, candidates: PoolCandidates) -> PoolCandidates:
+        accumulator.add(candidates)
+        return accumulator.smallest(self._n) if len(accumulator) > 2 * self._n else accumulator
+
+    def merge_accumulators(self, accumulators: Iterable[PoolCandidates]) -> PoolCandidates:
+        merged = PoolCandidates()
+        for accumulator in accumulators:
+            merged.add(accumulator)
+        return merged.smallest(self._n)
+
+    def compact(self, accumulator: PoolCandidates) -> PoolCandidates:
+        return accumulator.smallest(self._n)
+
+    def extract_output(self, accumulator: PoolCandidates) -> PoolCandidates:
+        return accumulator.smallest(self._n)
 
 
-def to_pool(split_candidates: tuple[str, list]) -> tuple[str, NegativePool]:
+def to_pool(split_candidates: tuple[str, PoolCandidates]) -> tuple[str, NegativePool]:
     split, candidates = split_candidates
-    return split, NegativePool([window for _, window in candidates])
+    return split, NegativePool(candidates.windows)
 
 
 def example_counts(examples: list[dict], split: str, languages: dict[str, int]) -> Counter:
@@ -235,9 +267,12 @@ def sum_counts(dicts: Iterable[dict[str, int]]) -> dict[str, int]:
 # ----------------------------------------------------------------------------- Beam steps
 
 
-def key_by_shard(split_doc: tuple[str, TokenizedDoc], plan: dict[str, int]):
-    split, doc = split_doc
-    return (split, shard_index(doc.doc_id, plan[split])), doc
+def key_by_shard(split_batch: tuple[str, DocBatch], plan: dict[str, int]) -> Iterator[tuple[tuple[str, int], DocBatch]]:
+    """((split, shard), its documents of the batch) for each shard the batch's documents fall in."""
+    split, batch = split_batch
+    shards = np.array([shard_index(doc_id, plan[split]) for doc_id in batch.doc_ids], dtype=np.int64)
+    for index in np.unique(shards).tolist():
+        yield (split, index), batch.select(np.flatnonzero(shards == index))
 
 
 def every_shard(plan: dict[str, int]) -> Iterator[tuple[tuple[str, int], None]]:
@@ -247,11 +282,11 @@ def every_shard(plan: dict[str, int]) -> Iterator[tuple[tuple[str, int], None]]:
             yield (split, index), None
 
 
-def write_group(group: tuple[tuple[str, int], Iterable[TokenizedDoc | None]], config: BuildConfig,
+def write_group(group: tuple[tuple[str, int], Iterable[DocBatch | None]], config: BuildConfig,
                 special_ids: dict[str, int], schema, languages: dict[str, int],
                 pools: dict[str, NegativePool]) -> tuple[ShardInfo, dict[str, int]]:
     (split, index), values = group
-    docs = [d for d in values if d is not None]
+    docs = [doc for batch in values if batch is not None for doc in batch.docs()]
     counter: Counter = Counter()
     context = ShardContext(split=split, negative_pool=pools.get(split, NegativePool()))
     examples = list(build_examples(docs, config, special_ids, counter, context, languages))
@@ -283,20 +318,20 @@ def build_pipeline(p: beam.Pipeline, config: BuildConfig, files: list, tokenizer
     docs, input_counts = (p | "Files" >> beam.Create(files)
                           | "Input" >> ReadAndTokenize(config.reads, config.output, tokenizer_info,
                                                        config.storage_options, fields))
-    assigned = docs | "Split" >> beam.Map(assign_split, config.seed, config.valid_fraction)
+    assigned = docs | "Split" >> beam.FlatMap(assign_split, config.seed, config.valid_fraction)
     counts = (
         (assigned | "DocCounts" >> beam.Map(doc_counts, config.unit), input_counts)
         | "AllCounts" >> beam.Flatten() | "SumCounts" >> beam.CombineGlobally(sum_counts))
     plan = counts | "Plan" >> beam.Map(plan_shards, config, token_dtype(tokenizer_info["vocab_size"]).byte_width)
     languages = counts | "Languages" >> beam.Map(language_table, config)
     if get_builder(config.objective).needs_negative_pool:
-        pools = (assigned | "PoolCandidates" >> beam.Map(pool_candidate, config.seed, config.seq_len)
-                 | "Pool" >> beam.combiners.Top.SmallestPerKey(config.negative_pool, key=candidate_rank)
+        pools = (assigned | "PoolCandidates" >> beam.Map(pool_candidates, config.seed, config.seq_len)
+                 | "Pool" >> beam.CombinePerKey(SmallestRanks(config.negative_pool))
                  | "ToPool" >> beam.Map(to_pool))
     else:
         pools = p | "NoPool" >> beam.Create([])
     written = (
-        (assigned | "Key" >> beam.Map(key_by_shard, AsSingleton(plan)),
+        (assigned | "Key" >> beam.FlatMap(key_by_shard, AsSingleton(plan)),
          plan | "EveryShard" >> beam.FlatMap(every_shard))
         | "Shards" >> beam.Flatten() | "Group" >> beam.GroupByKey()
         | "Write" >> beam.Map(write_group, config, tokenizer_info["special_ids"], schema,

@@ -22,7 +22,7 @@ import fsspec
 import numpy as np
 from tokenizers import Tokenizer
 
-from pipelines.build.tokenize_docs import TokenizedDoc, encode_texts
+from pipelines.build.tokenize_docs import DocBatch, TokenizedDoc, encode_texts
 from pipelines.tokenizer.word_starts import WordStartRule, word_start_rule
 from shards.storage import check_url
 
@@ -156,19 +156,28 @@ def iter_pairs(file: ParallelFile, fields: PairFields, counter: Counter,
 
 def tokenize_pairs(tokenizer: Tokenizer, pairs: list[tuple[str, str, str, str]],
                    rule: WordStartRule | None = None) -> tuple[list[TokenizedDoc], Counter]:
-    """Encode both sides of each pair in one batch: a pair becomes a two-sentence TokenizedDoc
+    """`tokenize_pair_batch` as a list of documents."""
+    batch, skipped = tokenize_pair_batch(tokenizer, pairs, rule)
+    return list(batch.docs()), skipped
+
+
+def tokenize_pair_batch(tokenizer: Tokenizer, pairs: list[tuple[str, str, str, str]],
+                        rule: WordStartRule | None = None) -> tuple[DocBatch, Counter]:
+    """Encode both sides of each pair in one batch: a pair becomes a two-sentence document
     (sentence 0 the source, 1 the target) whose lang is `src-tgt`. A pair with a side that
     encodes to no token is skipped (`no_tokens`)."""
     rule = rule or word_start_rule(tokenizer)
     texts = [text for _, _, src, tgt in pairs for text in (src, tgt)]
     ids, word_start, lengths = encode_texts(tokenizer, texts, rule)
-    starts = np.concatenate([[0], np.cumsum(lengths)])
-    out, skipped = [], Counter()
-    for k, (pid, langs, _, _) in enumerate(pairs):
-        lo, mid, hi = starts[2 * k], starts[2 * k + 1], starts[2 * k + 2]
-        if mid == lo or hi == mid:
-            skipped["no_tokens"] += 1
-            continue
-        out.append(TokenizedDoc(doc_id=pid, ids=ids[lo:hi], word_start=word_start[lo:hi],
-                                offsets=np.array([0, mid - lo, hi - lo], dtype=np.int64), lang=langs))
-    return out, skipped
+    sides = lengths.reshape(-1, 2)
+    keep = (sides > 0).all(axis=1)
+    skipped = Counter()
+    if not keep.all():
+        skipped["no_tokens"] = int((~keep).sum())
+        tokens = np.repeat(keep, sides.sum(axis=1))
+        ids, word_start, sides = ids[tokens], word_start[tokens], sides[keep]
+    offsets = np.zeros(2 * len(sides) + 1, dtype=np.int64)
+    np.cumsum(sides.reshape(-1), out=offsets[1:])
+    kept = [pair for pair, k in zip(pairs, keep.tolist()) if k]
+    return DocBatch(tuple(pid for pid, *_ in kept), tuple(langs for _, langs, *_ in kept), ids, word_start,
+                    offsets, np.arange(0, 2 * len(kept) + 1, 2, dtype=np.int64)), skipped

@@ -21,7 +21,7 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from pipelines.build.objectives.common import (
-    PACKINGS, BuildOptions, Builder, Example, Segment, ShardContext, streams)
+    PACKINGS, BuildOptions, Builder, Example, ShardContext, streams)
 from pipelines.build.tokenize_docs import TokenizedDoc
 
 
@@ -55,39 +55,47 @@ def build_mlm(docs: Sequence[TokenizedDoc], config: MlmConfig, counter: Counter 
 
 
 def _pack(docs: Sequence[TokenizedDoc], config: MlmConfig) -> Iterator[Example]:
+    """Greedy packing of the stream's sentence pieces: an example ends when the next piece (with
+    its separator, at a document start) would pass the budget. The examples tile the stream's
+    tokens, so they are built as one array with the special tokens inserted, then sliced."""
     budget = config.seq_len - 2
-    parts: list[Segment] = []
-    length, start_doc = 0, ""
-    sep = (np.array([config.sep_id], dtype=np.uint32), np.array([True]))
-    for doc in docs:
+    starts, owners, seps = [], [], []  # stream positions: example starts (and their document), separators
+    length = pos = 0
+    for k, doc in enumerate(docs):
         first = True
-        for piece in _pieces(doc, budget):
-            boundary = 1 if (length and first) else 0
-            if length and length + boundary + len(piece[0]) > budget:
-                yield _example(parts, start_doc, config)
-                parts, length, boundary = [], 0, 0
-            if not length:
-                start_doc = doc.doc_id
-            if boundary:
-                parts.append(sep)
-            parts.append(piece)
-            length += boundary + len(piece[0])
-            first = False
-    if length:
-        yield _example(parts, start_doc, config)
-
-
-def _pieces(doc: TokenizedDoc, budget: int) -> Iterator[Segment]:
-    for i in range(doc.num_sentences):
-        ids, ws = doc.sentence(i)
-        for lo in range(0, len(ids), budget):
-            yield ids[lo:lo + budget], ws[lo:lo + budget]
-
-
-def _example(parts: list[Segment], doc_id: str, config: MlmConfig) -> Example:
-    ids = np.concatenate([[config.cls_id], *(p[0] for p in parts), [config.sep_id]]).astype(np.uint32)
-    ws = np.concatenate([[True], *(p[1] for p in parts), [True]]).astype(bool)
-    return {"input_ids": ids, "word_start": ws, "doc_id": doc_id}
+        for size in doc.sentence_lengths().tolist():
+            while size > 0:  # a sentence longer than the budget: pieces of the budget
+                piece = min(size, budget)
+                boundary = 1 if (length and first) else 0
+                if length and length + boundary + piece > budget:
+                    length = boundary = 0
+                if not length:
+                    starts.append(pos)
+                    owners.append(k)
+                if boundary:
+                    seps.append(pos)
+                length += boundary + piece
+                pos += piece
+                size -= piece
+                first = False
+    if not starts:
+        return
+    ids = np.concatenate([d.ids for d in docs]).astype(np.uint32, copy=False)
+    ws = np.concatenate([d.word_start for d in docs]).astype(bool, copy=False)
+    ends = [*starts[1:], pos]
+    # at a position that ends one example and starts the next, </s> comes before <s> (np.insert
+    # keeps the given order of equal positions); a separator never falls on an example's edge
+    where = np.array([*ends, *starts, *seps], dtype=np.int64)
+    n = len(starts)
+    specials = np.array([config.sep_id] * n + [config.cls_id] * n + [config.sep_id] * len(seps), dtype=np.uint32)
+    ids = np.insert(ids, where, specials)
+    ws = np.insert(ws, where, True)
+    bounds = np.array(starts + [pos], dtype=np.int64)
+    sizes = np.diff(bounds) + 2 + np.diff(np.searchsorted(np.array(seps, dtype=np.int64), bounds))
+    offsets = np.concatenate([[0], np.cumsum(sizes)]).tolist()
+    for k in range(n):
+        lo, hi = offsets[k], offsets[k + 1]
+        yield {"input_ids": ids[lo:hi], "word_start": ws[lo:hi], "doc_id": docs[owners[k]].doc_id}
 
 
 BUILDER = Builder(name="mlm", make_config=make_config, build=build_mlm,

@@ -18,7 +18,7 @@ from typing import Sequence
 import numpy as np
 
 from pipelines.build.objectives.common import doc_rng
-from pipelines.build.tokenize_docs import TokenizedDoc
+from pipelines.build.tokenize_docs import DocBatch, TokenizedDoc
 
 WINDOW_SEQ_LENS = 2  # a pool window holds up to 2 x seq_len tokens: room for a random start inside it
 
@@ -68,5 +68,37 @@ class NegativePool:
             other += other >= own
         return self.docs[other]
 
+    def __reduce__(self):  # the windows as one DocBatch: one array each instead of three per window
+        return _pool_from_batch, (DocBatch.of(self.docs),)
+
+
+def _pool_from_batch(batch: DocBatch) -> NegativePool:
+    return NegativePool(list(batch.docs()))
+
+
+class PoolCandidates:
+    """Entries of a pool's bottom-k sample: (rank, window) pairs, kept as at most `n` of the
+    smallest rank by `add` and `smallest`; pickled as one DocBatch of the windows."""
+
+    def __init__(self, ranks: Sequence[tuple[int, str]] = (), windows: Sequence[TokenizedDoc] = ()):
+        self.ranks, self.windows = list(ranks), list(windows)
+
+    def __len__(self) -> int:
+        return len(self.ranks)
+
+    def add(self, other: PoolCandidates) -> PoolCandidates:
+        self.ranks += other.ranks
+        self.windows += other.windows
+        return self
+
+    def smallest(self, n: int) -> PoolCandidates:
+        """The n entries of smallest rank, in rank order."""
+        order = sorted(range(len(self.ranks)), key=self.ranks.__getitem__)[:n]
+        return PoolCandidates([self.ranks[i] for i in order], [self.windows[i] for i in order])
+
     def __reduce__(self):
-        return NegativePool, (self.docs,)
+        return _candidates_from_batch, (self.ranks, DocBatch.of(self.windows))
+
+
+def _candidates_from_batch(ranks: list[tuple[int, str]], windows: DocBatch) -> PoolCandidates:
+    return PoolCandidates(ranks, list(windows.docs()))

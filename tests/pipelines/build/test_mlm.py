@@ -75,3 +75,42 @@ def test_per_language_streams_never_mix_languages():
 def test_unknown_packing_is_refused():
     with pytest.raises(ValueError, match="unknown packing 'half'"):
         MlmConfig(seq_len=8, cls_id=CLS, sep_id=SEP, packing="half")
+
+
+def _reference_pack(docs, seq_len, cls, sep):
+    """The sentence-by-sentence packing the builder's array version must equal (piece by piece)."""
+    budget, parts, length, start, out = seq_len - 2, [], 0, "", []
+    for doc in docs:
+        first = True
+        for i in range(doc.num_sentences):
+            ids, ws = doc.sentence(i)
+            for lo in range(0, len(ids), budget):
+                piece = (ids[lo:lo + budget].tolist(), ws[lo:lo + budget].tolist())
+                boundary = 1 if (length and first) else 0
+                if length and length + boundary + len(piece[0]) > budget:
+                    out.append(parts)
+                    parts, length, boundary = [], 0, 0
+                if not length:
+                    start = doc.doc_id
+                    parts = [start]
+                if boundary:
+                    parts.append(([sep], [True]))
+                parts.append(piece)
+                length += boundary + len(piece[0])
+                first = False
+    if length:
+        out.append(parts)
+    return [([cls] + [t for p in e[1:] for t in p[0]] + [sep], [True] + [w for p in e[1:] for w in p[1]] + [True], e[0])
+            for e in out]
+
+
+@pytest.mark.parametrize("seq_len", [8, 11, 16, 40])
+def test_packing_equals_the_sentence_by_sentence_reference(seq_len):
+    docs = numbered_docs(12, num_sentences=5, seed=seq_len, max_len=9)
+    docs.insert(4, make_doc("empty", []))
+    docs.insert(7, make_doc("long", [(list(range(5000, 5000 + 3 * seq_len)), [True] * (3 * seq_len))]))
+    for packing in ("full", "doc"):
+        config = MlmConfig(seq_len=seq_len, cls_id=CLS, sep_id=SEP, packing=packing)
+        got = [(e["input_ids"].tolist(), e["word_start"].tolist(), e["doc_id"]) for e in build_mlm(docs, config)]
+        streams = [docs] if packing == "full" else [[d] for d in docs]
+        assert got == [x for s in streams for x in _reference_pack(s, seq_len, CLS, SEP)]

@@ -42,6 +42,15 @@ def test_doc_rng_depends_on_seed_and_id_only():
     assert doc_rng(1, "a").random() != doc_rng(1, "b").random()
 
 
+def test_doc_rng_state_is_pcg64_of_the_seed_and_the_ids_digest_words():
+    """The streams every built shard depends on: PCG64 seeded with [seed mod 2^32, sha256 words]."""
+    import hashlib
+    for seed, doc_id in [(0, "a"), (7, "0123456789abcdef"), (2**40 + 5, "pool\x00x"), (2**32 - 1, "é")]:
+        digest = hashlib.sha256(f"{seed}\x00{doc_id}".encode("utf-8")).digest()
+        words = [seed & 0xFFFFFFFF, *np.frombuffer(digest, dtype=np.uint32).tolist()]
+        assert doc_rng(seed, doc_id).bit_generator.state == np.random.PCG64(words).state
+
+
 def _truncate_one_at_a_time(a, b, max_num_tokens, rng):
     """google-research/bert's truncate_seq_pair, literally (the reference for truncate_pair)."""
     a, b = list(a), list(b)
