@@ -19,7 +19,10 @@ the 30,522-token `bert-base-uncased` vocabulary) with BERT's MLM + NSP heads
   set's tokenizer, the same `BertConfig` (trainer.models.bert.build_config), the same optimizer
   values, `dataloader_num_workers=0`, logging every 10 steps as shardlm does.
 
-Both pad each batch to its longest example. Each run is a fresh child process holding
+Both pad each batch to its longest example. `--length-groups G` lets each side cut padding its
+own way: `shardlm train --length-groups G` (windows of G shuffled batches sorted by length, then
+cut) and the Trainer's `train_sampling_strategy="group_by_length"` (its LengthGroupedSampler:
+mega-batches of 50 batches sorted by length). Each run is a fresh child process holding
 `torch.set_num_threads(--threads)`; runs alternate (shardlm, transformers, shardlm, ...) so the
 load from other work on the machine falls on both; the ratio reported is the median over the
 pairs. Each child first times a 2048 x 2048 fp32 `torch.matmul` on the same threads (best of 5:
@@ -136,7 +139,8 @@ def run_shardlm(args: argparse.Namespace, clock: StepClock) -> None:
     cli.main(["--model", "bert", "--size", "tiny", "--data", args.data, "--output", str(args.output),
               "--max-steps", str(args.warmup + args.steps), "--batch-size", str(BATCH_SIZE),
               "--mask-prob", str(MASK_PROB), "--lr", str(LR), "--log-every", str(LOG_EVERY),
-              "--num-workers", "0", "--eval-batches", "1", "--device", "cpu"])
+              "--num-workers", "0", "--eval-batches", "1", "--device", "cpu",
+              "--length-groups", str(args.length_groups or 1)])
 
 
 def hf_dataset(data: str):
@@ -189,7 +193,8 @@ def run_transformers(args: argparse.Namespace, clock: StepClock) -> None:
                               adam_beta1=RECIPE.betas[0], adam_beta2=RECIPE.betas[1], adam_epsilon=RECIPE.eps,
                               max_grad_norm=RECIPE.max_grad_norm, logging_steps=LOG_EVERY, save_strategy="no",
                               report_to="none", use_cpu=True, dataloader_num_workers=0, seed=0,
-                              disable_tqdm=True)
+                              disable_tqdm=True,
+                              train_sampling_strategy="group_by_length" if args.length_groups else "random")
     Trainer(model=model, args=targs, train_dataset=dataset, data_collator=timed_collate,
             callbacks=[Clock()]).train()
 
@@ -265,12 +270,14 @@ def ablation(args: argparse.Namespace) -> dict[str, float]:
     def torch_loss(logits, targets):
         return F.cross_entropy(logits, targets, ignore_index=-100)
 
-    variants = {"F.cross_entropy, loop AdamW": (torch_loss, False), "trainer.losses, loop AdamW": (cross_entropy, False),
+    variants = {"F.cross_entropy, loop AdamW": (torch_loss, False),
+                "trainer.losses, loop AdamW": (cross_entropy, False),
                 "trainer.losses, fused AdamW": (cross_entropy, True)}
     runs = {}
     for n, (name, (_, fused)) in enumerate(variants.items()):
-        run = setup(TrainConfig(model="bert", size="tiny", data=args.data, output=str(Path(args.work) / f"ablation-{n}"),
-                                max_steps=10_000, batch_size=BATCH_SIZE, mask_prob=MASK_PROB, lr=LR, device="cpu"))
+        output = str(Path(args.work) / f"ablation-{n}")
+        run = setup(TrainConfig(model="bert", size="tiny", data=args.data, output=output, max_steps=10_000,
+                                batch_size=BATCH_SIZE, mask_prob=MASK_PROB, lr=LR, device="cpu"))
         for group in run.optimizer.param_groups:
             group["fused"] = fused or None
         runs[name] = (run, loop.iterate_batches(run))
@@ -302,6 +309,7 @@ def run_side(side: str, args: argparse.Namespace, n: int) -> dict[str, Any]:
     subprocess.run(["rm", "-rf", str(out)], check=True)
     out.mkdir(parents=True)
     cmd = [sys.executable, __file__, "--side", side, "--data", args.data, "--output", str(out / "run"),
+           "--length-groups", str(args.length_groups),
            "--result", str(result), "--threads", str(args.threads), "--warmup", str(args.warmup),
            "--steps", str(args.steps)]
     with open(out / "log.txt", "w") as log:
@@ -328,6 +336,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--threads", type=int, default=1, help="torch.set_num_threads on both sides")
     parser.add_argument("--warmup", type=int, default=3, help="steps not timed")
     parser.add_argument("--steps", type=int, default=15, help="steps timed")
+    parser.add_argument("--length-groups", type=int, default=0,
+                        help="cut padding: shardlm --length-groups G, the Trainer's group_by_length sampling "
+                             "(default: off)")
     parser.add_argument("--ablation", action="store_true",
                         help="instead: CPU ms per shardlm step before/after trainer.losses and fused AdamW")
     parser.add_argument("--side", choices=SIDES, help=argparse.SUPPRESS)  # child process
@@ -343,7 +354,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     pairs = [(a, b) for a, b in zip(results[0::2], results[1::2])]
     summary = {"wall_ratio": statistics.median(a["tokens_per_s"] / b["tokens_per_s"] for a, b in pairs),
                "cpu_ratio": statistics.median(a["tokens_per_cpu_s"] / b["tokens_per_cpu_s"] for a, b in pairs),
-               "threads": args.threads, "steps": args.steps, "warmup": args.warmup, "runs": results}
+               "threads": args.threads, "length_groups": args.length_groups, "steps": args.steps,
+               "warmup": args.warmup, "runs": results}
     Path(args.work, "results.json").write_text(json.dumps(summary, indent=1))
     print(table(results))
     print(f"\nshardlm / transformers non-pad tokens/s, median of {len(pairs)} pairs: {summary['wall_ratio']:.2f}x "
