@@ -137,9 +137,28 @@ def _run_stage(name: str, command: str, argv: list[str], timings: dict[str, floa
     return result
 
 
+def masked_sentence(tokenizer: Any, template: str, answer: str) -> tuple[str, str]:
+    """The sentence to fill (`template` with its mask token) and the vocabulary token `answer` takes
+    at the mask's place, so that the model sees the mask where its training put one: the sentence
+    with the answer in place must tokenize like the masked one up to the mask. The answer's token
+    is then the one to score (" town" as "Ġtown" for byte-level BPE, "▁town" for SentencePiece,
+    "town</w>" for XLM's BPE; a word split into pieces by its first piece). A mask token that
+    does not take the space before it (a byte-level vocabulary leaves a lone "Ġ" there, a token
+    training never put before a mask) is written without that space."""
+    filled = tokenizer(template.format(mask=answer))["input_ids"]
+    for candidate in (template, template.replace(" {mask}", "{mask}")):
+        masked = tokenizer(candidate.format(mask=tokenizer.mask_token))["input_ids"]
+        at = masked.index(tokenizer.mask_token_id)
+        if filled[:at] == masked[:at] and at < len(filled):
+            return candidate.format(mask=tokenizer.mask_token), tokenizer.convert_ids_to_tokens(filled[at])
+    raise ValueError(f"the tokenizer splits {template!r} differently around {answer!r}; "
+                     f"the demo cannot score the answer")
+
+
 def fill_mask(hf_dir: str, template: str, answer: str, top_k: int = 3) -> dict[str, Any]:
     """Top-k predictions of the exported model for `template` with `{mask}` replaced by its mask
-    token, and the score the model gives the word the corpus has there (`answer`)."""
+    token, and the score the model gives the word the corpus has there (`answer`, by its token at
+    the mask: `masked_sentence`)."""
     from transformers import pipeline
     from transformers.utils import logging as hf_logging
 
@@ -148,17 +167,20 @@ def fill_mask(hf_dir: str, template: str, answer: str, top_k: int = 3) -> dict[s
     hf_logging.disable_progress_bar()
     try:
         fill = pipeline("fill-mask", model=hf_dir, tokenizer=hf_dir, device="cpu")
-        sentence = template.format(mask=fill.tokenizer.mask_token)
+        tokenizer = fill.tokenizer
+        sentence, target = masked_sentence(tokenizer, template, answer)
         predictions = fill(sentence, top_k=top_k)
-        expected = fill(sentence, targets=[answer], top_k=1)[0]
+        expected = fill(sentence, targets=[target], top_k=1)[0]
     finally:
         hf_logging.set_verbosity(verbosity)
         if bars:
             hf_logging.enable_progress_bar()
-    return {"sentence": sentence,
-            "predictions": [{"token": p["token_str"].strip(), "score": round(float(p["score"]), 4)}
-                            for p in predictions],
-            "answer": {"token": expected["token_str"].strip(), "score": round(float(expected["score"]), 4)}}
+
+    def shown(p: dict[str, Any]) -> dict[str, Any]:  # a piece that decodes to blank shows as itself ("▁")
+        token = p["token_str"].strip() or tokenizer.convert_ids_to_tokens(p["token"])
+        return {"token": token, "score": round(float(p["score"]), 4)}
+
+    return {"sentence": sentence, "predictions": [shown(p) for p in predictions], "answer": shown(expected)}
 
 
 def document_stats(stats: dict[str, int]) -> dict[str, Any]:
@@ -172,16 +194,41 @@ def shard_counts(manifest: dict[str, Any]) -> dict[str, Any]:
     """Shards, examples and examples per split, from a shard-set manifest."""
     counts = manifest["counts"]
     splits = {k.split("/", 1)[1]: v for k, v in sorted(counts.items()) if k.startswith("examples/")}
-    return {"shards": len(manifest["shards"]), "examples": counts["examples"], "splits": splits,
-            "objective": manifest["objective"], "seq_len": manifest["seq_len"]}
+    found = {"shards": len(manifest["shards"]), "examples": counts["examples"],
+             "splits": {k: v for k, v in splits.items() if "/" not in k},
+             "objective": manifest["objective"], "seq_len": manifest["seq_len"]}
+    languages = {k.split("/", 1)[1]: v for k, v in splits.items() if k.startswith("lang/")}
+    return {**found, "languages": languages} if languages else found
+
+
+# held-out metric -> (what it measures, the baseline metric, what the baseline does)
+MEASURES = {
+    "mlm_accuracy": ("[MASK] accuracy", "mlm_unigram_accuracy", "always the most frequent token"),
+    "nsp_accuracy": ("next-sentence (NSP) accuracy", "nsp_majority_accuracy", "always the majority class"),
+    "sop_accuracy": ("sentence-order (SOP) accuracy", "sop_majority_accuracy", "always the majority class"),
+    "rtd_accuracy": ("replaced-token detection accuracy", "rtd_original_accuracy", 'always "original"'),
+}
 
 
 def learned(evaluation: dict[str, Any]) -> dict[str, list[float]]:
-    """Held-out metric -> [the model's, its baseline's], for each metric the evaluation has."""
-    pairs = {"mlm_accuracy": "mlm_unigram_accuracy", "nsp_accuracy": "nsp_majority_accuracy",
-             "sop_accuracy": "sop_majority_accuracy", "rtd_accuracy": "rtd_majority_accuracy"}
-    return {name: [round(evaluation[f"eval_{name}"], 4), round(evaluation[f"eval_{base}"], 4)]
-            for name, base in pairs.items() if f"eval_{name}" in evaluation and f"eval_{base}" in evaluation}
+    """Held-out metric -> [the model's, its baseline's], for each metric the evaluation has (the
+    baselines of `MEASURES`; ELECTRA's "always original" is 1 - the share of replaced tokens)."""
+    found = dict(evaluation)
+    if "eval_rtd_replaced_share" in found:
+        found["eval_rtd_original_accuracy"] = 1.0 - found["eval_rtd_replaced_share"]
+    return {name: [round(found[f"eval_{name}"], 4), round(found[f"eval_{base}"], 4)]
+            for name, (_, base, _) in MEASURES.items() if f"eval_{name}" in found and f"eval_{base}" in found}
+
+
+def learned_lines(pairs: dict[str, list[float]]) -> list[str]:
+    """One line per held-out metric: the model's figure beside what its baseline scores, and whether
+    the model beats it."""
+    lines = []
+    for name, (value, base) in pairs.items():
+        what, _, baseline = MEASURES[name]
+        verdict = "better" if value > base else "not better yet"
+        lines.append(f"    {what} {value:.4f}, {baseline} {base:.4f}: {verdict}")
+    return lines
 
 
 def format_summary(summary: dict[str, Any]) -> str:
@@ -193,12 +240,12 @@ def format_summary(summary: dict[str, Any]) -> str:
     lines += [f"    dropped/{k}: {v}" for k, v in docs["dropped"].items()]
     lines += [f"    rejected/{k}: {v}" for k, v in docs["rejected"].items()]
     splits = ", ".join(f"{k} {v}" for k, v in shards["splits"].items())
+    languages = "".join(f", {k} {v}" for k, v in shards.get("languages", {}).items())
     lines += [f"  shards: {shards['shards']} with {shards['examples']} {shards['objective']} examples "
-              f"({splits}; seq_len {shards['seq_len']}) in {summary['workdir']}/shards",
+              f"({splits}; seq_len {shards['seq_len']}{languages}) in {summary['workdir']}/shards",
               f"  training: {summary['model']}-tiny, {summary['steps']} steps, "
               f"loss {summary['first_loss']:.4f} -> {summary['last_loss']:.4f}"]
-    lines += [f"    held-out {name.replace('_', ' ')} {value:.4f} (baseline {base:.4f})"
-              for name, (value, base) in summary["learned"].items()]
+    lines += ["  what it learned (held-out examples):"] + learned_lines(summary["learned"])
     lines += [f"  export: {summary['hf_dir']}", f"  fill-mask: {fm['sentence']}"]
     lines += [f"    {p['token']!r}: {p['score']:.4f}" for p in fm["predictions"]]
     lines.append(f"    (the corpus has {fm['answer']['token']!r} there: {fm['answer']['score']:.4f})")

@@ -21,6 +21,8 @@ from trainer.cli import main
 from trainer.config import TrainConfig
 from trainer.run import train
 
+from tests.trainer.conftest import run_records
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -73,17 +75,29 @@ def test_bert_trains_evaluates_and_exports(nsp_shards, tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
-def test_roberta_trains_and_exports_for_masked_lm(mlm_shards, tmp_path, monkeypatch):
+def test_roberta_trains_resumes_and_exports_for_masked_lm(mlm_shards, tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+
+    def config(out, **extra):
+        return TrainConfig(model="roberta", size="tiny", data=str(mlm_shards), output=str(out), max_steps=3,
+                           batch_size=8, log_every=1, checkpoint_every=2, eval_every=3, eval_batches=1, device="cpu",
+                           **extra)
+
     out = tmp_path / "roberta"
-    result = train(TrainConfig(model="roberta", size="tiny", data=str(mlm_shards), output=str(out), max_steps=3,
-                               batch_size=8, log_every=1, eval_every=3, eval_batches=1, device="cpu"))
+    result = train(config(out))
     lines = _metrics(out)
     assert [r["step"] for r in lines] == [1, 2, 3, 3]
     assert "nsp_loss" not in lines[0] and lines[0]["loss"] == lines[0]["mlm_loss"]
     assert set(lines[3]) == {"step", "eval_loss", "eval_mlm_loss", "eval_mlm_accuracy", "eval_mlm_unigram_accuracy",
                              "eval_examples"}
     assert result.summary["first_loss"] == lines[0]["loss"] and result.summary["last_loss"] == lines[2]["loss"]
+
+    # resume from step 2: exactly the uninterrupted run (step 3's loss and the evaluation included)
+    resumed = tmp_path / "resumed"
+    shutil.copytree(out, resumed)
+    shutil.rmtree(resumed / "checkpoints" / "step-3")
+    train(config(resumed, resume=True))
+    assert run_records(resumed) == run_records(out)
 
     from transformers import AutoModelForMaskedLM, AutoTokenizer, pipeline
 
