@@ -109,11 +109,11 @@ def test_learned_pairs_each_metric_with_its_baseline():
     assert demo.learned(electra) == {"rtd_accuracy": [0.9, 0.88]}
 
 
-def test_learned_lines_say_what_each_baseline_does_and_whether_the_model_beats_it():
+def test_learned_lines_say_what_each_baseline_does_and_the_ratio():
     lines = demo.learned_lines({"mlm_accuracy": [0.2, 0.06], "sop_accuracy": [0.5, 0.55], "rtd_accuracy": [0.9, 0.9]})
-    assert lines == ["    [MASK] accuracy 0.2000, always the most frequent token 0.0600: better",
-                     "    sentence-order (SOP) accuracy 0.5000, always the majority class 0.5500: not better yet",
-                     '    replaced-token detection accuracy 0.9000, always "original" 0.9000: not better yet']
+    assert lines == ["    [MASK] accuracy 0.2000, always the most frequent token 0.0600: 3.33x",
+                     "    sentence-order (SOP) accuracy 0.5000, always the majority class 0.5500: 0.91x",
+                     '    replaced-token detection accuracy 0.9000, always "original" 0.9000: 1.00x']
 
 
 class _Words:
@@ -216,7 +216,7 @@ def test_format_summary():
         "  shards: 2 with 900 nsp examples (train 880, valid 20; seq_len 64, en 600, fr 300) in w/shards\n"
         "  training: bert-tiny, 5 steps, loss 8.5000 -> 7.2500\n"
         "  what it learned (held-out examples):\n"
-        "    [MASK] accuracy 0.1200, always the most frequent token 0.0600: better\n"
+        "    [MASK] accuracy 0.1200, always the most frequent token 0.0600: 2.00x\n"
         "  export: w/run/hf\n"
         "  fill-mask: the [MASK] of x.\n"
         "    'town': 0.5000\n"
