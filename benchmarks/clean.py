@@ -1,7 +1,8 @@
 """`shardlm clean` beside datatrove on the same WARC input, in the same run. Not a test.
 
     .venv/bin/python benchmarks/clean.py --work /tmp/bench-clean [--size-mb 200] [--workers 1,2]
-        [--datatrove-python /work/bench-venv/bin/python] [--shardlm-flags "..."] [--skip-datatrove]
+        [--datatrove-python /work/bench-venv/bin/python] [--shardlm-python /tmp/core-venv/bin/python]
+        [--shardlm-flags "..."] [--skip-datatrove]
 
 Input: a generated corpus (benchmarks/corpus.py, `--size-mb` MiB of HTML, made once and
 reused) plus the real WARC files of ../shared/data/warc/ (the ARC file excluded). For each
@@ -10,7 +11,14 @@ worker count it runs `python -m pipelines.clean` with SHARDLM_FLAGS on the Direc
 equivalent steps (DATATROVE_STEPS) on LocalPipelineExecutor, each as a child process measured
 the same way: wall time, CPU seconds of the whole process tree (getrusage of reaped
 children), and peak RSS (psutil, sampled every 0.1 s: the largest single process, which is
-the per-worker figure, and the whole tree). Writes WORK/results.md and WORK/results.json.
+the per-worker figure, and the whole tree), with the largest process's peak PSS and USS (shared
+library pages split among the processes that map them, and pages of its own only). Writes
+WORK/results.md and WORK/results.json.
+
+shardlm runs under `--shardlm-python` (default: this interpreter). Measure memory with a
+core install (`pip install -c constraints.txt .` in a venv of its own, as a Dataflow worker
+installs it): the project's dev venv also holds the test extras, and Beam imports pandas
+whenever it is installed (44 MiB more per process, see docs/benchmarks.md).
 
 "pages" are the HTML response records of the input (the same denominator for both tools);
 MB/s counts their uncompressed HTTP payload. Per core = per worker process.
@@ -58,8 +66,8 @@ DATATROVE_STEPS = {
 
 def prepare_input(work: Path, size_mb: float, seed: int) -> Path:
     """WORK/input: hard links to the generated corpus (made once per size and seed) and the real WARCs."""
-    sys.path.insert(0, str(REPO))
-    from benchmarks.corpus import generate
+    sys.path.insert(0, str(REPO / "benchmarks"))  # by file: a `benchmarks` package installed in a venv would shadow this folder
+    from corpus import generate
 
     corpus = work / f"corpus-{size_mb:g}mb-seed{seed}"
     if not (corpus / "corpus.json").exists():
@@ -117,15 +125,17 @@ def measure(cmd: list[str], log: Path, cwd: Path = REPO, env: dict | None = None
     with open(log, "wb") as out:
         proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
         root = psutil.Process(proc.pid)
-        peak_proc = peak_tree = 0
+        peak_proc = peak_tree = peak_pss = peak_uss = 0
         cpu_seen: dict[int, float] = {}  # pid -> CPU seconds at its last sample
         while proc.poll() is None:
             rss = []
             try:
                 for p in [root, *root.children(recursive=True)]:
                     with p.oneshot():
-                        rss.append(p.memory_info().rss)
+                        mem = p.memory_full_info()  # rss, and pss and uss from /proc/PID/smaps
                         times = p.cpu_times()
+                    rss.append(mem.rss)
+                    peak_pss, peak_uss = max(peak_pss, mem.pss), max(peak_uss, mem.uss)
                     cpu_seen[p.pid] = times.user + times.system
             except psutil.Error:  # a process ended while being sampled
                 pass
@@ -141,7 +151,7 @@ def measure(cmd: list[str], log: Path, cwd: Path = REPO, env: dict | None = None
     peak_proc = max(peak_proc, after.ru_maxrss * 1024 if after.ru_maxrss > before.ru_maxrss else 0)
     peak_tree = max(peak_tree, peak_proc)
     return {"rc": proc.returncode, "wall_s": wall, "cpu_s": cpu, "peak_rss_proc": peak_proc,
-            "peak_rss_tree": peak_tree, "log": str(log)}
+            "peak_rss_tree": peak_tree, "peak_pss_proc": peak_pss, "peak_uss_proc": peak_uss, "log": str(log)}
 
 
 # --- shardlm -----------------------------------------------------------------------------------
@@ -161,11 +171,11 @@ def runner_flags(workers: int) -> list[str]:
     return ["--direct_num_workers", str(workers), "--direct_running_mode", mode]
 
 
-def run_shardlm(inputs: Path, out: Path, workers: int, flags: list[str]) -> dict:
+def run_shardlm(inputs: Path, out: Path, workers: int, flags: list[str], python: str) -> dict:
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
     globs = sorted({f"{inputs}/*.warc.gz" if p.name.endswith(".gz") else f"{inputs}/*.warc" for p in inputs.iterdir()})
-    cmd = [sys.executable, "-m", "pipelines.clean", *[a for g in globs for a in ("--input", g)],
+    cmd = [python, "-m", "pipelines.clean", *[a for g in globs for a in ("--input", g)],
            "--output", str(out / "docs"), *flags, *runner_flags(workers)]
     result = measure(cmd, out / "log.txt")
     manifest = out / "docs" / "manifest.json"
@@ -271,17 +281,18 @@ def run_datatrove(python: str, inputs: Path, out: Path, workers: int) -> dict:
 def table(rows: list[dict], stats: dict) -> str:
     mib = 1 << 20
     head = ("| tool | workers | wall s | pages/s | pages/s per core | HTML MB/s per core | CPU s | pages per CPU s "
-            "| peak RSS per worker MiB | peak RSS all MiB | kept |\n" + "|---" * 11 + "|")
+            "| peak RSS per worker MiB | peak PSS / USS per worker MiB | peak RSS all MiB | kept |\n" + "|---" * 12 + "|")
     lines = [head]
     for r in rows:
         if r["rc"] != 0:
-            lines.append(f"| {r['tool']} | {r['workers']} | failed (rc {r['rc']}, see {r['log']}) |" + " |" * 8)
+            lines.append(f"| {r['tool']} | {r['workers']} | failed (rc {r['rc']}, see {r['log']}) |" + " |" * 9)
             continue
         rate = stats["pages"] / r["wall_s"]
         lines.append(
             f"| {r['tool']} | {r['workers']} | {r['wall_s']:.1f} | {rate:.1f} | {rate / r['workers']:.1f} | "
             f"{stats['html_bytes'] / mib / r['wall_s'] / r['workers']:.2f} | {r['cpu_s']:.1f} | "
             f"{stats['pages'] / max(r['cpu_s'], 1e-9):.1f} | {r['peak_rss_proc'] / mib:.0f} | "
+            f"{r['peak_pss_proc'] / mib:.0f} / {r['peak_uss_proc'] / mib:.0f} | "
             f"{r['peak_rss_tree'] / mib:.0f} | {r.get('kept', '?')} |")
     return "\n".join(lines)
 
@@ -298,6 +309,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--workers", default="1,2", help="comma-separated worker counts (default 1,2)")
     parser.add_argument("--shardlm-flags", default=None, help="replace SHARDLM_FLAGS (one string, split on spaces)")
     parser.add_argument("--datatrove-python", default=DATATROVE_PYTHON, help="python of the datatrove venv")
+    parser.add_argument("--shardlm-python", default=sys.executable,
+                        help="python that runs shardlm clean (default this one; a core install for memory figures)")
     parser.add_argument("--skip-datatrove", action="store_true")
     parser.add_argument("--skip-shardlm", action="store_true")
     args = parser.parse_args(argv)
@@ -314,7 +327,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     for workers in [int(w) for w in args.workers.split(",")]:
         if not args.skip_shardlm:
             rows.append({"tool": "shardlm clean", "workers": workers,
-                         **run_shardlm(inputs, args.work / f"shardlm-w{workers}", workers, flags)})
+                         **run_shardlm(inputs, args.work / f"shardlm-w{workers}", workers, flags, args.shardlm_python)})
             print(json.dumps(rows[-1], default=str), flush=True)
         if not args.skip_datatrove:
             rows.append({"tool": "datatrove 0.10.1", "workers": workers,

@@ -6,6 +6,8 @@ Prints the resident set size after the imports, at the steps that write the data
 rejects parts, each Parquet part, the manifest) and at the end, plus the peak (ru_maxrss), so
 the import baseline and the grouping steps can be told apart. The clean flags default to the
 benchmark's (benchmarks/clean.py SHARDLM_FLAGS); a corpus comes from benchmarks/corpus.py.
+Run it with the python of a core install (`pip install -c constraints.txt .`, with
+PYTHONPATH at the checkout): in a venv with the test extras Beam also imports pandas.
 """
 
 from __future__ import annotations
