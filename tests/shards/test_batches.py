@@ -19,7 +19,7 @@ from shards.columns import ColumnStore
 from shards.shuffle import IndexShuffle
 from shards.stream import ShardStream, StreamConfig
 
-from shardsets import PER_SHARD, all_ids, example_table, write_set
+from tests.shards.shardsets import PER_SHARD, all_ids, example_table, write_set
 
 NO_SHUFFLE = StreamConfig(shuffle_shards=False, shuffle_buffer=0)
 

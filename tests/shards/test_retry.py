@@ -144,7 +144,7 @@ def private_s3(monkeypatch):
 
 
 def test_training_stream_stops_with_store_unavailable_when_the_store_goes_away(private_s3):
-    from shardsets import PER_SHARD, write_set
+    from tests.shards.shardsets import PER_SHARD, write_set
 
     urls = write_set("s3://retry-test/set")
     stream = iter(ShardStream(urls, StreamConfig(shuffle_shards=False, shuffle_buffer=0, prefetch_shards=1)))

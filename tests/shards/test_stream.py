@@ -16,7 +16,7 @@ from torch.utils.data import DataLoader
 import shards.stream as stream_module
 from shards.stream import ShardFetchError, ShardStream, StreamConfig
 
-from shardsets import PER_SHARD, all_ids, write_set
+from tests.shards.shardsets import PER_SHARD, all_ids, write_set
 
 NO_SHUFFLE = StreamConfig(shuffle_shards=False, shuffle_buffer=0)
 

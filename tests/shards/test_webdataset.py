@@ -8,7 +8,7 @@ import pytest
 from shards import chunk_examples, expand_urls, webdataset_decoder
 from shards.stream import ShardStream, StreamConfig
 
-from shardsets import PER_SHARD, all_ids, write_set
+from tests.shards.shardsets import PER_SHARD, all_ids, write_set
 
 wds = pytest.importorskip("webdataset")
 

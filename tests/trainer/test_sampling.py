@@ -9,7 +9,7 @@ from collections import Counter
 import pytest
 import torch
 
-from conftest import tokenizer_entry, write_language_shard_set
+from tests.trainer.conftest import tokenizer_entry, write_language_shard_set
 from trainer.config import TrainConfig
 from trainer.sampling import sampling_probabilities
 
