@@ -38,10 +38,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, TextIO
 
+from schemas.progress_format import bar as draw_bar
+from schemas.progress_format import byte_unit, format_eta
+
 log = logging.getLogger(__name__)
 
 ENV = "SHARDLM_PROGRESS_DIR"
-WIDTH = 24  # characters of the bar itself
 REDRAW_S = 0.2  # on a terminal
 LOG_EVERY_S = 30.0  # off a terminal: a modest interval for a log file
 FLUSH_S = 0.5  # a worker process writes its counts at most this often
@@ -186,19 +188,6 @@ def add_progress_flag(parser: argparse.ArgumentParser) -> None:
                              f"line every {LOG_EVERY_S:.0f} s; Beam jobs on the DirectRunner only (default on)")
 
 
-def format_eta(seconds: float) -> str:
-    seconds = int(round(seconds))
-    return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
-
-
-BYTE_UNITS = ((1e9, "GB"), (1e6, "MB"), (1e3, "kB"), (1.0, "B"))
-
-
-def byte_unit(n: float) -> tuple[float, str]:
-    """The decimal unit that shows `n` bytes with a few digits before the point."""
-    return next((scale, name) for scale, name in BYTE_UNITS if n >= scale or scale == 1.0)
-
-
 def describe(plan: Plan, values: dict[str, int], elapsed: float, *, bar: bool) -> str:
     """The progress line: the bar (optional), the unit done out of its total, files, the shown
     counters, and the rate and ETA, or once the input is read, what follows and the time so far."""
@@ -224,12 +213,7 @@ def describe(plan: Plan, values: dict[str, int], elapsed: float, *, bar: bool) -
         parts.append(speed)
         if total is not None:
             parts.append(f"ETA {format_eta((total - done) / rate) if rate > 0 else '?'}")
-    head = plan.job
-    if bar and total:
-        filled = WIDTH * done // total
-        head += f" [{'#' * filled}{'.' * (WIDTH - filled)}]"
-    elif bar and total == 0:
-        head += f" [{'#' * WIDTH}]"
+    head = f"{plan.job} {draw_bar(done, total)}" if bar and total is not None else plan.job
     return f"{head} {' | '.join(p for p in parts if p)}"
 
 
@@ -336,4 +320,4 @@ class Watch:
         return True
 
 
-__all__ = ["Plan", "Watch", "add_progress_flag", "count", "counted", "describe", "format_eta", "reading"]
+__all__ = ["Plan", "Watch", "add_progress_flag", "count", "counted", "describe", "reading"]

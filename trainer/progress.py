@@ -8,13 +8,9 @@ import sys
 import time
 from typing import Callable, TextIO
 
-WIDTH = 24  # characters of the bar itself
+from schemas.progress_format import bar, format_eta
+
 REDRAW_S = 0.1  # at most ten redraws a second: a tiny model steps faster than a terminal should repaint
-
-
-def format_eta(seconds: float) -> str:
-    seconds = int(round(seconds))
-    return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
 
 
 class Progress:
@@ -34,9 +30,8 @@ class Progress:
     def line(self, step: int, loss: float, tokens: int, now: float) -> str:
         elapsed = max(now - self.started, 1e-9)
         done = step - self.start_step
-        filled = WIDTH * step // max(self.total, 1)
         eta = format_eta((self.total - step) * elapsed / done) if done > 0 else "?"
-        return (f"step {step}/{self.total} [{'#' * filled}{'.' * (WIDTH - filled)}] loss {loss:.4f} "
+        return (f"step {step}/{self.total} {bar(step, self.total)} loss {loss:.4f} "
                 f"{(tokens - self.start_tokens) / elapsed:,.0f} tok/s ETA {eta}")
 
     def step(self, step: int, loss: float, tokens: int) -> None:
@@ -64,4 +59,4 @@ class Progress:
             self.drawn_at = None
 
 
-__all__ = ["Progress", "format_eta"]
+__all__ = ["Progress"]

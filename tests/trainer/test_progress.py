@@ -2,7 +2,7 @@
 
 import io
 
-from trainer.progress import Progress, format_eta
+from trainer.progress import Progress
 
 
 class Terminal(io.StringIO):
@@ -49,7 +49,3 @@ def test_off_a_terminal_nothing_is_drawn():
     on_other_rank = Progress(10, start_step=0, start_tokens=0, stream=Terminal(), enabled=False)
     on_other_rank.step(1, 1.0, 100)
     assert on_other_rank.stream.getvalue() == ""
-
-
-def test_format_eta():
-    assert format_eta(3725.4) == "1:02:05"
