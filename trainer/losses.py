@@ -9,7 +9,9 @@ on BERT-Tiny's 30,522-token head (benchmarks/trainer.py) they took about 13% of 
 forward pass writes the log-probabilities, turns them in place into the gradient (softmax minus
 the one-hot targets, the known derivative of the mean negative log-likelihood), and the backward
 pass only scales it. The loss is the same mean over the same tokens; the gradient equals autograd's
-to float rounding (tests/trainer/test_losses.py).
+to float rounding (tests/trainer/test_losses.py). The price: one backward pass per loss (a second
+one, `retain_graph=True`, and a second derivative, `create_graph=True`, each fail with one line
+that names `F.cross_entropy` as the way out); the training loop needs neither.
 """
 
 from __future__ import annotations
@@ -37,8 +39,12 @@ class _CrossEntropy(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad_loss: torch.Tensor):
-        if ctx.used:
-            raise RuntimeError("trainer.losses.cross_entropy supports one backward pass (its gradient is scaled in place)")
+        if ctx.used:  # the first pass scaled the saved gradient in place and handed it on
+            raise RuntimeError("trainer.losses.cross_entropy allows one backward pass through a loss: compute the loss "
+                               "again, or use torch.nn.functional.cross_entropy to backward twice (retain_graph=True)")
+        if torch.is_grad_enabled():  # backward(create_graph=True): the gradient below is not differentiable
+            raise RuntimeError("trainer.losses.cross_entropy has no second derivative (create_graph=True); "
+                               "use torch.nn.functional.cross_entropy")
         ctx.used = True
         grad, row_scale = ctx.saved_tensors
         return grad.mul_((row_scale * grad_loss)[:, None]), None

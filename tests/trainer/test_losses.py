@@ -37,11 +37,21 @@ def test_cross_entropy_flows_into_earlier_layers_and_refuses_a_second_backward()
     hidden.grad = weight.grad = None
     F.cross_entropy(hidden @ weight.T, targets).backward()
     assert torch.allclose(grads[0], hidden.grad, atol=1e-6) and torch.allclose(grads[1], weight.grad, atol=1e-6)
-    with pytest.raises(RuntimeError, match="one backward pass"):
+    with pytest.raises(RuntimeError, match="allows one backward pass through a loss: compute the loss again"):
         loss.backward()
+    assert torch.allclose(grads[0], hidden.grad, atol=1e-6)  # the refused pass changed nothing
 
 
 def test_cross_entropy_without_autograd_is_torch_s():
     logits, targets = torch.randn(4, 10), torch.tensor([0, -100, 3, 9])
     with torch.no_grad():
         assert torch.equal(cross_entropy(logits, targets), F.cross_entropy(logits, targets))
+
+
+def test_cross_entropy_refuses_a_second_derivative_in_one_line():
+    logits, targets = torch.randn(4, 7, requires_grad=True), torch.tensor([1, 2, -100, 3])
+    with pytest.raises(RuntimeError, match=r"no second derivative \(create_graph=True\)"):
+        torch.autograd.grad(cross_entropy(logits, targets), logits, create_graph=True)
+    (grad,) = torch.autograd.grad(cross_entropy(logits, targets), logits)  # a plain backward still works
+    (expected,) = torch.autograd.grad(F.cross_entropy(logits, targets), logits)
+    assert torch.allclose(grad, expected, atol=1e-7)
