@@ -9,7 +9,7 @@
     python benchmarks/recipe.py --model roberta --size tiny --data /tmp/recipe/mlm --output /tmp/recipe/runs/roberta
 
 runs `shardlm train` with the size's defaults (or the overrides given: --lr, --mask-prob,
---dropout, --warmup-steps, which let one compare against the papers' base values) and prints one
+--dropout, --positions, --warmup-steps, which let one compare against the papers' base values) and prints one
 row per evaluation: step, accuracy, unigram baseline, their ratio (and NSP accuracy, majority).
 `--metrics LABEL=RUN_DIR` (repeatable) tabulates runs instead of training, `--plot FILE.png`
 draws the curves. Results and commands go to docs/models.md ("Small-budget recipe").
@@ -23,6 +23,10 @@ import importlib
 import json
 import sys
 from pathlib import Path
+
+# Run as a script, this file's folder comes first on sys.path, where benchmarks/trainer.py would
+# shadow the trainer package: take the folder off.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
 
 def curve(metrics: Path) -> list[dict]:
@@ -90,6 +94,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--lr", type=float, help="override the size's peak lr")
     parser.add_argument("--mask-prob", type=float, help="override the size's masking rate")
     parser.add_argument("--dropout", type=float, help="override the size's dropout")
+    parser.add_argument("--positions", choices=("random", "sinusoidal"),
+                        help="override the size's initial position table")
     parser.add_argument("--warmup-steps", type=int, help="override the 10%% warmup")
     parser.add_argument("--label", help="curve label (default: the settings)")
     parser.add_argument("--result", help="write the rows as JSON here")
@@ -120,12 +126,16 @@ def main(argv: list[str] | None = None) -> dict:
     if args.dropout is not None:  # the size table is the only place dropout is set: override it for this run
         module.SPEC.sizes[args.size] = dataclasses.replace(size, dropout=args.dropout)
         size = module.SPEC.sizes[args.size]
+    if args.positions is not None:  # likewise the initial position table
+        module.SPEC.sizes[args.size] = dataclasses.replace(size, sinusoidal_positions=args.positions == "sinusoidal")
+        size = module.SPEC.sizes[args.size]
     config = TrainConfig(model=args.model, size=args.size, data=args.data, output=args.output, max_steps=args.steps,
                          batch_size=args.batch_size, lr=args.lr, mask_prob=args.mask_prob,
                          warmup_steps=args.warmup_steps, eval_every=args.eval_every, log_every=50, device="cpu")
     summary = train(config).summary
     settings = {"lr": args.lr or size.lr, "mask_prob": args.mask_prob or size.mask_prob or 0.15,
-                "dropout": size.dropout, "warmup_steps": config.num_warmup_steps}
+                "dropout": size.dropout, "positions": "sinusoidal" if size.sinusoidal_positions else "random",
+                "warmup_steps": config.num_warmup_steps}
     rows = curve(Path(summary["metrics"]))
     label = args.label or f"{args.model}-{args.size} " + ", ".join(f"{k} {v}" for k, v in settings.items())
     result = {"label": label, "command": "python benchmarks/recipe.py " + " ".join(argv or sys.argv[1:]),

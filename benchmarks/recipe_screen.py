@@ -21,8 +21,13 @@ import argparse
 import dataclasses
 import glob
 import json
-import math
+import sys
 import time
+from pathlib import Path
+
+# Run as a script, this file's folder comes first on sys.path, where benchmarks/trainer.py would
+# shadow the trainer package: take the folder off.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
 import torch
 from transformers import RobertaForMaskedLM
@@ -31,6 +36,7 @@ import trainer.models.roberta as roberta
 from shards.reader import read_shard
 from trainer.config import VocabInfo
 from trainer.masking import IGNORE_INDEX, Masker, make_generator, masking_config
+from trainer.models.positions import sinusoidal_
 from trainer.objectives.mlm import mlm_counts, mlm_metrics
 from trainer.schedule import build_optimizer, build_scheduler
 
@@ -47,17 +53,6 @@ def load_split(data: str, split: str, pad_id: int) -> tuple[torch.Tensor, torch.
         ids[i, :len(row)] = torch.tensor(row)
         mask[i, :len(row)] = 1
     return ids, mask
-
-
-def sinusoidal_(table: torch.nn.Embedding, std: float) -> None:
-    """Overwrite a position table with the sine/cosine waves of Vaswani et al. 2017, scaled to `std`."""
-    n, d = table.weight.shape
-    position = torch.arange(n, dtype=torch.float32).unsqueeze(1)
-    frequency = torch.exp(-math.log(10000.0) * torch.arange(0, d, 2, dtype=torch.float32) / d)
-    waves = torch.zeros(n, d)
-    waves[:, 0::2], waves[:, 1::2] = torch.sin(position * frequency), torch.cos(position * frequency)
-    with torch.no_grad():
-        table.weight.copy_(waves * (std / waves.std()))
 
 
 def main(argv: list[str] | None = None) -> list[dict]:

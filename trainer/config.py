@@ -21,7 +21,8 @@ MODEL_OPTIONS = ("teacher", "lang_alpha")
 @dataclass(frozen=True, kw_only=True)
 class ModelSize:
     """Transformer dimensions of one size preset, with its training defaults: peak learning rate,
-    dropout (hidden and attention) and masking rate (None: the masking preset's 0.15)."""
+    dropout (hidden and attention), masking rate (None: the masking preset's 0.15) and whether the
+    learned position table starts from sine waves (trainer.models.positions) instead of N(0, 0.02)."""
 
     name: str
     hidden_size: int
@@ -31,6 +32,7 @@ class ModelSize:
     lr: float
     dropout: float = 0.1
     mask_prob: float | None = None
+    sinusoidal_positions: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)

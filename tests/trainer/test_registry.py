@@ -191,3 +191,33 @@ def test_cli_flags_become_config():
     assert config.storage_options == {"anon": True} and config.resume
     with pytest.raises(ValueError, match="--max-steps must be positive"):
         TrainConfig(model="bert", size="tiny", data="d", output="o", max_steps=0)
+
+
+@pytest.mark.parametrize("model, table", [("bert", lambda n: n.bert.embeddings.position_embeddings),
+                                          ("roberta", lambda n: n.roberta.embeddings.position_embeddings),
+                                          ("longformer", lambda n: n.longformer.embeddings.position_embeddings)])
+def test_sinusoidal_positions_start_the_table_from_sine_waves(model, table):
+    from dataclasses import replace
+
+    from trainer.models.spec import BuildContext
+
+    spec = get_model_spec(model)
+    config = TrainConfig(model=model, size="tiny", data="unused", output="unused", max_steps=1)
+    size = replace(spec.sizes["tiny"], hidden_size=8, num_heads=2, intermediate_size=16)
+    tables = {}
+    for sinusoidal in (False, True):
+        torch.manual_seed(0)
+        task = spec.build_task(BuildContext(size=replace(size, sinusoidal_positions=sinusoidal), vocab=VOCAB,
+                                            seq_len=16, config=config))
+        tables[sinusoidal] = table(task.network).weight.detach()
+    waves = tables[True]
+    assert not torch.allclose(waves, tables[False])
+    rows = torch.tensor([p for p in range(waves.shape[0]) if model == "bert" or p != VOCAB.pad_id])
+    assert waves[rows].std().item() == pytest.approx(0.02, rel=0.05)  # initializer_range: same scale as N(0, 0.02)
+    position = rows.float()
+    # column 0: sin(p), column 1: cos(p), column 2: sin(p / 10000^(2/8)), one scale for all
+    expected = torch.stack([torch.sin(position), torch.cos(position), torch.sin(position / 10000 ** 0.25)], 1)
+    scale = waves[1, 1] / torch.cos(torch.tensor(1.0))
+    torch.testing.assert_close(waves[rows][:, :3], expected * scale, rtol=1e-4, atol=1e-6)
+    if model != "bert":  # the pad position's row stays zero, as transformers leaves it
+        assert torch.count_nonzero(waves[VOCAB.pad_id]) == 0

@@ -6,6 +6,7 @@ from __future__ import annotations
 from transformers import BertConfig, BertForPreTraining
 
 from trainer.config import ModelSize, Recipe
+from trainer.models.positions import sinusoidal_
 from trainer.models.spec import BuildContext, ModelSpec
 from trainer.objectives.mlm import EncoderHeads
 from trainer.objectives.pair import NSP, PairTask
@@ -48,6 +49,8 @@ HEADS = EncoderHeads(encode=encode, predict_tokens=lambda network, hidden: netwo
 
 def build_task(ctx: BuildContext) -> PairTask:
     network = BertForPreTraining(build_config(ctx.size, ctx.vocab.vocab_size, ctx.vocab.pad_id))
+    if ctx.size.sinusoidal_positions:
+        sinusoidal_(network.bert.embeddings.position_embeddings, network.config.initializer_range)
     return PairTask(network, HEADS, ctx.vocab, kind="nsp")
 
 

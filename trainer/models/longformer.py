@@ -24,6 +24,7 @@ from transformers import LongformerConfig, LongformerForMaskedLM
 
 from trainer.config import ModelSize, VocabInfo
 from trainer.models import roberta
+from trainer.models.positions import sinusoidal_
 from trainer.models.spec import BuildContext, ModelSpec
 from trainer.objectives.mlm import OBJECTIVE, EncoderHeads, MaskedLMTask
 
@@ -63,7 +64,10 @@ HEADS = EncoderHeads(encode=encode, predict_tokens=lambda network, hidden: netwo
 
 
 def build_task(ctx: BuildContext) -> MaskedLMTask:
-    return MaskedLMTask(LongformerForMaskedLM(build_config(ctx.size, ctx.vocab)), HEADS, ctx.vocab)
+    network = LongformerForMaskedLM(build_config(ctx.size, ctx.vocab))
+    if ctx.size.sinusoidal_positions:  # RoBERTa's tiny: from scratch, the waves fill all 4,096 positions
+        sinusoidal_(network.longformer.embeddings.position_embeddings, network.config.initializer_range)
+    return MaskedLMTask(network, HEADS, ctx.vocab)
 
 
 def roberta_folder(init: str) -> Path:

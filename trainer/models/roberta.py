@@ -6,6 +6,7 @@ from __future__ import annotations
 from transformers import RobertaConfig, RobertaForMaskedLM
 
 from trainer.config import ModelSize, Recipe, VocabInfo
+from trainer.models.positions import sinusoidal_
 from trainer.models.spec import BuildContext, ModelSpec
 from trainer.objectives.mlm import OBJECTIVE, EncoderHeads, MaskedLMTask
 
@@ -49,7 +50,10 @@ HEADS = EncoderHeads(encode=encode, predict_tokens=lambda network, hidden: netwo
 
 
 def build_task(ctx: BuildContext) -> MaskedLMTask:
-    return MaskedLMTask(RobertaForMaskedLM(build_config(ctx.size, ctx.vocab)), HEADS, ctx.vocab)
+    network = RobertaForMaskedLM(build_config(ctx.size, ctx.vocab))
+    if ctx.size.sinusoidal_positions:
+        sinusoidal_(network.roberta.embeddings.position_embeddings, network.config.initializer_range)
+    return MaskedLMTask(network, HEADS, ctx.vocab)
 
 
 SPEC = ModelSpec(name="roberta", paper="Liu et al. 2019, arXiv:1907.11692", objective=OBJECTIVE, masking="token",
