@@ -12,7 +12,7 @@ from warcio.warcwriter import WARCWriter
 from pipelines.clean.readers import (
     Drop, RawRecord, ReaderConfig, Reject, detect_format, doc_id, expand_inputs, iter_jsonl, iter_text,
     parse_warc_date, position_key, read_input, read_source)
-from pipelines.clean import readers
+from pipelines.clean.readers import records as reader_records
 from pipelines.clean.filters import clean_record, configure
 from tests.conftest import shared_data
 
@@ -134,7 +134,7 @@ def test_corrupt_gzip_member_is_skipped_and_reading_resumes(tmp_path, damage):
 
 
 def test_text_documents_are_capped_and_say_so(tmp_path, monkeypatch):
-    monkeypatch.setattr(readers, "MAX_TEXT_BYTES", 64)
+    monkeypatch.setattr(reader_records, "MAX_TEXT_BYTES", 64)  # what every format reads at call time
     long_text = "caf\u00e9 " * 20  # 120 bytes; the cut at 64 falls inside an e-acute
     path = tmp_path / "big.jsonl"
     path.write_text(json.dumps({"text": long_text}) + "\n" + json.dumps({"text": "short"}) + "\n")

@@ -1,0 +1,144 @@
+"""What the readers yield, and what every format's reader shares.
+
+`RawRecord` (a record to clean), `Drop` (a record the job does not want, with a reason) and
+`Reject` (a record or a damaged stretch of a file that cannot be parsed); the reader options;
+document ids; the size cap of a plain-text document and the decoding that cuts there; a reject's
+readable detail. Pure Python, no Beam.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import zlib
+from dataclasses import dataclass
+from typing import NamedTuple, Union
+
+from pipelines.clean.extract import MAX_HTML_BYTES
+
+# The size cap of a plain-text document (JSONL, text and WET), the same as HTML's
+# (extract.MAX_HTML_BYTES, Common Crawl's payload cap): longer texts are cut there and counted
+# as `text/truncated`.
+MAX_TEXT_BYTES = MAX_HTML_BYTES
+DETAIL_CHARS = 200  # the longest detail of a reject
+
+# What a damaged compressed stream raises while JSONL or text lines are read from it.
+STREAM_ERRORS = (EOFError, zlib.error, gzip.BadGzipFile)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RawRecord:
+    """One input record to clean: plain `text`, or an `html` payload to extract text from."""
+
+    source: str  # the input file's name relative to its --input (InputFile.name)
+    position: int  # byte offset of the WARC record, or 1-based line number in JSONL / text
+    key: str | None = None  # what the id hashes: WARC-Record-ID or JSONL id; None: source and position
+    url: str | None = None
+    timestamp: int | None = None  # seconds since the epoch, UTC
+    text: str | None = None
+    html: bytes | None = None
+    charset: str | None = None  # from the HTTP Content-Type header
+    lang: str | None = None
+    truncated: bool = False  # `text` was cut at MAX_TEXT_BYTES (HTML is cut at extraction)
+
+    @property
+    def id(self) -> str:
+        return doc_id(self.key if self.key is not None else position_key(self.source, self.position))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Drop:
+    """A record the job does not keep, for a reason (counted as `dropped/<reason>`)."""
+
+    reason: str
+    source: str | None = None
+    position: int | None = None
+    # {id, url, source, text} of a dropped document kept for `--write-dropped` (dropped_document)
+    document: dict | None = None
+
+
+def dropped_document(row: dict, fraction: float) -> dict | None:
+    """What `--write-dropped FRACTION` keeps of a dropped document (`row` holds id, url, source,
+    text), or None: off (0), or not in the sample, chosen by id so every run keeps the same ones."""
+    if fraction <= 0 or int(row["id"], 16) >= fraction * 16 ** len(row["id"]):
+        return None
+    return {"id": row["id"], "url": row.get("url"), "source": row.get("source"), "text": row["text"]}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Reject:
+    """A record (or a damaged stretch of a file) that cannot be parsed (`rejected/<reason>`)."""
+
+    source: str
+    position: int
+    reason: str
+    detail: str = ""
+
+    def to_json(self) -> dict:
+        return {"source": self.source, "position": self.position, "reason": self.reason,
+                "detail": self.detail}
+
+
+Item = Union[RawRecord, Drop, Reject]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReaderConfig:
+    format: str = "auto"
+    text_field: str = "text"
+    url_field: str = "url"
+    id_field: str = "id"  # a JSONL record's own id (a string or an integer), the key of its document id
+
+
+class InputFile(NamedTuple):
+    """One input file: where it is, its size, and its name relative to the --input that found it
+    (a folder's or a glob's fixed part; a single file's base name). The name, never the URL, goes
+    into documents and their ids, so the same corpus read from any place gives the same output."""
+
+    url: str
+    size: int
+    name: str
+
+
+def doc_id(key: str) -> str:
+    """Stable document id: 16 hex digits of sha256 of the record's key (`RawRecord.key`, else
+    `position_key`): nothing of where the input sits goes into it."""
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
+
+
+def position_key(name: str, position: int) -> str:
+    """The key of a record without its own id: its file's name and its position there."""
+    return f"{name}\n{position}"
+
+def cut_utf8(data: bytes, max_bytes: int | None = None) -> str:
+    """`data` decoded as UTF-8, cut to at most `max_bytes` at a character boundary (a character
+    split by the cut is left out); UnicodeDecodeError for invalid UTF-8 before the cut."""
+    max_bytes = MAX_TEXT_BYTES if max_bytes is None else max_bytes
+    if len(data) <= max_bytes:
+        return data.decode("utf-8")
+    end = max_bytes
+    while end > 0 and data[end] & 0xC0 == 0x80:  # the cut falls inside a character
+        end -= 1
+    return data[:end].decode("utf-8")
+
+
+def damage_reject(source: str, position: int, gz: bool, err: Exception) -> Reject:
+    reason = "truncated_gzip" if gz and isinstance(err, EOFError) else "unreadable"
+    return Reject(source=source, position=position, reason=reason, detail=error_detail(err))
+
+
+def _readable(text: str) -> str:
+    return "".join(c if c.isascii() and c.isprintable() else "?" for c in text)
+
+
+def error_detail(err: Exception) -> str:
+    """A reject's detail: the error as readable text, never the raw bytes some messages quote."""
+    message = str(err)
+    if "Unknown archive format" in message:  # warcio quotes the undecodable first line
+        message = "not a gzip member or a WARC/ARC record header"
+    text = f"{type(err).__name__}: {message}"
+    return _readable(text)[:DETAIL_CHARS]
+
+
+__all__ = ["DETAIL_CHARS", "MAX_TEXT_BYTES", "STREAM_ERRORS", "Drop", "InputFile", "Item", "RawRecord", "ReaderConfig",
+           "Reject", "cut_utf8", "damage_reject", "doc_id", "dropped_document", "error_detail", "position_key"]
