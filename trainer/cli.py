@@ -9,7 +9,7 @@ import os
 
 from schemas.flags import config_flag
 from shards.storage import parse_storage_options
-from trainer.config import SIZE_NAMES, TrainConfig
+from trainer.config import PRECISIONS, SIZE_NAMES, TrainConfig
 from trainer.models import MODEL_NAMES
 
 log = logging.getLogger(__name__)
@@ -60,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
          help="sort each window of this many batches of the shuffled order by length before cutting it into "
               "batches (less padding; the window's batches come in a seeded random order); 1: no grouping")
     flag("--device", choices=["auto", "cpu", "cuda"], help="auto: cuda when available, else cpu")
-    flag("--precision", choices=["auto", "fp32", "bf16"],
+    flag("--precision", choices=list(PRECISIONS),
          help="auto: bf16 autocast on a CUDA device that supports it, else fp32; bf16 also runs on CPU")
     flag("--compile", action="store_true",
          help="torch.compile the model for training (the first steps pay for compiling; evaluation runs uncompiled)")
@@ -79,8 +79,8 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         lang_alpha=args.lang_alpha,
         log_every=args.log_every, checkpoint_every=args.checkpoint_every, eval_every=args.eval_every,
         eval_data=args.eval_data, eval_batches=args.eval_batches, num_workers=args.num_workers,
-        shuffle_buffer=args.shuffle_buffer, length_groups=args.length_groups, device=args.device, precision=args.precision, compile=args.compile,
-        resume=args.resume,
+        shuffle_buffer=args.shuffle_buffer, length_groups=args.length_groups, device=args.device,
+        precision=args.precision, compile=args.compile, resume=args.resume,
         storage_options=parse_storage_options(args.storage_options),
     )
 

@@ -16,6 +16,8 @@ SIZE_NAMES = ("tiny", "small", "base", "large")
 # TrainConfig fields that only some models take (those whose ModelSpec.options name them); any
 # other model refuses them, so a flag is never silently ignored.
 MODEL_OPTIONS = ("teacher", "lang_alpha")
+# --precision (trainer.hardware.resolve_precision turns auto into fp32 or bf16 for the device).
+PRECISIONS = ("auto", "fp32", "bf16")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -142,8 +144,8 @@ class TrainConfig:
                              f"copy DIR/hf to object storage after the run")
         if self.device not in ("auto", "cpu", "cuda"):
             raise ValueError(f"--device must be auto, cpu or cuda, got {self.device!r}")
-        if self.precision not in ("auto", "fp32", "bf16"):
-            raise ValueError(f"--precision must be auto, fp32 or bf16, got {self.precision!r}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"--precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
 
     @property
     def num_warmup_steps(self) -> int:

@@ -25,9 +25,10 @@ import logging
 import torch
 from torch import nn
 
+from trainer.config import PRECISIONS
+
 log = logging.getLogger(__name__)
 
-PRECISIONS = ("auto", "fp32", "bf16")
 # torch.compile's backend for --compile. Tests on CPU swap in "aot_eager" (the same graph capture
 # and autograd split, without inductor's C++ build, which takes minutes on two cores).
 COMPILE_BACKEND = "inductor"

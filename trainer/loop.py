@@ -43,7 +43,9 @@ class Counters:
     step: int = 0
     examples: int = 0
     tokens: int = 0
-    positions: int = 0  # padded positions included: 1 - tokens / positions is the padded fraction
+    # padded positions included: 1 - tokens / positions is the padded fraction (a checkpoint from
+    # before this count resumes with positions = tokens: its padding is unknown, counted as none)
+    positions: int = 0
     elapsed_s: float = 0.0
     window: dict[str, list[float]] = field(default_factory=dict)  # name -> [sum, steps] since the last log line
 
@@ -55,7 +57,7 @@ class Counters:
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> "Counters":
         return cls(step=int(state["step"]), examples=int(state["examples"]), tokens=int(state["tokens"]),
-                   positions=int(state.get("positions", 0)), elapsed_s=float(state["elapsed_s"]),
+                   positions=int(state.get("positions", state["tokens"])), elapsed_s=float(state["elapsed_s"]),
                    window={k: [float(v[0]), float(v[1])] for k, v in state["window"].items()})
 
 

@@ -116,3 +116,15 @@ def test_resume_refuses_a_different_batch_size_or_seed(nsp_shards, tmp_path):
         main(base[:9] + ["8"] + base[10:] + ["--resume"])
     with pytest.raises(ValueError, match="trained with --seed 0 but this run asks for 3"):
         main(base + ["--seed", "3", "--resume"])
+
+
+def test_counters_of_a_checkpoint_from_before_the_padding_count_resume_without_negative_padding():
+    from trainer.loop import Counters
+    from trainer.run import account, log_line
+
+    old = {"step": 10, "examples": 80, "tokens": 5000, "elapsed_s": 1.5, "window": {}}  # no "positions"
+    counters = Counters.from_state(old)
+    assert counters.positions == 5000
+    account(counters, {"examples": 8, "tokens": 600, "positions": 800, "losses": {"loss": 2.0}})
+    assert log_line(counters, {"epoch": 0, "lr": 1e-4})["padded"] == round(1 - 5600 / 5800, 4)
+    assert Counters.from_state(counters.to_state()) == counters  # a new checkpoint keeps the count
