@@ -53,6 +53,7 @@ from pipelines.build.objectives.negative_pool import NegativePool  # noqa: E402
 from pipelines.build.tokenize_docs import tokenize_documents  # noqa: E402
 from schemas import examples_schema, read_manifest  # noqa: E402
 from shards.batches import BatchConfig, BatchCoords, BatchStream, batch_loader, pad_counts  # noqa: E402
+from shards.columns import real_positions  # noqa: E402
 from shards.format import decode_chunk  # noqa: E402
 from shards.storage import expand_urls  # noqa: E402
 from shards.stream import ShardStream, StreamConfig  # noqa: E402
@@ -165,10 +166,11 @@ class MaskTransform:
 
     def __call__(self, batch: dict[str, Any], coords: BatchCoords) -> dict[str, Any]:
         ids, lengths = batch["input_ids"], batch["_length"].numpy()
-        positions = np.arange(ids.shape[1])
-        real = positions < lengths[:, None]
+        width = ids.shape[1]
+        real = real_positions(lengths, width)
         attention = torch.from_numpy(real.astype(np.int64))
-        token_types = torch.from_numpy(((positions >= batch["segment_b_start"].numpy()[:, None]) & real).astype(np.int64))
+        segment_a = real_positions(np.minimum(batch["segment_b_start"].numpy(), width), width)
+        token_types = torch.from_numpy((real & ~segment_a).astype(np.int64))
         out = {"input_ids": ids, "attention_mask": attention, "token_type_ids": token_types,
                "next_sentence_label": batch["next_sentence_label"]}
         if self.masker is not None:

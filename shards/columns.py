@@ -117,7 +117,7 @@ class ColumnStore:
         slots = self._take_slots(n, int(lengths.max(initial=0)))
         self.length[slots] = lengths
         if lists:
-            filled = np.arange(self.width) < lengths[:, None]
+            filled = real_positions(lengths, self.width)
         for name, (kind, dtype) in self.kinds.items():
             column = _array(table.column(name))
             if kind == LIST:
@@ -140,10 +140,10 @@ class ColumnStore:
         width = int(lengths.max(initial=0))
         out: dict[str, Any] = {}
         for name, (kind, dtype) in self.kinds.items():
-            if kind == LIST:
-                out[name] = self.data[name][slots, :width].astype(_batch_dtype(dtype))
+            if kind == LIST:  # `take` rows, then cut: about half the time of fancy indexing
+                out[name] = self.data[name].take(slots, axis=0)[:, :width].astype(_batch_dtype(dtype))
             elif kind == SCALAR:
-                out[name] = self.data[name][slots].astype(_batch_dtype(dtype))
+                out[name] = self.data[name].take(slots).astype(_batch_dtype(dtype))
             else:
                 out[name] = self.data[name][slots].tolist()
         return out, lengths
@@ -155,6 +155,24 @@ class ColumnStore:
     @property
     def num_free(self) -> int:
         return len(self._free) + sum(len(s) for s in self._freed)
+
+
+def real_positions(lengths: np.ndarray, width: int) -> np.ndarray:
+    """(rows, width) bools, True at the first lengths[r] positions of row r (lengths <= width).
+
+    Up to width 1024, rows of a table (row k: True at the first k positions) taken by length:
+    about 20x the speed of `arange(width) < lengths[:, None]`, which numpy broadcasts slowly.
+    """
+    if width > _TABLE_WIDTH:
+        return np.arange(width) < lengths[:, None]
+    table = _BELOW.get(width)
+    if table is None:
+        table = _BELOW[width] = np.arange(width) < np.arange(width + 1)[:, None]
+    return table.take(lengths, axis=0)
+
+
+_TABLE_WIDTH = 1024  # at most 1 MiB of bools per table
+_BELOW: dict[int, np.ndarray] = {}  # real_positions' tables by width (a few per process)
 
 
 def _array(column: pa.ChunkedArray | pa.Array) -> pa.Array:
@@ -186,4 +204,4 @@ def _common_lengths(lists: dict[str, tuple[np.ndarray, np.ndarray]], n: int, whe
     return lengths
 
 
-__all__ = ["ColumnStore"]
+__all__ = ["ColumnStore", "real_positions"]

@@ -133,16 +133,27 @@ def masking_rng(generator: torch.Generator) -> np.random.Generator:
 
 
 def bernoulli(rng: np.random.Generator, size: int, p: float) -> np.ndarray:
-    """`size` independent draws, True with probability p: one random byte each (compared with
-    256 p), one more uniform draw for the bytes equal to floor(256 p) (1 in 256)."""
+    """`size` independent draws, True with probability p (`bernoulli_positions` as a bool array)."""
+    out = np.zeros(size, dtype=np.bool_)
+    out[bernoulli_positions(rng, size, p)] = True
+    return out
+
+
+def bernoulli_positions(rng: np.random.Generator, size: int, p: float) -> np.ndarray:
+    """The indices, increasing, where `size` independent draws came out True with probability p:
+    one random byte each, True below floor(256 p), and for the bytes equal to floor(256 p)
+    (1 in 256) one more uniform draw each, in index order. Only the ~p share of candidates
+    (bytes <= floor(256 p)) is looked at after the first comparison."""
     threshold = int(p * 256)
     raw = rng.bit_generator.random_raw(-(-size // 8)).view(np.uint8)[:size]
-    out = raw < threshold
     rest = p * 256 - threshold
-    if rest > 0:
-        tied = np.flatnonzero(raw == threshold)
-        out[tied] = rng.random(tied.size) < rest
-    return out
+    if rest <= 0:
+        return np.flatnonzero(raw < threshold)
+    candidates = np.flatnonzero(raw <= threshold)
+    tied = raw[candidates] == threshold
+    keep = ~tied
+    keep[tied] = rng.random(np.count_nonzero(tied)) < rest
+    return candidates[keep]
 
 
 def special_table(vocab_size: int, special_ids: Iterable[int]) -> np.ndarray:
@@ -270,6 +281,17 @@ class Masker:
         """True where a token may be selected: real (not padding) and not a special id."""
         return (attention_mask != 0) & ~np.take(self.specials, input_ids, mode="clip")
 
+    def drawn_tokens(self, ids: np.ndarray, attention_mask: np.ndarray,
+                     rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """`select` for the `token` unit without a cap, as flat positions and their ids: the same
+        draws and positions, but maskability is checked only where a draw came out True (~p of
+        the positions) instead of over the whole batch."""
+        drawn = bernoulli_positions(rng, ids.size, self.config.mask_prob)
+        originals = ids.reshape(-1)[drawn]
+        ok = attention_mask.reshape(-1)[drawn] != 0
+        ok &= ~np.take(self.specials, originals, mode="clip")
+        return drawn[ok], originals[ok]
+
     def __call__(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, generator: torch.Generator,
                  word_start: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """(masked input ids, labels): labels hold the original id where selected, else -100."""
@@ -283,10 +305,12 @@ class Masker:
                              f"shardlm build, or use --masking token")
         rng = masking_rng(generator)
         ids = input_ids.numpy()
-        starts = None if word_start is None or not cfg.needs_word_starts else word_start.numpy().astype(np.bool_, copy=False)
-        selected = select(self.maskable(ids, attention_mask.numpy()), starts, cfg, rng)
-        where = np.flatnonzero(selected)
-        originals = ids.ravel()[where]
+        if cfg.unit == "token" and cfg.max_predictions is None:
+            where, originals = self.drawn_tokens(ids, attention_mask.numpy(), rng)
+        else:
+            starts = None if word_start is None or not cfg.needs_word_starts else word_start.numpy().astype(np.bool_, copy=False)
+            where = np.flatnonzero(select(self.maskable(ids, attention_mask.numpy()), starts, cfg, rng))
+            originals = ids.ravel()[where]
         action = rng.random(where.size)  # per selected token: [MASK], random or unchanged
         masked = ids.copy()
         flat = masked.reshape(-1)
@@ -307,6 +331,7 @@ def masked_lm_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     return cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), flat_labels)  # trainer.losses
 
 
-__all__ = ["IGNORE_INDEX", "PRESETS", "UNITS", "Masker", "MaskingConfig", "batch_seed", "bernoulli", "cap_units",
-           "make_generator", "masked_lm_loss", "masking_config", "masking_rng", "next_token_labels", "ngram_units",
-           "replacement_vocab", "select", "special_table", "unit_index", "word_begins"]
+__all__ = ["IGNORE_INDEX", "PRESETS", "UNITS", "Masker", "MaskingConfig", "batch_seed", "bernoulli",
+           "bernoulli_positions", "cap_units", "make_generator", "masked_lm_loss", "masking_config", "masking_rng",
+           "next_token_labels", "ngram_units", "replacement_vocab", "select", "special_table", "unit_index",
+           "word_begins"]

@@ -15,7 +15,7 @@ from torch.utils.data import DataLoader
 
 import shards.stream as stream_module
 from shards.batches import BatchConfig, BatchCoords, BatchStream, batch_loader, pack, pad_counts, unpack
-from shards.columns import ColumnStore
+from shards.columns import ColumnStore, real_positions
 from shards.shuffle import IndexShuffle
 from shards.stream import ShardStream, StreamConfig
 
@@ -344,6 +344,19 @@ def test_column_store_grows_reuses_slots_and_refuses_ragged_rows():
         store.put(ragged, "s.tar:k.arrow")
     with pytest.raises(ValueError, match="has columns input_ids, doc_id but the stream started with"):
         store.put(table.select(["input_ids", "doc_id"]))
+
+
+@pytest.mark.parametrize("width", [1, 7, 128, 1025])  # 1025: past the tables, a comparison
+def test_real_positions_marks_the_first_length_positions(width):
+    lengths = np.array([0, width, width // 2, 1, width])
+    assert np.array_equal(real_positions(lengths, width), np.arange(width)[None, :] < lengths[:, None])
+
+
+def test_without_workers_batch_loader_iterates_the_stream_itself(urls):
+    assert batch_loader(stream(urls), num_workers=0).loader is None
+    direct = list(batch_loader(stream(urls, StreamConfig(seed=2, shuffle_buffer=6)), num_workers=0))
+    through = list(batch_loader(stream(urls, StreamConfig(seed=2, shuffle_buffer=6)), num_workers=0, pin_memory=True))
+    assert same_batches(direct, through) and len(direct) > 2
 
 
 def grouped(urls, config, groups, **kw) -> BatchStream:

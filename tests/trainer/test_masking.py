@@ -14,8 +14,9 @@ from trainer.data import PrepareInWorker, batch_stream, collate
 from trainer.loop import make_loader
 import numpy as np
 
-from trainer.masking import (IGNORE_INDEX, PRESETS, Masker, MaskingConfig, batch_seed, make_generator,
-                             masked_lm_loss, masking_config, ngram_units, replacement_vocab, select)
+from trainer.masking import (IGNORE_INDEX, PRESETS, Masker, MaskingConfig, batch_seed, bernoulli, bernoulli_positions,
+                             make_generator, masked_lm_loss, masking_config, masking_rng, ngram_units,
+                             replacement_vocab, select)
 from trainer.objectives.mlm import OBJECTIVE as MLM
 
 SPECIALS = {"pad": 0, "unk": 1, "cls": 2, "sep": 3, "mask": 4}
@@ -196,6 +197,27 @@ def test_rows_without_maskable_tokens_and_word_masking_without_word_starts():
         Masker(vocab, PRESETS["whole_word"])(ids, torch.ones_like(ids), make_generator(0))
     with pytest.raises(ValueError, match="unknown masking 'span'; choose one of token, whole_word, ngram"):
         masking_config("span")
+
+
+@pytest.mark.parametrize("mask_prob", [0.15, 0.25, 0.5])  # 0.25: 256 p is whole, no tie draws
+def test_token_fast_path_draws_and_selects_as_select_does(real_batch, mask_prob):
+    """The `token` unit looks at maskability only where a draw came out True; positions, ids and
+    the draws consumed are those of the general `select` over the whole batch."""
+    batch, vocab = real_batch
+    ids, attention = batch["input_ids"].numpy(), batch["attention_mask"].numpy()
+    attention = attention * (np.random.default_rng(1).random(attention.shape) < 0.9)  # holes, not just a tail
+    masker = Masker(vocab, MaskingConfig(mask_prob=mask_prob))
+    for seed in range(3):
+        rng = masking_rng(make_generator(seed))
+        expected = np.flatnonzero(select(masker.maskable(ids, attention), None, masker.config, rng))
+        after = rng.random(4)  # masking_rng reuses one PCG64 per thread: read the general path's state first
+        rng = masking_rng(make_generator(seed))
+        where, originals = masker.drawn_tokens(ids, attention, rng)
+        assert np.array_equal(where, expected) and np.array_equal(originals, ids.ravel()[expected])
+        assert np.array_equal(rng.random(4), after)
+        assert 0.8 * mask_prob < where.size / np.count_nonzero(masker.maskable(ids, attention)) < 1.2 * mask_prob
+    draws = bernoulli_positions(np.random.default_rng(0), 100_003, mask_prob)
+    assert np.array_equal(draws, np.flatnonzero(bernoulli(np.random.default_rng(0), 100_003, mask_prob)))
 
 
 def test_replacement_vocab_leaves_out_special_ids():
