@@ -28,11 +28,11 @@ def measure(folder: Path, manifest: dict) -> str:
             f"distinct random B {distinct}, dropped {manifest['counts'].get('nsp/dropped/no_random_document', 0)}")
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--documents", type=int, default=300)
     parser.add_argument("--seq-len", type=int, default=64)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     root = Path(tempfile.mkdtemp(prefix="nsp-negatives-"))
     docs = write_documents(str(root / "docs"), synthetic_texts(args.documents, seed=1), files=2)
     tok = train_tokenizer(["--input", docs, "--kind", "wordpiece", "--vocab-size", "300", "--output", str(root / "tok")])

@@ -84,12 +84,12 @@ def bench_build(folder: str, work: Path, repeat: int) -> None:
           f"--no-progress {off:.2f}, ratio {on / off:.3f}")
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--docs", type=int, default=200_000, help="documents for the row benchmark")
     parser.add_argument("--build-docs", type=int, default=20_000, help="documents for the build benchmark (0: skip)")
     parser.add_argument("--repeat", type=int, default=3)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
