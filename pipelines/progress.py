@@ -111,33 +111,19 @@ def count(name: str, n: int = 1) -> None:
 def counted(items: Iterable, name: str) -> Iterator:
     """`items` (one input file's records), counting each under `name` and the file under `files`
     once it is read to its end; an early stop counts the items taken."""
-    counts = _counts()
-    if counts is None:
-        yield from items
-        return
-    taken = 0
-    try:
-        for item in items:
-            taken += 1
-            if taken == CHUNK:
-                counts.add(name, taken)
-                taken = 0
-            yield item
-    finally:
-        counts.add(name, taken)
-    _file_read(counts)
-
-
-def _file_read(counts: _Counts) -> None:
-    counts.add("files", 1)
-    if counts.folder is not None:
-        counts.flush()
+    return _counting(items, name, None)
 
 
 def reading(items: Iterable, raw) -> Iterator:
     """`items` read from the open binary file `raw`: counts them as `records`, the bytes of `raw`
     read so far as `bytes` (its position, compressed bytes for a compressed file), and at the end
     the rest of its size and one of `files`."""
+    return _counting(items, "records", raw)
+
+
+def _counting(items: Iterable, name: str, raw) -> Iterator:
+    """`counted` and, with the binary file `raw` the items come from, `reading`: the counts are
+    added once per CHUNK items and at the end (an early stop too); the file counts once read to its end."""
     counts = _counts()
     if counts is None:
         yield from items
@@ -147,16 +133,25 @@ def reading(items: Iterable, raw) -> Iterator:
         for item in items:
             taken += 1
             if taken == CHUNK:
-                counts.add("records", taken)
-                done, taken = _add_bytes(counts, raw.tell(), done), 0
+                counts.add(name, taken)
+                taken = 0
+                if raw is not None:
+                    done = _add_bytes(counts, raw.tell(), done)
             yield item
     finally:
-        counts.add("records", taken)
-    try:
-        _add_bytes(counts, raw.seek(0, os.SEEK_END), done)
-    except (OSError, ValueError):  # not seekable: the bytes seen so far
-        pass
+        counts.add(name, taken)
+    if raw is not None:
+        try:
+            _add_bytes(counts, raw.seek(0, os.SEEK_END), done)
+        except (OSError, ValueError):  # not seekable: the bytes seen so far
+            pass
     _file_read(counts)
+
+
+def _file_read(counts: _Counts) -> None:
+    counts.add("files", 1)
+    if counts.folder is not None:
+        counts.flush()
 
 
 def _add_bytes(counts: _Counts, position: int, done: int) -> int:
