@@ -34,7 +34,6 @@ class DamagedRecordError(ValueError):
     """A record header that only damaged bytes could give: the reader resumes after it."""
 
 
-
 def iter_warc(f: IO[bytes], source: str, *, wet: bool) -> Iterator[Item]:
     """Items of a WARC, ARC or WET file (gzip per record, or uncompressed).
 
