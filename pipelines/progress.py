@@ -5,7 +5,7 @@ tokenizer, in the command's own process), how much of the input is read out of t
 from the input listing before the run (bytes, documents or files), the outcomes counted so far,
 the rate and an ETA:
 
-    clean [##########..............] 120.5/400.0 MB | files 3/10 | records 10,234 | filtered out 2,000 | 12.3 MB/s | ETA 0:00:24
+    clean [#######.................] 120.5/400.0 MB | files 3/10 | passed filters 8,000 | filtered out 2,000 | rejected 12 | 12.3 MB/s | ETA 0:00:23
 
 Once the input is read the line names what the job does next and counts its elapsed time. Off a
 terminal the same line, without the bar, is logged every `LOG_EVERY_S` seconds and once at the end.
