@@ -46,7 +46,7 @@ import torch
 from shards.batches import LENGTH_KEY
 from shards.stream import POSITION_KEY, WORKER_KEY
 from trainer import runtime
-from trainer.config import TrainConfig, VocabInfo
+from trainer.config import PRECISIONS, TrainConfig, VocabInfo
 from trainer.loop import Run, train_step
 from trainer.masking import Masker, make_generator, masking_config
 from trainer.models import get_model_spec
@@ -234,7 +234,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "script end to end in seconds, on CPU when there is no GPU")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
                    help="auto: cuda when available (without one, only --smoke runs)")
-    p.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto",
+    p.add_argument("--precision", choices=list(PRECISIONS), default="auto",
                    help="as `shardlm train --precision` (auto: bf16 on a GPU that has it, fp32 on CPU)")
     p.add_argument("--compile", action="store_true", help="torch.compile the model (compilation is in the warm-up)")
     p.add_argument("--batch-size", type=int, default=None,
