@@ -126,9 +126,7 @@ def make_stream(config: TrainConfig, spec: ModelSpec, data: DataSource, rt, more
         return batch_stream(data.urls, stream_config, batch_size=config.batch_size, pad_id=masker.vocab.pad_id,
                             transform=prepare, rank=rt.rank, world_size=rt.world_size,
                             storage_options=config.storage_options, length_groups=config.length_groups)
-    if config.length_groups > 1:
-        raise ValueError("--length-groups applies to one shard set read without language sampling; "
-                         "leave it at 1 with --lang-alpha, per-language shards or several --data")
+    assert config.length_groups == 1, "setup refuses --length-groups without a BatchStream"
     if alpha is None:
         return ShardStream(data.urls, stream_config, rank=rt.rank, world_size=rt.world_size,
                            storage_options=config.storage_options)
@@ -219,8 +217,12 @@ def setup(config: TrainConfig) -> Run:
     tokenizer = load_tokenizer(data.manifest["tokenizer"], data.folder, config.storage_options)
     if config.init is not None and not config.resume and not Path(config.init).is_dir():
         raise FileNotFoundError(f"--init {config.init} is not a folder; pass the --output of a finished run")
-    if not more:
-        language_alpha(config, spec, data.manifest)  # a --lang-alpha the shards cannot take fails here
+    # A --lang-alpha the shards cannot take fails here, and --length-groups where make_stream
+    # would not read the shards as batches (BatchStream), before the networks are built.
+    alpha = None if more else language_alpha(config, spec, data.manifest)
+    if config.length_groups > 1 and (more or alpha is not None):
+        raise ValueError("--length-groups applies to one shard set read without language sampling; "
+                         "leave it at 1 with --lang-alpha, per-language shards or several --data")
     eval_urls = eval_urls_for(config, data)
     if not eval_urls:
         log.warning("no held-out shards (--data has no valid split and no --eval-data): skipping evaluation")

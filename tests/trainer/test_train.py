@@ -239,3 +239,20 @@ def test_a_changed_tokenizer_or_remote_output_fails_before_training(nsp_shards, 
     assert not (out / "checkpoints").exists()
     with pytest.raises(ValueError, match="must be a local folder"):
         train_main(["--model", "bert", "--data", str(nsp_shards), "--output", "s3://bucket/run", "--max-steps", "1"])
+
+
+def test_length_groups_without_a_batch_stream_fail_before_the_networks_are_built(language_mlm_shards, tlm_shards,
+                                                                                 clm_shards, tmp_path, monkeypatch):
+    import trainer.run as run
+
+    monkeypatch.setattr(run, "build_run", lambda *a, **k: pytest.fail("setup built the run"))
+    refused = "--length-groups applies to one shard set read without language sampling"
+    with pytest.raises(ValueError, match=refused):  # xlmr samples languages (its default --lang-alpha)
+        run.setup(TrainConfig(model="xlmr", size="tiny", data=str(language_mlm_shards), output=str(tmp_path / "a"),
+                              max_steps=1, device="cpu", length_groups=2))
+    with pytest.raises(ValueError, match=refused):  # xlm alternates two shard sets
+        run.setup(TrainConfig(model="xlm", size="tiny", data=str(tlm_shards), more_data=[str(clm_shards)],
+                              output=str(tmp_path / "b"), max_steps=1, device="cpu", length_groups=2))
+    with pytest.raises(pytest.fail.Exception, match="setup built the run"):  # without grouping it goes on
+        run.setup(TrainConfig(model="xlmr", size="tiny", data=str(language_mlm_shards), output=str(tmp_path / "c"),
+                              max_steps=1, device="cpu"))
