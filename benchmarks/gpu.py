@@ -41,6 +41,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
+# Run as a script, this file's folder comes first on sys.path, where benchmarks/trainer.py would
+# shadow the trainer package: take the folder off.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
 import torch
 
 from shards.batches import LENGTH_KEY

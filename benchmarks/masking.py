@@ -11,7 +11,13 @@ markdown table (docs/benchmarks.md, "Masking").
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+from pathlib import Path
+
+# Run as a script, this file's folder comes first on sys.path, where benchmarks/trainer.py would
+# shadow the trainer package: take the folder off.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
 import torch
 
