@@ -157,9 +157,9 @@ class Networks:
 def build_networks(config: TrainConfig, spec: ModelSpec, ctx: BuildContext, rt: runtime.Runtime) -> Networks:
     """The task with weights from torch's seeded RNG (the same on every rank), on the hardware
     path of trainer.hardware, with its optimizer; also what benchmarks/gpu.py trains."""
+    precision = resolve_precision(config.precision, rt.device)  # bf16 on a GPU without it fails before the build
     torch.manual_seed(config.seed)  # initial weights: the same on every rank
     task = spec.build_task(ctx).to(rt.device)
-    precision = resolve_precision(config.precision, rt.device)
     log.info("precision %s, TF32 matmuls %s, attention %s%s", precision, "on" if enable_tf32(rt.device) else "off",
              " ".join(f"{name or 'task'}:{impl}" for name, impl in use_sdpa(task).items()),
              ", torch.compile" if config.compile else "")
