@@ -167,10 +167,9 @@ class MaskTransform:
     def __call__(self, batch: dict[str, Any], coords: BatchCoords) -> dict[str, Any]:
         ids, lengths = batch["input_ids"], batch["_length"].numpy()
         width = ids.shape[1]
-        real = real_positions(lengths, width)
-        attention = torch.from_numpy(real.astype(np.int64))
-        segment_a = real_positions(np.minimum(batch["segment_b_start"].numpy(), width), width)
-        token_types = torch.from_numpy((real & ~segment_a).astype(np.int64))
+        real = real_positions(lengths, width, np.int64)  # 1 on the example's tokens
+        segment_a = real_positions(np.minimum(batch["segment_b_start"].numpy(), lengths), width, np.int64)
+        attention, token_types = torch.from_numpy(real), torch.from_numpy(real - segment_a)  # B: from its start on
         out = {"input_ids": ids, "attention_mask": attention, "token_type_ids": token_types,
                "next_sentence_label": batch["next_sentence_label"]}
         if self.masker is not None:

@@ -32,10 +32,19 @@ def _kind_and_dtype(field: pa.Field) -> tuple[str, np.dtype]:
         if not (pa.types.is_integer(value) or pa.types.is_floating(value) or pa.types.is_boolean(value)):
             raise ValueError(f"column {field.name!r} is a list of {value}; only lists of numbers or booleans "
                              f"can be padded into a batch (drop it with StreamConfig.columns)")
-        return LIST, np.dtype(value.to_pandas_dtype())
+        return LIST, _numpy_dtype(value)
     if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind):
-        return SCALAR, np.dtype(kind.to_pandas_dtype())
+        return SCALAR, _numpy_dtype(kind)
     return OBJECT, np.dtype(object)
+
+
+def _numpy_dtype(kind: pa.DataType) -> np.dtype:
+    """The numpy dtype of an Arrow number or bool type, without `to_pandas_dtype` (which imports
+    pandas: about a CPU second in every DataLoader worker of every epoch)."""
+    return np.dtype(_FLOATS.get(str(kind), str(kind)))
+
+
+_FLOATS = {"halffloat": "float16", "float": "float32", "double": "float64"}
 
 
 def _fits(value: Any, dtype: np.dtype) -> bool:
@@ -127,7 +136,7 @@ class ColumnStore:
             else:
                 if column.null_count:
                     raise ValueError(f"{where} column {name!r} holds {column.null_count} nulls; shards never store nulls")
-                self.data[name][slots] = column.to_numpy(zero_copy_only=False)
+                self.data[name][slots] = _numpy(column) if kind == SCALAR else column.to_pylist()
         return slots
 
     def gather(self, slots: np.ndarray) -> tuple[dict[str, Any], np.ndarray]:
@@ -157,22 +166,24 @@ class ColumnStore:
         return len(self._free) + sum(len(s) for s in self._freed)
 
 
-def real_positions(lengths: np.ndarray, width: int) -> np.ndarray:
-    """(rows, width) bools, True at the first lengths[r] positions of row r (lengths <= width).
+def real_positions(lengths: np.ndarray, width: int, dtype: np.dtype | type = np.bool_) -> np.ndarray:
+    """(rows, width) of `dtype`, 1 (True) at the first lengths[r] positions of row r, else 0
+    (lengths <= width): e.g. an attention mask, `real_positions(lengths, width, np.int64)`.
 
-    Up to width 1024, rows of a table (row k: True at the first k positions) taken by length:
-    about 20x the speed of `arange(width) < lengths[:, None]`, which numpy broadcasts slowly.
+    Rows of a table (row k: 1 at the first k positions) taken by length, while the table takes
+    at most 2 MiB (int64 up to width 511, bools up to 1,447): about 20x the speed of
+    `arange(width) < lengths[:, None]`, which numpy broadcasts slowly.
     """
-    if width > _TABLE_WIDTH:
-        return np.arange(width) < lengths[:, None]
-    table = _BELOW.get(width)
+    if (width + 1) * width * np.dtype(dtype).itemsize > _TABLE_BYTES:
+        return (np.arange(width) < lengths[:, None]).astype(dtype, copy=False)
+    table = _BELOW.get((width, dtype))
     if table is None:
-        table = _BELOW[width] = np.arange(width) < np.arange(width + 1)[:, None]
+        table = _BELOW[width, dtype] = (np.arange(width) < np.arange(width + 1)[:, None]).astype(dtype)
     return table.take(lengths, axis=0)
 
 
-_TABLE_WIDTH = 1024  # at most 1 MiB of bools per table
-_BELOW: dict[int, np.ndarray] = {}  # real_positions' tables by width (a few per process)
+_TABLE_BYTES = 2 << 20
+_BELOW: dict[tuple[int, Any], np.ndarray] = {}  # real_positions' tables by width and dtype (a few per process)
 
 
 def _array(column: pa.ChunkedArray | pa.Array) -> pa.Array:
@@ -186,9 +197,22 @@ def _list_parts(column: pa.ChunkedArray | pa.Array, where: str) -> tuple[np.ndar
     array = _array(column)
     if array.null_count or array.values.null_count:
         raise ValueError(f"{where} holds nulls; shards never store nulls")
-    offsets = array.offsets.to_numpy()
-    values = array.values.to_numpy(zero_copy_only=False)[offsets[0]: offsets[-1]]
+    offsets = _numpy(array.offsets)
+    values = _numpy(array.values)[offsets[0]: offsets[-1]]
     return np.diff(offsets).astype(np.int64), values
+
+
+def _numpy(array: pa.Array) -> np.ndarray:
+    """A null-free Arrow array of numbers or bools as numpy, read from its buffers: `to_numpy`
+    would import pandas (about a CPU second in every DataLoader worker of every epoch)."""
+    kind = array.type
+    if not (pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind)):
+        return array.to_numpy(zero_copy_only=False)
+    data, start, count = array.buffers()[1], array.offset, len(array)
+    if pa.types.is_boolean(kind):  # one bit per value, least significant first
+        bits = np.frombuffer(data, dtype=np.uint8)
+        return np.unpackbits(bits, count=start + count, bitorder="little")[start:].view(np.bool_)
+    return np.frombuffer(data, dtype=_numpy_dtype(kind), count=start + count)[start:]
 
 
 def _common_lengths(lists: dict[str, tuple[np.ndarray, np.ndarray]], n: int, where: str) -> np.ndarray:

@@ -15,6 +15,7 @@ import torch
 from schemas import MANIFEST_NAME, read_manifest
 from schemas.manifest import dataset_folder, manifest_url
 from shards.batches import LENGTH_KEY, BatchConfig, BatchCoords, BatchStream
+from shards.columns import real_positions
 from shards.storage import expand_urls, join, manifest_shard_urls
 from shards.stream import POSITION_KEY, WORKER_KEY, StreamConfig
 from trainer.masking import Masker, batch_seed, make_generator
@@ -125,8 +126,8 @@ class PrepareInWorker:
     purpose: str  # "train" or "eval": separate mask streams
 
     def __call__(self, batch: dict[str, Any], coords: BatchCoords) -> dict[str, torch.Tensor]:
-        positions = np.arange(batch["input_ids"].shape[1])
-        batch["attention_mask"] = torch.from_numpy((positions < batch[LENGTH_KEY].numpy()[:, None]).astype(np.int64))
+        lengths = batch[LENGTH_KEY].numpy()
+        batch["attention_mask"] = torch.from_numpy(real_positions(lengths, batch["input_ids"].shape[1], np.int64))
         self.objective.check_batch(batch)
         seed = batch_seed(self.seed, coords.epoch, coords.rank, coords.worker, coords.position, self.purpose)
         return self.objective.prepare(batch, self.masker, make_generator(seed))

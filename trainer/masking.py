@@ -275,6 +275,7 @@ class Masker:
         self.vocab, self.config = vocab, config
         ids = set(vocab.special_ids.values())
         self.specials = special_table(max(vocab.vocab_size, max(ids, default=0) + 1), ids)
+        self.allowed = ~self.specials
         self.replacement = replacement_vocab(vocab.vocab_size, ids)
 
     def maskable(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
@@ -284,13 +285,20 @@ class Masker:
     def drawn_tokens(self, ids: np.ndarray, attention_mask: np.ndarray,
                      rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """`select` for the `token` unit without a cap, as flat positions and their ids: the same
-        draws and positions, but maskability is checked only where a draw came out True (~p of
-        the positions) instead of over the whole batch."""
-        drawn = bernoulli_positions(rng, ids.size, self.config.mask_prob)
-        originals = ids.reshape(-1)[drawn]
-        ok = attention_mask.reshape(-1)[drawn] != 0
-        ok &= ~np.take(self.specials, originals, mode="clip")
-        return drawn[ok], originals[ok]
+        draws and positions (`bernoulli_positions`), but maskability is checked only at the
+        candidates, the ~p share of positions whose byte did not rule them out, instead of over
+        the whole batch."""
+        p = self.config.mask_prob
+        threshold, size = int(p * 256), ids.size
+        rest = p * 256 - threshold
+        raw = rng.bit_generator.random_raw(-(-size // 8)).view(np.uint8)[:size]
+        candidates = np.flatnonzero(raw <= threshold if rest > 0 else raw < threshold)
+        originals = ids.reshape(-1).take(candidates)
+        ok = np.logical_and(attention_mask.reshape(-1).take(candidates), self.allowed.take(originals, mode="clip"))
+        if rest > 0:  # ties: one uniform draw each, in index order, as bernoulli_positions draws them
+            tied = np.flatnonzero(raw.take(candidates) == threshold)
+            ok[tied] &= rng.random(tied.size) < rest
+        return candidates[ok], originals[ok]
 
     def __call__(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, generator: torch.Generator,
                  word_start: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import pickle
+import subprocess
+import sys
 import time
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -15,12 +19,13 @@ from torch.utils.data import DataLoader
 
 import shards.stream as stream_module
 from shards.batches import BatchConfig, BatchCoords, BatchStream, batch_loader, pack, pad_counts, unpack
-from shards.columns import ColumnStore, real_positions
+from shards.columns import ColumnStore, _numpy, real_positions
 from shards.shuffle import IndexShuffle
 from shards.stream import ShardStream, StreamConfig
 
 from tests.shards.shardsets import PER_SHARD, all_ids, example_table, write_set
 
+ROOT = Path(__file__).resolve().parents[2]
 NO_SHUFFLE = StreamConfig(shuffle_shards=False, shuffle_buffer=0)
 
 
@@ -346,10 +351,13 @@ def test_column_store_grows_reuses_slots_and_refuses_ragged_rows():
         store.put(table.select(["input_ids", "doc_id"]))
 
 
-@pytest.mark.parametrize("width", [1, 7, 128, 1025])  # 1025: past the tables, a comparison
+@pytest.mark.parametrize("width", [1, 7, 128, 1500])  # 1500: past the tables, a comparison
 def test_real_positions_marks_the_first_length_positions(width):
     lengths = np.array([0, width, width // 2, 1, width])
-    assert np.array_equal(real_positions(lengths, width), np.arange(width)[None, :] < lengths[:, None])
+    expected = np.arange(width)[None, :] < lengths[:, None]
+    assert np.array_equal(real_positions(lengths, width), expected)
+    as_ints = real_positions(lengths, width, np.int64)
+    assert as_ints.dtype == np.int64 and np.array_equal(as_ints, expected)
 
 
 def test_without_workers_batch_loader_iterates_the_stream_itself(urls):
@@ -357,6 +365,21 @@ def test_without_workers_batch_loader_iterates_the_stream_itself(urls):
     direct = list(batch_loader(stream(urls, StreamConfig(seed=2, shuffle_buffer=6)), num_workers=0))
     through = list(batch_loader(stream(urls, StreamConfig(seed=2, shuffle_buffer=6)), num_workers=0, pin_memory=True))
     assert same_batches(direct, through) and len(direct) > 2
+
+
+def test_batches_never_import_pandas(urls):
+    """Arrow's to_numpy imports pandas, about a CPU second in each DataLoader worker of each epoch:
+    the store reads numbers and bools from the buffers (sliced arrays included) instead."""
+    for array in (pa.array([True, False, True, True, False, False, True, False, True, True]).slice(3),
+                  pa.array(range(20), pa.uint16()).slice(5, 7), pa.array([1.5, 2.5], pa.float32())):
+        assert _numpy(array).tolist() == array.to_pylist()
+    code = ("import sys; from shards.batches import BatchConfig, BatchStream; "
+            f"batches = list(BatchStream({urls!r}, batch=BatchConfig(batch_size=4))); "
+            "assert batches and 'doc_id' in batches[0] and batches[0]['word_start'].dtype.is_floating_point is False; "
+            "print('pandas' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                         capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
 
 
 def grouped(urls, config, groups, **kw) -> BatchStream:
