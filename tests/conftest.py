@@ -1,7 +1,9 @@
-"""Shared fixtures: a real S3 server (moto_server) on loopback, and paths to shared data."""
+"""Shared fixtures: a real S3 server (moto_server) on loopback, paths to shared data, and logging
+left as each test found it."""
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import socket
@@ -82,3 +84,18 @@ def s3_bucket(s3_endpoint):
     fs.mkdir(name)
     yield f"s3://{name}"
     s3fs.S3FileSystem.clear_instance_cache()
+
+
+@pytest.fixture(autouse=True)
+def _restore_root_logging():
+    """A test that runs an entry point (run_main, trainer.cli.main) leaves logging.basicConfig's
+    handler on the root logger, writing to the stderr pytest captured for that test; that stream
+    is closed afterwards, and a later test's log lines would print "--- Logging error ---" into
+    the stderr it checks. Such handlers (plain StreamHandlers, not pytest's own) are removed."""
+    root = logging.getLogger()
+    before, level = set(root.handlers), root.level
+    yield
+    for handler in root.handlers[:]:
+        if handler not in before and type(handler) is logging.StreamHandler:
+            root.removeHandler(handler)
+    root.setLevel(level)
