@@ -26,7 +26,8 @@ is a per-core throughput, so the default input (16 MB) is large enough that it w
 would on a real corpus; both ratios are reported.
 `--formats` adds the bytes per token of the mlm examples written in other ways, and their decode
 speed (use `--mb 0.5`: larger inputs repeat the text, which flatters compression).
-`--profile N` prints the N costliest functions of one mlm build (cProfile, CPU time). Not a test.
+`--profile N` prints the N costliest functions of one build of the first of `--objectives` (cProfile,
+CPU time). Not a test.
 """
 
 from __future__ import annotations
@@ -241,7 +242,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--objectives", default="mlm,nsp,sop,clm,tlm")
     parser.add_argument("--seq-len", type=int, default=128)
     parser.add_argument("--work", type=Path, default=Path("/tmp/bench-build"))
-    parser.add_argument("--profile", type=int, default=0, help="print the N costliest functions of an mlm build")
+    parser.add_argument("--profile", type=int, default=0, help="print the N costliest functions of a build of the first of --objectives")
     parser.add_argument("--repeats", type=int, default=2, help="runs of each measurement; the least CPU counts")
     parser.add_argument("--formats", action="store_true",
                         help="also the bytes per token of the mlm examples written in other ways")
@@ -256,7 +257,11 @@ def main(argv: list[str] | None = None) -> None:
     if args.profile:
         profiler = cProfile.Profile(time.process_time)  # CPU time: the machine may be shared
         profiler.enable()
-        run_build("mlm", args.work / "docs", tokenizer, args.work / "profile", args.seq_len)
+        objective = args.objectives.split(",")[0]
+        if objective == "tlm":
+            write_pairs(args.work / "pairs", parallel_pairs(args.data, args.mb))
+        run_build(objective, args.work / ("pairs" if objective == "tlm" else "docs"), tokenizer,
+                  args.work / "profile", args.seq_len)
         profiler.disable()
         pstats.Stats(profiler).sort_stats("tottime").print_stats(args.profile)
         return

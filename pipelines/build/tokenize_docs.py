@@ -95,9 +95,9 @@ class DocBatch:
         if len(keep) == len(self) and np.array_equal(keep, np.arange(len(self))):
             return self
         first, last = self.doc_sentences[keep], self.doc_sentences[keep + 1]
-        sentences = _ranges(first, last)  # the kept sentences, in order
+        sentences = index_ranges(first, last)  # the kept sentences, in order
         lengths = np.diff(self.sentence_offsets)[sentences]
-        tokens = _ranges(self.sentence_offsets[first], self.sentence_offsets[last])
+        tokens = index_ranges(self.sentence_offsets[first], self.sentence_offsets[last])
         offsets = np.zeros(len(sentences) + 1, dtype=np.int64)
         np.cumsum(lengths, out=offsets[1:])
         doc_sentences = np.zeros(len(keep) + 1, dtype=np.int64)
@@ -106,7 +106,7 @@ class DocBatch:
                         self.ids[tokens], self.word_start[tokens], offsets, doc_sentences)
 
 
-def _ranges(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+def index_ranges(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
     """The integers of [starts[i], ends[i]) for every i, end to end."""
     lengths = ends - starts
     total = int(lengths.sum())
@@ -190,7 +190,8 @@ def encode_texts(tokenizer: Tokenizer, texts: list[str], rule: WordStartRule | N
     """Encode texts in one batch without special tokens: all ids, their word-start flags (each
     text's first token starts a word) and each text's length (a text of no token: 0)."""
     rule = rule or word_start_rule(tokenizer)
-    encodings = tokenizer.encode_batch(texts, add_special_tokens=False) if texts else []
+    encode = tokenizer.encode_batch if rule.family == "offsets" else tokenizer.encode_batch_fast  # as tokenize_batch
+    encodings = encode(texts, add_special_tokens=False) if texts else []
     return _flatten(encodings, texts, rule)
 
 

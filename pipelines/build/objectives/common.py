@@ -12,10 +12,9 @@ from typing import Any, Callable, Iterator, Sequence
 import numpy as np
 import pyarrow as pa
 
-from pipelines.build.tokenize_docs import TokenizedDoc
+from pipelines.build.tokenize_docs import TokenizedDoc, index_ranges
 
 Example = dict[str, Any]
-Segment = tuple[np.ndarray, np.ndarray]  # (token ids, word-start flags)
 PACKINGS = ("full", "doc")  # RoBERTa (Liu et al. 2019) Table 2: FULL-SENTENCES, DOC-SENTENCES
 
 
@@ -92,73 +91,199 @@ def doc_rng(seed: int, doc_id: str) -> np.random.Generator:
     return np.random.Generator(np.random.PCG64(words))
 
 
-def concat(doc: TokenizedDoc, sentences: Sequence[int]) -> Segment:
-    """Tokens of consecutive sentences."""
-    sentences = list(sentences)
-    lo, hi = doc.offsets[sentences[0]], doc.offsets[sentences[-1] + 1]
-    return doc.ids[lo:hi], doc.word_start[lo:hi]
+def doc_draws(seed: int, doc_id: str) -> Draws:
+    """`doc_rng`'s draws (the same values in the same order) without the Generator."""
+    digest = hashlib.sha256(f"{seed}\x00{doc_id}".encode("utf-8")).digest()
+    words = np.empty(9, dtype=np.uint32)
+    words[0] = seed & 0xFFFFFFFF
+    words[1:] = np.frombuffer(digest, dtype=np.uint32)
+    return Draws(np.random.PCG64(words))
 
 
-def target_length(config: Any, rng: np.random.Generator) -> int:
+_MASK32 = 0xFFFFFFFF
+_BLOCK = 128  # raw outputs fetched from the bit generator at a time
+
+
+class Draws:
+    """The draws of `np.random.Generator(bit_generator)` that builders make, computed in Python from
+    the bit generator's raw 64-bit outputs: the same values in the same order, at a fraction of
+    the cost of a Generator call per draw (2-3 us each, which nsp and sop make several times
+    per example). What numpy 2.x does and this repeats (tests/pipelines/build/test_objectives.py
+    checks it against the Generator over random interleavings of every call):
+    - `random()`: the next 64-bit output x, as (x >> 11) * 2**-53;
+    - `integers(low, high)` for a range of at most 2**32 values: Lemire's bounded method over
+      32-bit draws, each the low half of a fresh 64-bit output or the high half kept from the
+      previous one (PCG64's buffered uint32; `random()` does not touch that buffer); a range of
+      one value draws nothing.
+    A document's generator is only ever drawn through one of the two, never both."""
+
+    __slots__ = ("_bitgen", "_raw", "_tops", "_pos", "_half")
+
+    def __init__(self, bit_generator: np.random.BitGenerator):
+        self._bitgen = bit_generator
+        self._raw: list[int] = []  # a block of raw outputs, drawn from at _pos
+        self._tops: list[int] = [0]  # how many of the block's first i outputs have the top bit set
+        self._pos = 0
+        self._half: int | None = None  # the kept high half of a 64-bit output
+
+    def _refill(self, n: int) -> None:
+        raw = self._bitgen.random_raw(max(_BLOCK, n))
+        tops = np.zeros(len(raw) + 1, dtype=np.int64)
+        np.cumsum(raw >> np.uint64(63), out=tops[1:])
+        self._raw, self._tops, self._pos = raw.tolist(), tops.tolist(), 0
+
+    def _next64(self) -> int:
+        if self._pos == len(self._raw):
+            self._refill(_BLOCK)
+        x = self._raw[self._pos]
+        self._pos += 1
+        return x
+
+    def _next32(self) -> int:
+        half = self._half
+        if half is not None:
+            self._half = None
+            return half
+        x = self._next64()
+        self._half = x >> 32
+        return x & _MASK32
+
+    def random(self) -> float:
+        """`Generator.random()`: a double in [0, 1)."""
+        return (self._next64() >> 11) * (1.0 / 9007199254740992.0)
+
+    def integers(self, low: int, high: int | None = None) -> int:
+        """`Generator.integers(low, high)` (int64, high excluded; `integers(n)`: [0, n))."""
+        if high is None:
+            low, high = 0, low
+        span = high - low - 1  # numpy's rng: the largest offset
+        if span == 0:
+            return low
+        if span == _MASK32:
+            return low + self._next32()
+        if not 0 < span < _MASK32:
+            raise ValueError(f"integers({low}, {high}): an empty range or one over 2**32 values")
+        excl = span + 1
+        m = self._next32() * excl
+        leftover = m & _MASK32
+        if leftover < excl:
+            threshold = (_MASK32 - span) % excl
+            while leftover < threshold:
+                m = self._next32() * excl
+                leftover = m & _MASK32
+        return low + (m >> 32)
+
+    def fronts(self, n: int) -> int:
+        """How many of n `random()` draws are < 0.5 (the top bit of the output clear)."""
+        count = 0
+        while n > 0:
+            if self._pos == len(self._raw):
+                self._refill(n)
+            take = min(n, len(self._raw) - self._pos)
+            count += take - (self._tops[self._pos + take] - self._tops[self._pos])
+            self._pos += take
+            n -= take
+        return count
+
+
+def target_length(config: Any, draws: Draws) -> int:
     """BERT's target: seq_len - 3, or with probability short_seq_prob a random length in [2, that]."""
     max_num_tokens = config.seq_len - 3  # [CLS] A [SEP] B [SEP]
-    if rng.random() < config.short_seq_prob:
-        return int(rng.integers(2, max_num_tokens + 1))
+    if draws.random() < config.short_seq_prob:
+        return draws.integers(2, max_num_tokens + 1)
     return max_num_tokens
 
 
-def iter_chunks(doc: TokenizedDoc, target: int) -> Iterator[list[int]]:
-    """`create_instances_from_document`'s chunks: consecutive sentence indices until `target`
-    tokens or the document's end. The caller may `send` a number of sentences to put back
-    (they start the next chunk)."""
-    lengths = doc.sentence_lengths().tolist()
-    last = len(lengths) - 1
-    chunk: list[int] = []
-    chunk_len, i = 0, 0
-    while i <= last:
-        chunk.append(i)
-        chunk_len += lengths[i]
-        if i == last or chunk_len >= target:
-            unused = yield chunk
-            if unused:
-                i -= unused
-            chunk, chunk_len = [], 0
-        i += 1
-
-
-def truncate_pair(a: Segment, b: Segment, max_num_tokens: int, rng: np.random.Generator) -> tuple[Segment, Segment]:
-    """`truncate_seq_pair` of google-research/bert: while too long, drop a token from the front or
-    the back (each with probability 0.5) of the longer side (B on a tie).
+def truncate_bounds(len_a: int, len_b: int, max_num_tokens: int, draws: Draws) -> tuple[int, int, int, int]:
+    """`truncate_seq_pair` of google-research/bert over lengths: while too long, drop a token from
+    the front or the back (each with probability 0.5) of the longer side (B on a tie). Returns
+    the kept [lo, hi) of A and of B.
 
     Draws exactly the generator values the one-token-at-a-time loop draws, in runs: while one
     side stays the one to cut, all its draws are taken at once (long sentences at seq 4096)."""
-    if len(a[0]) + len(b[0]) <= max_num_tokens:  # fits: nothing drawn
-        return a, b
-    bounds = [[0, len(a[0])], [0, len(b[0])]]
-    while True:
-        len_a, len_b = bounds[0][1] - bounds[0][0], bounds[1][1] - bounds[1][0]
-        excess = len_a + len_b - max_num_tokens
-        if excess <= 0:
-            break
-        side, run = (bounds[0], len_a - len_b) if len_a > len_b else (bounds[1], len_b - len_a + 1)
-        run = min(run, excess)
-        front = int(np.count_nonzero(rng.random(run) < 0.5))
-        side[0] += front
-        side[1] -= run - front
-    (alo, ahi), (blo, bhi) = bounds
-    return (a[0][alo:ahi], a[1][alo:ahi]), (b[0][blo:bhi], b[1][blo:bhi])
+    a_lo, a_hi, b_lo, b_hi = 0, len_a, 0, len_b
+    excess = len_a + len_b - max_num_tokens
+    while excess > 0:  # fits: nothing drawn
+        if len_a > len_b:
+            run = min(len_a - len_b, excess)
+            front = draws.fronts(run)
+            a_lo += front
+            a_hi -= run - front
+            len_a -= run
+        else:
+            run = min(len_b - len_a + 1, excess)
+            front = draws.fronts(run)
+            b_lo += front
+            b_hi -= run - front
+            len_b -= run
+        excess -= run
+    return a_lo, a_hi, b_lo, b_hi
 
 
-def pair_example(a: Segment, b: Segment, doc_id: str, cls_id: int, sep_id: int, label: str, value: int) -> Example:
-    """[CLS] A [SEP] B [SEP] with segment_b_start and one label column. Word starts are the
+class PairPlan:
+    """The examples of a shard as token ranges, gathered into arrays at once (`examples`):
+    [CLS] A [SEP] (one more [SEP] with `seps=2`: XLM's layout) B [SEP]. A and B are [lo, hi)
+    token ranges of a source, one of `sources` (each (ids, word_start)). Word starts are the
     tokens' own: a segment cut inside a word by truncation starts with a continuation."""
-    len_a, len_b = len(a[0]), len(b[0])
-    ids = np.empty(len_a + len_b + 3, dtype=np.uint32)
-    ws = np.ones(len_a + len_b + 3, dtype=bool)
-    ids[0], ids[len_a + 1], ids[-1] = cls_id, sep_id, sep_id
-    ids[1:len_a + 1], ws[1:len_a + 1] = a
-    ids[len_a + 2:-1], ws[len_a + 2:-1] = b
-    return {"input_ids": ids, "word_start": ws, "doc_id": doc_id, "segment_b_start": len_a + 2, label: value}
+
+    def __init__(self, sources: Sequence[tuple[np.ndarray, np.ndarray]], seps: int = 1):
+        self.sources, self.seps = list(sources), seps
+        self.rows: list[tuple[int, int, int, int, int, int, int]] = []  # a_src, a_lo, a_hi, b_src, b_lo, b_hi, value
+        self.doc_ids: list[str] = []
+
+    def add(self, doc_id: str, a_src: int, a_lo: int, a_hi: int, b_src: int, b_lo: int, b_hi: int,
+            value: int = 0) -> None:
+        self.doc_ids.append(doc_id)
+        self.rows.append((a_src, a_lo, a_hi, b_src, b_lo, b_hi, value))
+
+    def __len__(self) -> int:
+        return len(self.doc_ids)
+
+    def arrays(self, cls_id: int, sep_id: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(ids, word_start, example offsets, each example's A length) of every example, end to end."""
+        a_src, a_lo, a_hi, b_src, b_lo, b_hi, _ = np.array(self.rows, dtype=np.int64).reshape(-1, 7).T
+        len_a, len_b = a_hi - a_lo, b_hi - b_lo
+        offsets = np.zeros(len(self) + 1, dtype=np.int64)
+        np.cumsum(len_a + len_b + 2 + self.seps, out=offsets[1:])
+        ids = np.empty(int(offsets[-1]), dtype=np.uint32)
+        ws = np.ones(int(offsets[-1]), dtype=bool)
+        starts = offsets[:-1]
+        ids[starts] = cls_id
+        for k in range(self.seps):
+            ids[starts + 1 + len_a + k] = sep_id
+        ids[offsets[1:] - 1] = sep_id
+        for src, lo, hi, at in ((a_src, a_lo, a_hi, starts + 1), (b_src, b_lo, b_hi, starts + 1 + len_a + self.seps)):
+            for s, (source_ids, source_ws) in enumerate(self.sources):
+                pick = np.flatnonzero(src == s)
+                if len(pick):
+                    take = index_ranges(lo[pick], hi[pick])
+                    put = index_ranges(at[pick], at[pick] + (hi[pick] - lo[pick]))
+                    ids[put] = source_ids[take]
+                    ws[put] = source_ws[take]
+        return ids, ws, offsets, len_a
+
+    def examples(self, cls_id: int, sep_id: int, label: str | None = None) -> Iterator[Example]:
+        """Each example with segment_b_start (the index after A's [SEP]) and, given `label`, its value."""
+        if not len(self):
+            return
+        ids, ws, offsets, len_a = self.arrays(cls_id, sep_id)
+        bounds, b_starts = offsets.tolist(), (len_a + 2).tolist()
+        for k, doc_id in enumerate(self.doc_ids):
+            lo, hi = bounds[k], bounds[k + 1]
+            example = {"input_ids": ids[lo:hi], "word_start": ws[lo:hi], "doc_id": doc_id,
+                       "segment_b_start": b_starts[k]}
+            if label is not None:
+                example[label] = self.rows[k][6]
+            yield example
+
+
+def joined(docs: Sequence[TokenizedDoc]) -> tuple[np.ndarray, np.ndarray, list[int]]:
+    """The documents' ids and word starts end to end, and where each document starts."""
+    if not docs:
+        return np.zeros(0, dtype=np.uint32), np.zeros(0, dtype=bool), []
+    bases = np.cumsum([0] + [d.num_tokens for d in docs[:-1]]).tolist()
+    return (np.concatenate([d.ids for d in docs]).astype(np.uint32, copy=False),
+            np.concatenate([d.word_start for d in docs]).astype(bool, copy=False), bases)
 
 
 def examples_table(examples: Sequence[Example], schema: pa.Schema) -> pa.Table:

@@ -17,7 +17,7 @@ from typing import Sequence
 
 import numpy as np
 
-from pipelines.build.objectives.common import doc_rng
+from pipelines.build.objectives.common import Draws, doc_draws, joined
 from pipelines.build.tokenize_docs import DocBatch, TokenizedDoc
 
 WINDOW_SEQ_LENS = 2  # a pool window holds up to 2 x seq_len tokens: room for a random start inside it
@@ -32,8 +32,7 @@ def pool_rank(seed: int, doc_id: str) -> tuple[int, str]:
 def pool_window(doc: TokenizedDoc, seed: int, window_tokens: int) -> TokenizedDoc:
     """Whole sentences of `doc` from a seeded random sentence until `window_tokens` tokens
     (at least one sentence, itself cut to `window_tokens`), as a compact copy."""
-    rng = doc_rng(seed, f"pool\x00{doc.doc_id}")
-    start = int(rng.integers(doc.num_sentences))
+    start = doc_draws(seed, f"pool\x00{doc.doc_id}").integers(doc.num_sentences)
     lengths = doc.sentence_lengths()
     end, total = start, 0
     while end < doc.num_sentences and (end == start or total + int(lengths[end]) <= window_tokens):
@@ -52,6 +51,8 @@ class NegativePool:
     def __init__(self, docs: Sequence[TokenizedDoc] = ()):
         self.docs = tuple(docs)
         self._index = {d.doc_id: i for i, d in enumerate(self.docs)}
+        self._joined: tuple[np.ndarray, np.ndarray] | None = None
+        self._offsets: list[list[int]] = []
 
     def __len__(self) -> int:
         return len(self.docs)
@@ -60,13 +61,26 @@ class NegativePool:
         """How many pool documents are not this one."""
         return len(self.docs) - (doc_id in self._index)
 
-    def draw_other(self, doc_id: str, rng: np.random.Generator) -> TokenizedDoc:
-        """A pool document other than `doc_id`, uniformly (one generator draw)."""
+    def draw_other(self, doc_id: str, draws: Draws) -> int:
+        """The index of a pool document other than `doc_id`, uniformly (one generator draw)."""
         own = self._index.get(doc_id)
-        other = int(rng.integers(len(self.docs) - (own is not None)))
+        other = draws.integers(len(self.docs) - (own is not None))
         if own is not None:
             other += other >= own
-        return self.docs[other]
+        return other
+
+    def joined(self) -> tuple[np.ndarray, np.ndarray]:
+        """The windows' ids and word starts end to end (made once)."""
+        if self._joined is None:
+            ids, ws, bases = joined(self.docs)
+            self._joined = ids, ws
+            self._offsets = [[base + o for o in d.offsets.tolist()] for d, base in zip(self.docs, bases)]
+        return self._joined
+
+    def offsets(self, index: int) -> list[int]:
+        """Window `index`'s sentence offsets in the joined tokens."""
+        self.joined()
+        return self._offsets[index]
 
     def __reduce__(self):  # the windows as one DocBatch: one array each instead of three per window
         return _pool_from_batch, (DocBatch.of(self.docs),)

@@ -4,23 +4,25 @@ Follows `create_instances_from_document` of google-research/bert `create_pretrai
 with a generator per document. A random segment B (label 1) comes from the split's negative
 pool (`negative_pool.py`), a seeded sample of the whole corpus, never from the shard's
 documents only: a document's examples are then the same whatever the number of shards.
+
+A shard's examples are planned as token ranges, document after document (the generator's
+draws in the reference's order, `common.Draws`), and gathered into arrays at once (`PairPlan`).
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import Counter
 from dataclasses import dataclass
 from typing import Iterator, Sequence
 
-import numpy as np
-
 from pipelines.build.objectives.common import (
-    BuildOptions, Builder, Example, Segment, ShardContext, concat, doc_rng, iter_chunks, pair_example,
-    target_length, truncate_pair)
+    BuildOptions, Builder, Draws, Example, PairPlan, ShardContext, doc_draws, joined, target_length, truncate_bounds)
 from pipelines.build.objectives.negative_pool import NegativePool
 from pipelines.build.tokenize_docs import TokenizedDoc
 
 LABEL = "next_sentence_label"
+DOCS, POOL = 0, 1  # PairPlan sources: the shard's documents, the negative pool's windows
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -42,58 +44,63 @@ def build_nsp(docs: Sequence[TokenizedDoc], config: NspConfig, counter: Counter 
               context: ShardContext | None = None) -> Iterator[Example]:
     """Every document's pairs, `dupe_factor` times; random B from `context.negative_pool`."""
     pool = context.negative_pool if context is not None else NegativePool()
-    for doc in docs:
-        rng = doc_rng(config.seed, doc.doc_id)
+    ids, ws, bases = joined(docs)
+    plan = PairPlan([(ids, ws), pool.joined()])
+    counter = counter if counter is not None else Counter()
+    for doc, base in zip(docs, bases):
+        draws = doc_draws(config.seed, doc.doc_id)
+        offsets = [base + o for o in doc.offsets.tolist()]
         for _ in range(config.dupe_factor):
-            yield from nsp_document(doc, pool, config, rng, counter)
+            plan_document(doc.doc_id, offsets, pool, config, draws, plan, counter)
+    return plan.examples(config.cls_id, config.sep_id, LABEL)
 
 
-def nsp_document(doc: TokenizedDoc, pool: NegativePool, config: NspConfig, rng: np.random.Generator,
-                 counter: Counter | None = None) -> Iterator[Example]:
-    """Pack sentences into chunks, split each into A and B; unused sentences are put back."""
-    target = target_length(config, rng)
-    chunks = iter_chunks(doc, target)
-    try:
-        chunk = next(chunks)
-        while True:
-            example, unused = _pair(doc, pool, chunk, target, config, rng)
-            if example is not None:
-                yield example
-            elif counter is not None:
+def plan_document(doc_id: str, offsets: list[int], pool: NegativePool, config: NspConfig, draws: Draws,
+                  plan: PairPlan, counter: Counter) -> None:
+    """One pass over a document (sentence i: tokens offsets[i]:offsets[i+1] of the shard's):
+    sentences accumulate into a chunk until the target length or the document's end; A is a
+    random prefix of the chunk's sentences, B the rest or (label 1, always for a one-sentence
+    chunk) a random pool segment, and then the chunk's unused sentences start the next chunk."""
+    target = target_length(config, draws)
+    max_num_tokens = config.seq_len - 3
+    has_others = pool.others(doc_id) >= 1
+    last = len(offsets) - 2
+    start = i = 0
+    while i <= last:
+        if i < last and offsets[i + 1] - offsets[start] < target:
+            i += 1
+            continue
+        size = i - start + 1  # the chunk: sentences start..i
+        a_end = start + (draws.integers(1, size) if size >= 2 else 1)
+        a_lo, a_hi = offsets[start], offsets[a_end]
+        is_random = size == 1 or draws.random() < 0.5
+        if is_random and not has_others:  # no other document to draw B from
+            if size == 1:
                 counter["nsp/dropped/no_random_document"] += 1
-            chunk = chunks.send(unused)
-    except StopIteration:
-        return
+                start = i = i + 1
+                continue
+            is_random = False
+        if is_random:
+            source, b_lo, b_hi = POOL, *random_segment(doc_id, pool, target - (a_hi - a_lo), draws)
+            start = i = a_end  # the chunk's unused sentences are put back
+        else:
+            source, b_lo, b_hi = DOCS, offsets[a_end], offsets[i + 1]
+            start = i = i + 1
+        cut_a_lo, cut_a_hi, cut_b_lo, cut_b_hi = truncate_bounds(a_hi - a_lo, b_hi - b_lo, max_num_tokens, draws)
+        plan.add(doc_id, DOCS, a_lo + cut_a_lo, a_lo + cut_a_hi, source, b_lo + cut_b_lo, b_lo + cut_b_hi,
+                 int(is_random))
 
 
-def _pair(doc: TokenizedDoc, pool: NegativePool, chunk: list[int], target: int, config: NspConfig,
-          rng: np.random.Generator) -> tuple[Example | None, int]:
-    """One example from a chunk (None when impossible) and the number of unused segments."""
-    a_end = int(rng.integers(1, len(chunk))) if len(chunk) >= 2 else 1
-    a = concat(doc, chunk[:a_end])
-    is_random = len(chunk) == 1 or rng.random() < 0.5
-    if is_random and pool.others(doc.doc_id) < 1:  # no other document to draw B from
-        if len(chunk) == 1:
-            return None, 0
-        is_random = False
-    unused = 0
-    if is_random:
-        b = random_segment(doc.doc_id, pool, target - len(a[0]), rng)
-        unused = len(chunk) - a_end
-    else:
-        b = concat(doc, chunk[a_end:])
-    a, b = truncate_pair(a, b, config.seq_len - 3, rng)
-    return pair_example(a, b, doc.doc_id, config.cls_id, config.sep_id, LABEL, int(is_random)), unused
-
-
-def random_segment(doc_id: str, pool: NegativePool, target_b: int, rng: np.random.Generator) -> Segment:
-    """Consecutive sentences of another pool document from a random start, until target_b tokens."""
-    rdoc = pool.draw_other(doc_id, rng)
-    start = int(rng.integers(rdoc.num_sentences))
+def random_segment(doc_id: str, pool: NegativePool, target_b: int, draws: Draws) -> tuple[int, int]:
+    """Consecutive sentences of another pool document from a random start, until target_b tokens:
+    its [lo, hi) in the pool's joined tokens."""
+    offsets = pool.offsets(pool.draw_other(doc_id, draws))
+    num_sentences = len(offsets) - 1
+    start = draws.integers(num_sentences)
     # the first end past start whose sentences reach target_b tokens (at least one sentence)
-    end = int(np.searchsorted(rdoc.offsets, rdoc.offsets[start] + target_b, side="left"))
-    end = min(max(end, start + 1), rdoc.num_sentences)
-    return concat(rdoc, range(start, end))
+    end = min(max(bisect_left(offsets, offsets[start] + target_b), start + 1), num_sentences)
+    return offsets[start], offsets[end]
+
 
 BUILDER = Builder(name="nsp", make_config=make_config, build=build_nsp,
                   options=frozenset({"short_seq_prob", "dupe_factor", "negative_pool"}), needs_negative_pool=True)

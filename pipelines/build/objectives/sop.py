@@ -21,8 +21,7 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from pipelines.build.objectives.common import (
-    BuildOptions, Builder, Example, Segment, ShardContext, concat, doc_rng, iter_chunks, pair_example,
-    target_length, truncate_pair)
+    BuildOptions, Builder, Draws, Example, PairPlan, ShardContext, doc_draws, joined, target_length, truncate_bounds)
 from pipelines.build.tokenize_docs import TokenizedDoc
 
 LABEL = "sentence_order_label"
@@ -45,41 +44,54 @@ def make_config(options: BuildOptions) -> SopConfig:
 
 def build_sop(docs: Sequence[TokenizedDoc], config: SopConfig, counter: Counter | None = None,
               context: ShardContext | None = None) -> Iterator[Example]:
-    for doc in docs:
-        rng = doc_rng(config.seed, doc.doc_id)
+    """Every document's pairs, `dupe_factor` times, planned as token ranges and gathered at once."""
+    ids, ws, bases = joined(docs)
+    plan = PairPlan([(ids, ws)])
+    counter = counter if counter is not None else Counter()
+    for doc, base in zip(docs, bases):
+        draws = doc_draws(config.seed, doc.doc_id)
+        offsets = [base + o for o in doc.offsets.tolist()]
         for _ in range(config.dupe_factor):
-            yield from sop_document(doc, config, rng, counter)
+            plan_document(doc.doc_id, offsets, ws, config, draws, plan, counter)
+    return plan.examples(config.cls_id, config.sep_id, LABEL)
 
 
-def sop_document(doc: TokenizedDoc, config: SopConfig, rng: np.random.Generator,
-                 counter: Counter | None = None) -> Iterator[Example]:
-    target = target_length(config, rng)
-    for chunk in iter_chunks(doc, target):
-        if len(chunk) >= 2:
-            a_end = int(rng.integers(1, len(chunk)))
-            a, b = concat(doc, chunk[:a_end]), concat(doc, chunk[a_end:])
+def plan_document(doc_id: str, offsets: list[int], ws: np.ndarray, config: SopConfig, draws: Draws,
+                  plan: PairPlan, counter: Counter) -> None:
+    """One pass over a document (sentence i: tokens offsets[i]:offsets[i+1] of the shard's, whose
+    word starts are `ws`): nsp's chunks, A a random prefix of the chunk's sentences and B the
+    rest (a one-sentence chunk split at a random word start), swapped with probability 0.5."""
+    target = target_length(config, draws)
+    max_num_tokens = config.seq_len - 3
+    last = len(offsets) - 2
+    start = 0
+    for i in range(last + 1):
+        if i < last and offsets[i + 1] - offsets[start] < target:
+            continue
+        size = i - start + 1  # the chunk: sentences start..i
+        if size >= 2:
+            cut = offsets[start + draws.integers(1, size)]
         else:
-            halves = split_segment(concat(doc, chunk), rng)
-            if halves is None:
-                if counter is not None:
-                    counter["sop/dropped/one_word_segment"] += 1
+            cut = split_point(ws, offsets[start], offsets[i + 1], draws)
+            if cut is None:
+                counter["sop/dropped/one_word_segment"] += 1
+                start = i + 1
                 continue
-            a, b = halves
-        swapped = rng.random() < 0.5
+        (a_lo, a_hi), (b_lo, b_hi) = (offsets[start], cut), (cut, offsets[i + 1])
+        swapped = draws.random() < 0.5
         if swapped:
-            a, b = b, a
-        a, b = truncate_pair(a, b, config.seq_len - 3, rng)
-        yield pair_example(a, b, doc.doc_id, config.cls_id, config.sep_id, LABEL, int(swapped))
+            (a_lo, a_hi), (b_lo, b_hi) = (b_lo, b_hi), (a_lo, a_hi)
+        cut_a_lo, cut_a_hi, cut_b_lo, cut_b_hi = truncate_bounds(a_hi - a_lo, b_hi - b_lo, max_num_tokens, draws)
+        plan.add(doc_id, 0, a_lo + cut_a_lo, a_lo + cut_a_hi, 0, b_lo + cut_b_lo, b_lo + cut_b_hi, int(swapped))
+        start = i + 1
 
 
-def split_segment(segment: Segment, rng: np.random.Generator) -> tuple[Segment, Segment] | None:
-    """The segment cut at a random word start after its first token; None without one."""
-    ids, ws = segment
-    starts = np.flatnonzero(ws[1:]) + 1
+def split_point(ws: np.ndarray, lo: int, hi: int, draws: Draws) -> int | None:
+    """A random word start of tokens lo+1..hi-1 (where the segment lo:hi is cut); None without one."""
+    starts = np.flatnonzero(ws[lo + 1:hi]) + lo + 1
     if not len(starts):
         return None
-    cut = int(starts[rng.integers(len(starts))])
-    return (ids[:cut], ws[:cut]), (ids[cut:], ws[cut:])
+    return int(starts[draws.integers(len(starts))])
 
 
 BUILDER = Builder(name="sop", make_config=make_config, build=build_sop,

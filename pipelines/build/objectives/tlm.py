@@ -23,7 +23,7 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
-from pipelines.build.objectives.common import BuildOptions, Builder, Example, ShardContext
+from pipelines.build.objectives.common import BuildOptions, Builder, Example, PairPlan, ShardContext, joined
 from pipelines.build.tokenize_docs import TokenizedDoc
 
 OVERFLOWS = ("drop", "truncate")
@@ -50,20 +50,36 @@ def make_config(options: BuildOptions) -> TlmConfig:
 
 def build_tlm(pairs: Sequence[TokenizedDoc], config: TlmConfig, counter: Counter | None = None,
               context: ShardContext | None = None) -> Iterator[Example]:
-    """One example per pair (two-sentence TokenizedDoc, lang `src-tgt`) that fits or is cut."""
+    """One example per pair (two-sentence TokenizedDoc, lang `src-tgt`) that fits or is cut,
+    planned as token ranges and gathered at once (`common.PairPlan`)."""
     counter = counter if counter is not None else Counter()
-    for pair in pairs:
+    ids, ws, bases = joined(pairs)
+    plan = PairPlan([(ids, ws)], seps=2)
+    side_langs: list[int] = []
+    for pair, base in zip(pairs, bases):
         src, tgt = pair.lang.split("-")
-        (a, a_ws), (b, b_ws) = pair.sentence(0), pair.sentence(1)
-        keep_a, keep_b = fit(len(a), len(b), config.seq_len - SPECIALS)
-        if (keep_a, keep_b) != (len(a), len(b)):
+        _, mid, end = pair.offsets.tolist()
+        keep_a, keep_b = fit(mid, end - mid, config.seq_len - SPECIALS)
+        if (keep_a, keep_b) != (mid, end - mid):
             if config.pair_overflow == "drop" or not keep_a:
                 counter["tlm/dropped/too_long"] += 1
                 continue
             counter["tlm/truncated"] += 1
         counter[f"tlm/pairs/{pair.lang}"] += 1
-        yield tlm_example(pair.doc_id, (a[:keep_a], a_ws[:keep_a]), (b[:keep_b], b_ws[:keep_b]),
-                          config.languages[src], config.languages[tgt], config)
+        plan.add(pair.doc_id, 0, base, base + keep_a, 0, base + mid, base + mid + keep_b)
+        side_langs += (config.languages[src], config.languages[tgt])
+    if not len(plan):
+        return
+    ids, ws, offsets, len_a = plan.arrays(config.cls_id, config.sep_id)
+    b_starts = len_a + 2  # B's block: its opening separator
+    blocks = np.empty(2 * len(plan), dtype=np.int64)  # A's block (with [CLS]), B's block
+    blocks[0::2], blocks[1::2] = b_starts, np.diff(offsets) - b_starts
+    langs = np.repeat(np.array(side_langs, dtype=np.uint8), blocks)
+    bounds, b_starts = offsets.tolist(), b_starts.tolist()
+    for k, pair_id in enumerate(plan.doc_ids):
+        lo, hi = bounds[k], bounds[k + 1]
+        yield {"input_ids": ids[lo:hi], "word_start": ws[lo:hi], "doc_id": pair_id, "segment_b_start": b_starts[k],
+               "langs": langs[lo:hi]}
 
 
 def fit(len_a: int, len_b: int, budget: int) -> tuple[int, int]:
@@ -75,16 +91,6 @@ def fit(len_a: int, len_b: int, budget: int) -> tuple[int, int]:
         return 0, 0
     keep_a = min(max(1, round(budget * len_a / (len_a + len_b))), budget - 1, len_a)
     return keep_a, min(budget - keep_a, len_b)
-
-
-def tlm_example(pair_id: str, a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray],
-                lang_a: int, lang_b: int, config: TlmConfig) -> Example:
-    cls, sep = [config.cls_id], [config.sep_id]
-    ids = np.concatenate([cls, a[0], sep, sep, b[0], sep]).astype(np.uint32)
-    ws = np.concatenate([[True], a[1], [True, True], b[1], [True]]).astype(bool)
-    b_start = len(a[0]) + 2
-    langs = np.concatenate([np.full(b_start, lang_a), np.full(len(ids) - b_start, lang_b)]).astype(np.uint8)
-    return {"input_ids": ids, "word_start": ws, "doc_id": pair_id, "segment_b_start": b_start, "langs": langs}
 
 
 BUILDER = Builder(name="tlm", make_config=make_config, build=build_tlm, reads="parallel",

@@ -7,7 +7,8 @@ import pyarrow as pa
 import pytest
 
 from pipelines.build.objectives import BUILDERS, BuildOptions, get_builder
-from pipelines.build.objectives.common import ShardContext, doc_rng, examples_table, truncate_pair
+from pipelines.build.objectives.common import (
+    Draws, PairPlan, ShardContext, doc_draws, doc_rng, examples_table, truncate_bounds)
 from pipelines.build.objectives.negative_pool import NegativePool
 from pipelines.build.tokenize_docs import make_doc
 from schemas import OBJECTIVES, examples_schema, objective_columns
@@ -52,7 +53,7 @@ def test_doc_rng_state_is_pcg64_of_the_seed_and_the_ids_digest_words():
 
 
 def _truncate_one_at_a_time(a, b, max_num_tokens, rng):
-    """google-research/bert's truncate_seq_pair, literally (the reference for truncate_pair)."""
+    """google-research/bert's truncate_seq_pair, literally (the reference for truncate_bounds)."""
     a, b = list(a), list(b)
     while len(a) + len(b) > max_num_tokens:
         side = a if len(a) > len(b) else b
@@ -64,16 +65,58 @@ def _truncate_one_at_a_time(a, b, max_num_tokens, rng):
 
 
 @pytest.mark.parametrize("len_a, len_b, limit", [(30, 3, 10), (3, 30, 10), (20, 20, 7), (5, 4, 9), (1, 900, 40),
-                                                 (64, 63, 2)])
-def test_truncate_pair_draws_like_the_reference_loop(len_a, len_b, limit):
+                                                 (64, 63, 2), (4, 5, 9)])
+def test_truncate_bounds_draws_like_the_reference_loop(len_a, len_b, limit):
     for seed in range(20):
-        a = (np.arange(len_a, dtype=np.uint32), np.ones(len_a, dtype=bool))
-        b = (np.arange(100, 100 + len_b, dtype=np.uint32), np.ones(len_b, dtype=bool))
-        rng_fast, rng_ref = doc_rng(seed, "t"), doc_rng(seed, "t")
-        (ta, _), (tb, _) = truncate_pair(a, b, limit, rng_fast)
-        ra, rb = _truncate_one_at_a_time(a[0].tolist(), b[0].tolist(), limit, rng_ref)
-        assert (ta.tolist(), tb.tolist()) == (ra, rb)
-        assert rng_fast.random() == rng_ref.random()  # the same number of draws
+        a, b = list(range(len_a)), list(range(100, 100 + len_b))
+        draws, rng_ref = doc_draws(seed, "t"), doc_rng(seed, "t")
+        a_lo, a_hi, b_lo, b_hi = truncate_bounds(len_a, len_b, limit, draws)
+        assert (a[a_lo:a_hi], b[b_lo:b_hi]) == _truncate_one_at_a_time(a, b, limit, rng_ref)
+        assert draws.random() == rng_ref.random()  # the same number of draws
+
+
+def test_draws_are_the_generators_values_in_its_order():
+    """Draws repeats numpy's Generator.random() and .integers() over the same PCG64 outputs, through
+    any interleaving: ranges of one value (no draw), small and large ranges (Lemire's rejection),
+    2**32 values, and runs of random() (also past the raw block of 64 outputs)."""
+    plan = np.random.default_rng(123)
+    highs = [1, 2, 3, 7, 10, 1_000_003, 2**31 + 5, 3 * 2**30, 2**32 - 1, 2**32]
+    for trial in range(300):
+        seed = int(plan.integers(2**62))
+        rng, draws = np.random.Generator(np.random.PCG64(seed)), Draws(np.random.PCG64(seed))
+        for _ in range(int(plan.integers(1, 120))):
+            kind = int(plan.integers(4))
+            if kind == 0:
+                assert draws.random() == rng.random()
+            elif kind == 1:
+                low = int(plan.integers(0, 5))
+                high = low + int(plan.integers(1, 10))
+                assert draws.integers(low, high) == rng.integers(low, high)
+            elif kind == 2:
+                high = highs[int(plan.integers(len(highs)))]
+                assert draws.integers(high) == rng.integers(high)
+            else:
+                n = int(plan.integers(0, 150))
+                assert draws.fronts(n) == int(np.count_nonzero(rng.random(n) < 0.5))
+    with pytest.raises(ValueError, match="range"):
+        Draws(np.random.PCG64(0)).integers(2**33)
+
+
+def test_pair_plan_gathers_each_example_from_its_sources():
+    first = (np.array([1, 2, 3, 4], dtype=np.uint32), np.array([True, False, True, True]))
+    second = (np.array([7, 8, 9], dtype=np.uint32), np.array([False, True, False]))
+    plan = PairPlan([first, second])
+    plan.add("x", 0, 1, 3, 1, 0, 2, value=1)
+    plan.add("y", 1, 2, 3, 0, 3, 4)
+    examples = list(plan.examples(CLS, SEP, "label"))
+    assert [(e["input_ids"].tolist(), e["word_start"].tolist(), e["doc_id"], e["segment_b_start"], e["label"])
+            for e in examples] == [
+        ([CLS, 2, 3, SEP, 7, 8, SEP], [True, False, True, True, False, True, True], "x", 4, 1),
+        ([CLS, 9, SEP, 4, SEP], [True, False, True, True, True], "y", 3, 0)]
+    plan = PairPlan([first], seps=2)
+    plan.add("z", 0, 0, 1, 0, 1, 2)
+    assert next(plan.examples(CLS, SEP))["input_ids"].tolist() == [CLS, 1, SEP, SEP, 2, SEP]
+    assert list(PairPlan([first]).examples(CLS, SEP)) == []
 
 
 def test_examples_table_matches_schema():
