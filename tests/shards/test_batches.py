@@ -369,7 +369,7 @@ def test_without_workers_batch_loader_iterates_the_stream_itself(urls):
 
 
 def test_batches_never_import_pandas(urls):
-    """Arrow's to_numpy imports pandas, about a CPU second in each DataLoader worker of each epoch:
+    """Arrow's to_numpy imports pandas, 0.63 CPU s in each DataLoader worker of each epoch:
     the store reads numbers and bools from the buffers (sliced arrays included) instead."""
     for array in (pa.array([True, False, True, True, False, False, True, False, True, True]).slice(3),
                   pa.array(range(20), pa.uint16()).slice(5, 7), pa.array([1.5, 2.5], pa.float32())):
