@@ -32,7 +32,7 @@ from pipelines.build.inputs import UNITS, ReadAndTokenize
 from pipelines.build.objectives import BUILDERS, BuildOptions, ShardContext, examples_table, get_builder
 from pipelines.build.objectives.common import PACKINGS
 from pipelines.build.objectives.negative_pool import (
-    WINDOW_SEQ_LENS, NegativePool, PoolCandidates, pool_rank, pool_window)
+    WINDOW_SEQ_LENS, NegativePool, PoolCandidates, pool_rank, pool_windows)
 from pipelines.build.objectives.tlm import OVERFLOWS
 from pipelines.build.parallel import PairFields, parallel_files, parse_langs
 from pipelines.build.tokenize_docs import DocBatch, TokenizedDoc
@@ -205,9 +205,8 @@ def build_examples(docs: list[TokenizedDoc], config: BuildConfig, special_ids: d
 def pool_candidates(split_batch: tuple[str, DocBatch], seed: int, seq_len: int) -> tuple[str, PoolCandidates]:
     """(split, the batch's documents' entries in the bottom-k sample of nsp's negative pool)."""
     split, batch = split_batch
-    docs = list(batch.docs())
-    return split, PoolCandidates([pool_rank(seed, doc.doc_id) for doc in docs],
-                                 [pool_window(doc, seed, WINDOW_SEQ_LENS * seq_len) for doc in docs])
+    windows = pool_windows(batch, seed, WINDOW_SEQ_LENS * seq_len)
+    return split, PoolCandidates([pool_rank(seed, doc_id) for doc_id in batch.doc_ids], list(windows.docs()))
 
 
 class SmallestRanks(beam.CombineFn):

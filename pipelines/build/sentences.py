@@ -20,7 +20,6 @@ import sentencex
 
 DEFAULT_LANG = "en"
 
-_CJK_STOPS = ("\u3002", "\uff01", "\uff1f")  # 。！？
 _CJK_STOP_LATIN = re.compile(r"[\u3002\uff01\uff1f][A-Za-z0-9]")
 _CJK_STOP_BEFORE_LATIN = re.compile(r"(?<=[\u3002\uff01\uff1f])(?=[A-Za-z0-9])")
 _ELLIPSES = ("...", "\u2026")
@@ -32,22 +31,31 @@ def split_sentences(text: str, lang: str | None = None) -> list[str]:
     `lang` is the document's ISO 639-1 code (`lang` of the documents dataset); None, "" or
     "und" split with English rules. Sentences are stripped and never empty.
     """
+    code = lang if lang and lang != "und" else DEFAULT_LANG
+    # the two fixes' conditions, looked for once in the document: most paragraphs need neither
+    cjk = _CJK_STOP_LATIN.search(text) is not None
+    ellipsis = "..." in text or "\u2026" in text
     out: list[str] = []
     for line in text.splitlines():
         line = line.strip()
         if line:
-            out.extend(split_paragraph(line, lang))
+            out += _split_line(line, code, cjk, ellipsis)
     return out
 
 
 def split_paragraph(paragraph: str, lang: str | None = None) -> list[str]:
     """Split one line of text into sentences (stripped, never empty)."""
-    pieces = sentencex.segment(lang if lang and lang != "und" else DEFAULT_LANG, paragraph)
-    if any(stop in paragraph for stop in _CJK_STOPS) and _CJK_STOP_LATIN.search(paragraph):
+    return _split_line(paragraph, lang if lang and lang != "und" else DEFAULT_LANG, True, True)
+
+
+def _split_line(paragraph: str, code: str, cjk: bool, ellipsis: bool) -> list[str]:
+    """sentencex's pieces of a paragraph, with the fixes the flags allow where they apply."""
+    pieces = sentencex.segment(code, paragraph)
+    if cjk and _CJK_STOP_LATIN.search(paragraph):
         pieces = [part for piece in pieces for part in _CJK_STOP_BEFORE_LATIN.split(piece)]
-    if "..." in paragraph or "\u2026" in paragraph:
+    if ellipsis and ("..." in paragraph or "\u2026" in paragraph):
         pieces = _join_ellipsis_continuations(pieces)
-    return [s for s in (piece.strip() for piece in pieces) if s]
+    return [s for s in map(str.strip, pieces) if s]
 
 
 def _join_ellipsis_continuations(pieces: list[str]) -> list[str]:

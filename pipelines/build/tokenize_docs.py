@@ -198,9 +198,10 @@ def encode_texts(tokenizer: Tokenizer, texts: list[str], rule: WordStartRule | N
 def _flatten(encodings: list[Encoding], texts: list[str], rule: WordStartRule
              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """All encodings' ids, their word-start flags, and each encoding's length."""
-    lengths = np.fromiter((len(e.ids) for e in encodings), dtype=np.int64, count=len(encodings))
+    lengths = np.fromiter(map(len, encodings), dtype=np.int64, count=len(encodings))  # len(e) == len(e.ids)
     total = int(lengths.sum())
-    ids = np.fromiter(chain.from_iterable(e.ids for e in encodings), dtype=np.uint32, count=total)
+    # each e.ids builds a Python list: once per encoding
+    ids = np.fromiter(chain.from_iterable([e.ids for e in encodings]), dtype=np.uint32, count=total)
     if rule.family == "offsets":
         flags = [offset_word_starts(t, e.offsets) for t, e in zip(texts, encodings)]
         word_start = np.concatenate(flags) if flags else np.zeros(0, dtype=bool)

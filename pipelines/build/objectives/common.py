@@ -117,20 +117,19 @@ class Draws:
       one value draws nothing.
     A document's generator is only ever drawn through one of the two, never both."""
 
-    __slots__ = ("_bitgen", "_raw", "_tops", "_pos", "_half")
+    __slots__ = ("_bitgen", "_block", "_raw", "_tops", "_pos", "_half")
 
     def __init__(self, bit_generator: np.random.BitGenerator):
         self._bitgen = bit_generator
-        self._raw: list[int] = []  # a block of raw outputs, drawn from at _pos
-        self._tops: list[int] = [0]  # how many of the block's first i outputs have the top bit set
+        self._block = np.zeros(0, dtype=np.uint64)  # a block of raw outputs, drawn from at _pos
+        self._raw: list[int] = []  # the same, as Python ints
+        self._tops: bytes | None = None  # the block's top bits, one byte each (made when flips are drawn)
         self._pos = 0
         self._half: int | None = None  # the kept high half of a 64-bit output
 
     def _refill(self, n: int) -> None:
-        raw = self._bitgen.random_raw(max(_BLOCK, n))
-        tops = np.zeros(len(raw) + 1, dtype=np.int64)
-        np.cumsum(raw >> np.uint64(63), out=tops[1:])
-        self._raw, self._tops, self._pos = raw.tolist(), tops.tolist(), 0
+        self._block = self._bitgen.random_raw(max(_BLOCK, n))
+        self._raw, self._tops, self._pos = self._block.tolist(), None, 0
 
     def _next64(self) -> int:
         if self._pos == len(self._raw):
@@ -179,8 +178,10 @@ class Draws:
         while n > 0:
             if self._pos == len(self._raw):
                 self._refill(n)
+            if self._tops is None:
+                self._tops = (self._block >> np.uint64(63)).astype(np.uint8).tobytes()
             take = min(n, len(self._raw) - self._pos)
-            count += take - (self._tops[self._pos + take] - self._tops[self._pos])
+            count += take - self._tops.count(1, self._pos, self._pos + take)
             self._pos += take
             n -= take
         return count

@@ -17,8 +17,8 @@ from typing import Sequence
 
 import numpy as np
 
-from pipelines.build.objectives.common import Draws, doc_draws, joined
-from pipelines.build.tokenize_docs import DocBatch, TokenizedDoc
+from pipelines.build.objectives.common import Draws, doc_draws
+from pipelines.build.tokenize_docs import DocBatch, TokenizedDoc, index_ranges
 
 WINDOW_SEQ_LENS = 2  # a pool window holds up to 2 x seq_len tokens: room for a random start inside it
 
@@ -45,49 +45,79 @@ def pool_window(doc: TokenizedDoc, seed: int, window_tokens: int) -> TokenizedDo
                         offsets=offsets, lang=doc.lang)
 
 
+def pool_windows(batch: DocBatch, seed: int, window_tokens: int) -> DocBatch:
+    """`pool_window` of every document of the batch (the same windows), as one batch."""
+    if not len(batch):
+        return batch
+    first, last = batch.doc_sentences[:-1], batch.doc_sentences[1:]
+    start = first + np.array([doc_draws(seed, f"pool\x00{doc_id}").integers(n)
+                              for doc_id, n in zip(batch.doc_ids, batch.sentence_counts().tolist())], dtype=np.int64)
+    offsets = batch.sentence_offsets
+    lo = offsets[start]
+    # the last sentence end within window_tokens of the start (at least one sentence, within the document)
+    end = np.minimum(np.maximum(np.searchsorted(offsets, lo + window_tokens, side="right") - 1, start + 1), last)
+    hi = np.minimum(offsets[end], lo + window_tokens)
+    sentences = index_ranges(start, end)
+    owner = np.repeat(np.arange(len(batch)), end - start)
+    lengths = np.minimum(offsets[sentences + 1], hi[owner]) - offsets[sentences]
+    sentence_offsets = np.zeros(len(sentences) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=sentence_offsets[1:])
+    doc_sentences = np.zeros(len(batch) + 1, dtype=np.int64)
+    np.cumsum(end - start, out=doc_sentences[1:])
+    tokens = index_ranges(lo, hi)
+    return DocBatch(batch.doc_ids, batch.langs, batch.ids[tokens], batch.word_start[tokens], sentence_offsets,
+                    doc_sentences)
+
+
 class NegativePool:
-    """The pool of one split: documents (windows) in rank order, with their positions by id."""
+    """The pool of one split: documents (windows) in rank order, held as one DocBatch (a few
+    arrays: cheap to pickle and to size in Beam's side-input cache), with positions by id."""
 
     def __init__(self, docs: Sequence[TokenizedDoc] = ()):
-        self.docs = tuple(docs)
-        self._index = {d.doc_id: i for i, d in enumerate(self.docs)}
-        self._joined: tuple[np.ndarray, np.ndarray] | None = None
-        self._offsets: list[list[int]] = []
+        self.batch = DocBatch.of(list(docs))
+        self._index: dict[str, int] | None = None  # made on first use, not pickled
+
+    @classmethod
+    def of_batch(cls, batch: DocBatch) -> NegativePool:
+        pool = cls.__new__(cls)
+        pool.batch, pool._index = batch, None
+        return pool
+
+    @property
+    def docs(self) -> tuple[TokenizedDoc, ...]:
+        return tuple(self.batch.docs())
 
     def __len__(self) -> int:
-        return len(self.docs)
+        return len(self.batch)
+
+    def _position(self, doc_id: str) -> int | None:
+        if self._index is None:
+            self._index = {d: i for i, d in enumerate(self.batch.doc_ids)}
+        return self._index.get(doc_id)
 
     def others(self, doc_id: str) -> int:
         """How many pool documents are not this one."""
-        return len(self.docs) - (doc_id in self._index)
+        return len(self) - (self._position(doc_id) is not None)
 
     def draw_other(self, doc_id: str, draws: Draws) -> int:
         """The index of a pool document other than `doc_id`, uniformly (one generator draw)."""
-        own = self._index.get(doc_id)
-        other = draws.integers(len(self.docs) - (own is not None))
+        own = self._position(doc_id)
+        other = draws.integers(len(self) - (own is not None))
         if own is not None:
             other += other >= own
         return other
 
     def joined(self) -> tuple[np.ndarray, np.ndarray]:
-        """The windows' ids and word starts end to end (made once)."""
-        if self._joined is None:
-            ids, ws, bases = joined(self.docs)
-            self._joined = ids, ws
-            self._offsets = [[base + o for o in d.offsets.tolist()] for d, base in zip(self.docs, bases)]
-        return self._joined
+        """The windows' ids and word starts end to end."""
+        return self.batch.ids, self.batch.word_start
 
     def offsets(self, index: int) -> list[int]:
         """Window `index`'s sentence offsets in the joined tokens."""
-        self.joined()
-        return self._offsets[index]
+        bounds = self.batch.doc_sentences
+        return self.batch.sentence_offsets[bounds[index]:bounds[index + 1] + 1].tolist()
 
-    def __reduce__(self):  # the windows as one DocBatch: one array each instead of three per window
-        return _pool_from_batch, (DocBatch.of(self.docs),)
-
-
-def _pool_from_batch(batch: DocBatch) -> NegativePool:
-    return NegativePool(list(batch.docs()))
+    def __reduce__(self):  # the batch: one array each instead of three per window
+        return NegativePool.of_batch, (self.batch,)
 
 
 class PoolCandidates:

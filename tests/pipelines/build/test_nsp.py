@@ -3,9 +3,9 @@
 from collections import Counter
 
 from pipelines.build.objectives.common import ShardContext, doc_rng
-from pipelines.build.objectives.negative_pool import NegativePool, pool_rank, pool_window
+from pipelines.build.objectives.negative_pool import NegativePool, pool_rank, pool_window, pool_windows
 from pipelines.build.objectives.nsp import NspConfig, build_nsp
-from pipelines.build.tokenize_docs import make_doc
+from pipelines.build.tokenize_docs import DocBatch, make_doc
 from tests.pipelines.build.objective_docs import CLS, SEP, is_run, numbered_docs, owner
 
 
@@ -120,6 +120,17 @@ def test_pool_window_keeps_whole_sentences_from_a_seeded_start():
     assert pool_window(long, 0, 20).ids.tolist() == list(range(1000, 1020))  # one sentence, cut
     starts = {pool_window(doc, seed, 20).ids[0] for seed in range(20)}
     assert len(starts) > 5  # the start sentence is drawn
+
+
+def test_pool_windows_of_a_batch_are_each_documents_pool_window():
+    docs = numbered_docs(20, num_sentences=12, max_len=9)
+    docs += [make_doc("long", [(list(range(1000, 1100)), [True] * 100), ([5, 6], [True, False])]),
+             make_doc("one", [([7, 8, 9], [True, True, False])])]
+    for seed, tokens in ((0, 20), (1, 5), (2, 48), (3, 1000)):
+        windows = list(pool_windows(DocBatch.of(docs), seed, tokens).docs())
+        for got, want in zip(windows, [pool_window(d, seed, tokens) for d in docs], strict=True):
+            assert got.doc_id == want.doc_id and got.ids.tolist() == want.ids.tolist()
+            assert got.word_start.tolist() == want.word_start.tolist() and got.offsets.tolist() == want.offsets.tolist()
 
 
 def reference_nsp(doc, pool_docs, seq_len, short_seq_prob, rng):
