@@ -29,6 +29,7 @@ the batches the uninterrupted stream would have delivered next, in the same orde
 
 from __future__ import annotations
 
+import ctypes
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Mapping
 
@@ -127,6 +128,7 @@ class BatchStream(SubStreams):
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         plan, role, skip = self._start()
+        keep_freed_memory()
         return self._batches(plan, role, skip)
 
     def _batches(self, plan: SlotPlan, role: int, skip: int) -> Iterator[dict[str, Any]]:
@@ -198,6 +200,35 @@ class BatchStream(SubStreams):
         batch[WORKER_KEY] = role
         batch[POSITION_KEY] = position
         yield pack(batch) if self.pack_in_workers and get_worker_info() is not None else batch
+
+
+_MMAP_THRESHOLD = 32 << 20  # glibc's own ceiling for its moving mmap threshold
+_TRIM_THRESHOLD = 64 << 20  # what that ceiling would make the trim threshold (2x)
+_KEPT: bool | None = None
+
+
+def keep_freed_memory() -> bool:
+    """Let the process's heap keep freed batch buffers for the next batches (glibc only; once per
+    process, in the process that builds batches): mallopt's mmap threshold at 32 MiB and trim
+    threshold at 64 MiB, the values glibc's moving thresholds reach on their own only after a
+    32 MiB block was freed.
+
+    Below that, a batch's arrays of 1 MiB and more (1,024 rows of 128 int64) can come from fresh
+    mmaps or from heap top that was just trimmed, every page faulted in again (about 4 us each on
+    the development VM): 480 faults per `Masker` call on 1,024 x 128 alone, 26 per batch of 1,024
+    in benchmarks/loader.py's `BatchStream` row (1.7 at batch 256); none with these thresholds.
+    Returns whether the thresholds were set.
+    """
+    global _KEPT
+    if _KEPT is None:
+        try:
+            mallopt = ctypes.CDLL(None).mallopt  # M_MMAP_THRESHOLD = -3, M_TRIM_THRESHOLD = -1 (malloc.h)
+        except (OSError, AttributeError):
+            _KEPT = False
+        else:
+            mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+            _KEPT = mallopt(-3, _MMAP_THRESHOLD) == 1 and mallopt(-1, _TRIM_THRESHOLD) == 1
+    return _KEPT
 
 
 def _narrow_dtype(tensor: torch.Tensor) -> torch.dtype:
@@ -299,4 +330,4 @@ def _as_is(batch: dict[str, Any]) -> dict[str, Any]:
 
 
 __all__ = ["LENGTH_KEY", "POSITION_KEY", "WORKER_KEY", "BatchConfig", "BatchCoords", "BatchLoader", "BatchStream",
-           "Transform", "batch_loader", "pack", "pad_counts", "unpack"]
+           "Transform", "batch_loader", "keep_freed_memory", "pack", "pad_counts", "unpack"]

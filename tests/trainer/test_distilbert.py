@@ -179,7 +179,7 @@ def test_distilbert_distils_a_bert_run_resumes_and_exports(nsp_shards, mlm_shard
     out = tmp_path / "distil"
     result = train(config(out))
     task = result.task
-    assert task.student.config.n_layers == 1 and task.student.config.dim == 64
+    assert task.student.config.n_layers == 1 and task.student.config.dim == 128
     lines = run_records(out)
     first = [r for r in lines if "loss" in r][0]
     assert list(first)[:6] == ["step", "epoch", "loss", "kd_loss", "mlm_loss", "cos_loss"]

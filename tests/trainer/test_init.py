@@ -54,7 +54,7 @@ def test_init_that_does_not_fit_fails_before_training(mlm_shards, nsp_shards, tm
     train(config(mlm_shards, first, max_steps=1))
     for extra, message in (
             ({"size": "small"}, r"--init .*hf does not fit this model \(roberta.embeddings.word_embeddings.weight is "
-                                r"\(162, 64\) there but \(162, 256\) here\); continue with the --model and --size it "
+                                r"\(162, 128\) there but \(162, 256\) here\); continue with the --model and --size it "
                                 r"was trained with"),
             ({"model": "bert", "data": str(nsp_shards)}, r"--init .*hf holds a roberta model but this run trains bert; "
                                                          r"continue with the --model it was trained with"),

@@ -60,7 +60,7 @@ def test_init_refuses_a_folder_that_is_not_a_roberta(make_task, tmp_path):
 
 def test_init_refuses_a_roberta_of_another_size(make_task, tmp_path):
     make_task("roberta", VOCAB, size="small").network.save_pretrained(tmp_path)
-    with pytest.raises(ValueError, match="does not fit longformer-2x64 .* same --size"):
+    with pytest.raises(ValueError, match="does not fit longformer-2x128 .* same --size"):
         longformer.load_from_roberta(make_task("longformer", VOCAB), str(tmp_path))
 
 

@@ -79,3 +79,23 @@ def test_pair_task_metrics_beside_the_majority_class(make_task):
               "nsp_correct": torch.tensor(6.0), "nsp_examples": torch.tensor(8.0), "nsp_label_1": torch.tensor(2.0)}
     assert task.summarize(counts) == {"mlm_accuracy": 0.3, "mlm_unigram_accuracy": 0.4, "nsp_accuracy": 0.75,
                                       "nsp_majority_accuracy": 0.75}
+
+
+def test_every_trainer_objective_reads_the_data_sides_objective_table():
+    """A trainer objective names a row of schemas.OBJECTIVES and needs only the columns it writes."""
+    from schemas import OBJECTIVES, objective_columns
+    from trainer.models import MODEL_NAMES, get_model_spec
+    from trainer.objectives import xlm
+    from trainer.objectives.base import Objective
+
+    objectives = [get_model_spec(name).objective for name in MODEL_NAMES] + list(xlm.OBJECTIVES.values())
+    for objective in objectives:
+        assert objective.shard_objective in OBJECTIVES
+        assert set(objective.columns) <= set(objective_columns(objective.shard_objective, True))
+    assert {o.shard_objective for o in objectives} == set(OBJECTIVES)  # every row has a trainer objective
+    keep = dict(name="x", shard_help="h", prepare=lambda batch, masker, generator: batch)
+    assert Objective(shard_objective="nsp", columns=("input_ids", "next_sentence_label"), **keep).columns
+    with pytest.raises(ValueError, match=r"shard objective 'wat' is not in schemas.OBJECTIVES \(mlm, nsp, sop"):
+        Objective(shard_objective="wat", columns=("input_ids",), **keep)
+    with pytest.raises(ValueError, match=r"needs column\(s\) sentence_order_label that nsp shards never hold"):
+        Objective(shard_objective="nsp", columns=("input_ids", "sentence_order_label"), **keep)

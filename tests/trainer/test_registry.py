@@ -51,7 +51,7 @@ def test_cli_refuses_unregistered_model(capsys):
     assert "bert" in line and "roberta" in line
 
 
-@pytest.mark.parametrize("size, dims", [("tiny", (64, 2, 2, 256)), ("small", (256, 4, 4, 1024)),
+@pytest.mark.parametrize("size, dims", [("tiny", (128, 2, 2, 512)), ("small", (256, 4, 4, 1024)),
                                         ("base", (768, 12, 12, 3072)), ("large", (1024, 24, 16, 4096))])
 def test_configs_per_size(size, dims):
     from trainer.models import bert, roberta
@@ -81,6 +81,7 @@ def test_small_sizes_take_the_small_budget_recipe_and_base_large_the_papers():
                                       "large": (0.1, None)}.items():
             size = module.SIZES[name]
             assert (size.dropout, size.mask_prob) == (dropout, rate)
+            assert size.sinusoidal_positions == (name == "tiny")
             config = build(size)
             assert config.hidden_dropout_prob == config.attention_probs_dropout_prob == dropout
     config = TrainConfig(model="roberta", size="tiny", data="x", output="y", max_steps=1)

@@ -44,7 +44,7 @@ log = logging.getLogger(__name__)
 # gives (base: the paper's 6-layer DistilBERT of a 12-layer BERT-base). 5e-4 is the example's
 # learning rate (train.py); tiny takes the project's 1e-3 for CPU-sized runs.
 SIZES = {
-    "tiny": ModelSize(name="tiny", hidden_size=64, num_layers=1, num_heads=2, intermediate_size=256, lr=1e-3),
+    "tiny": ModelSize(name="tiny", hidden_size=128, num_layers=1, num_heads=2, intermediate_size=512, lr=1e-3),
     "small": ModelSize(name="small", hidden_size=256, num_layers=2, num_heads=4, intermediate_size=1024, lr=5e-4),
     "base": ModelSize(name="base", hidden_size=768, num_layers=6, num_heads=12, intermediate_size=3072, lr=5e-4),
     "large": ModelSize(name="large", hidden_size=1024, num_layers=12, num_heads=16, intermediate_size=4096, lr=5e-4),

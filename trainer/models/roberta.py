@@ -11,8 +11,10 @@ from trainer.models.spec import BuildContext, ModelSpec
 from trainer.objectives.mlm import OBJECTIVE, EncoderHeads, MaskedLMTask
 
 SIZES = {
-    "tiny": ModelSize(name="tiny", hidden_size=64, num_layers=2, num_heads=2, intermediate_size=256, lr=2e-3,
-                      dropout=0.0, mask_prob=0.3),
+    # tiny and small: BERT's (trainer/models/bert.py), Turc et al. 2019's BERT-Tiny (arXiv:1908.08962)
+    # and a 4 x 256 BERT, with the small-budget recipe (docs/models.md); longformer's tiny and small too.
+    "tiny": ModelSize(name="tiny", hidden_size=128, num_layers=2, num_heads=2, intermediate_size=512, lr=2e-3,
+                      dropout=0.0, mask_prob=0.3, sinusoidal_positions=True),
     "small": ModelSize(name="small", hidden_size=256, num_layers=4, num_heads=4, intermediate_size=1024, lr=1e-3,
                        dropout=0.0, mask_prob=0.3),
     # base and large: peak lr 6e-4 and 4e-4 (Table 9, batch 8k).

@@ -22,6 +22,8 @@ from typing import Any, Callable, NamedTuple
 import torch
 from torch import nn
 
+from schemas import OBJECTIVES, objective_columns
+
 
 class StepOutput(NamedTuple):
     """One forward pass of a task: the loss to backpropagate, its named parts (scalars; the loss
@@ -47,6 +49,19 @@ class Objective:
     shard_help: str  # what those shards hold, for error messages
     columns: tuple[str, ...]  # shard columns a batch must have
     prepare: Callable[[dict[str, torch.Tensor], Any, torch.Generator], dict[str, torch.Tensor]]
+
+    def __post_init__(self) -> None:
+        # The data side's objective table (schemas.OBJECTIVES) decides what shards hold: a trainer
+        # objective names one of its rows and needs only columns that row writes (with languages
+        # where the row has them), so the two sides cannot drift apart.
+        if self.shard_objective not in OBJECTIVES:
+            raise ValueError(f"objective {self.name}: shard objective {self.shard_objective!r} is not in "
+                             f"schemas.OBJECTIVES ({', '.join(OBJECTIVES)})")
+        written = objective_columns(self.shard_objective, per_language=True)
+        extra = [c for c in self.columns if c not in written]
+        if extra:
+            raise ValueError(f"objective {self.name} needs column(s) {', '.join(extra)} that "
+                             f"{self.shard_objective} shards never hold (schemas.OBJECTIVES: {', '.join(written)})")
 
     def check_batch(self, batch: dict[str, Any]) -> None:
         missing = [c for c in self.columns if c not in batch]

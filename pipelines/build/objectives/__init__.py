@@ -2,25 +2,35 @@
 
 An objective's Arrow columns and description live in `schemas/examples.py` (the base every
 package reads); its builder lives here as `pipelines/build/objectives/<name>.py`, exposing
-`BUILDER` (common.Builder). Adding an objective: a line in `schemas.OBJECTIVES`, a module here
-and a line in `BUILDERS`.
+`BUILDER` (common.Builder). Adding an objective: a line in `schemas.OBJECTIVES` and a module
+here; `BUILDERS` loads one module per row of the table, in its order.
 """
 
 from __future__ import annotations
 
-from pipelines.build.objectives import clm, mlm, nsp, sop, tlm
+import importlib
+
 from pipelines.build.objectives.common import BuildOptions, Builder, Example, ShardContext, examples_table
 from schemas import OBJECTIVES
 
-BUILDERS: dict[str, Builder] = {
-    "mlm": mlm.BUILDER,
-    "nsp": nsp.BUILDER,
-    "sop": sop.BUILDER,
-    "tlm": tlm.BUILDER,
-    "clm": clm.BUILDER,
-}
-assert all(BUILDERS[name].name == name for name in BUILDERS), "a BUILDERS key differs from its builder's name"
-assert list(BUILDERS) == list(OBJECTIVES), "schemas.OBJECTIVES and BUILDERS list the same objectives, in order"
+
+def load_builder(objective: str) -> Builder:
+    """`BUILDER` of the module `pipelines/build/objectives/<objective>.py`; ImportError naming the
+    missing file when a row of `schemas.OBJECTIVES` has no builder module."""
+    try:
+        module = importlib.import_module(f"{__name__}.{objective}")
+    except ModuleNotFoundError as err:
+        if err.name != f"{__name__}.{objective}":
+            raise  # the module exists; something it imports does not
+        raise ImportError(f"schemas.OBJECTIVES lists {objective!r} but pipelines/build/objectives/{objective}.py, "
+                          f"its builder, does not exist") from None
+    builder = getattr(module, "BUILDER", None)
+    if getattr(builder, "name", None) != objective:
+        raise ImportError(f"pipelines/build/objectives/{objective}.py has no BUILDER named {objective!r}")
+    return builder
+
+
+BUILDERS: dict[str, Builder] = {name: load_builder(name) for name in OBJECTIVES}
 
 
 def get_builder(objective: str) -> Builder:
@@ -30,4 +40,5 @@ def get_builder(objective: str) -> Builder:
     return BUILDERS[objective]
 
 
-__all__ = ["BUILDERS", "BuildOptions", "Builder", "Example", "ShardContext", "examples_table", "get_builder"]
+__all__ = ["BUILDERS", "BuildOptions", "Builder", "Example", "ShardContext", "examples_table", "get_builder",
+           "load_builder"]

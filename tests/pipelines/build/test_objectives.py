@@ -6,7 +6,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from pipelines.build.objectives import BUILDERS, BuildOptions, get_builder
+from pipelines.build.objectives import BUILDERS, BuildOptions, get_builder, load_builder
 from pipelines.build.objectives.common import (
     Draws, PairPlan, ShardContext, doc_draws, doc_rng, examples_table, truncate_bounds)
 from pipelines.build.objectives.negative_pool import NegativePool
@@ -30,6 +30,15 @@ def test_every_objective_of_the_schema_table_has_a_builder_and_columns():
         assert set(examples[0]) == set(objective_columns(name, per_language))
         table = examples_table(examples, examples_schema(name, 30_000, per_language))
         assert table.num_rows == len(examples)
+
+
+def test_a_table_row_without_its_builder_module_names_the_missing_file():
+    """BUILDERS is loaded from the table's rows: adding an objective is its row and its module."""
+    assert load_builder("sop") is BUILDERS["sop"]
+    with pytest.raises(ImportError, match=r"schemas.OBJECTIVES lists 'mlm2' but pipelines/build/objectives/mlm2.py"):
+        load_builder("mlm2")
+    with pytest.raises(ImportError, match=r"objectives/common.py has no BUILDER named 'common'"):
+        load_builder("common")  # a module without a BUILDER of its name
 
 
 def test_unknown_objective_names_the_choices():
