@@ -11,6 +11,8 @@ example once with each loader, pads batches of `--batch-size`, and (unless told 
 every batch with `trainer.masking.Masker` (`mask_tokens`, the trainer's token-level masking):
 
 - `BatchStream`: `shards.batches.BatchStream`, masking in its transform hook (shuffle buffer 10,000);
+  `BatchStream, numpy masking`: the same with `Masker(compiled=False)`, the numpy path that runs
+  where numba is not installed (the same masks);
   `BatchStream, length groups G`: the same with windows of G batches sorted by length (less
   padding; `--length-groups`, default 8);
 - `ShardStream + collate`: today's per-example stream, `trainer.data.collate`, shuffle buffer 10,000;
@@ -246,13 +248,14 @@ def webdataset_samples(urls: list[str]) -> Iterator[dict]:
 def loaders(prep: dict, batch_size: int, workers: int, masker: Masker | None,
             length_groups: int = 8) -> dict[str, Callable[[], Iterable]]:
     chunks, samples, pad = prep["chunk_urls"], prep["sample_urls"], prep["special_ids"]["pad"]
+    numpy_masker = None if masker is None else Masker(masker.vocab, masker.config, compiled=False)
     stream_config = StreamConfig(seed=SEED, shuffle_buffer=SHUFFLE_BUFFER)
     columns = StreamConfig(seed=SEED, shuffle_buffer=SHUFFLE_BUFFER,
                            columns=("input_ids", "segment_b_start", "next_sentence_label"))
 
-    def batch_stream(num_workers: int, length_groups: int = 1) -> Iterable:
+    def batch_stream(num_workers: int, length_groups: int = 1, masking: Masker | None = masker) -> Iterable:
         batch = BatchConfig(batch_size=batch_size, pad_values={"input_ids": pad}, length_groups=length_groups)
-        stream = BatchStream(chunks, columns, batch=batch, transform=MaskTransform(masker), rank=0, world_size=1)
+        stream = BatchStream(chunks, columns, batch=batch, transform=MaskTransform(masking), rank=0, world_size=1)
         return batch_loader(stream, num_workers=num_workers)
 
     def shard_stream(num_workers: int) -> Iterable:
@@ -266,6 +269,7 @@ def loaders(prep: dict, batch_size: int, workers: int, masker: Masker | None,
     rows = {
         "BatchStream": lambda: batch_stream(0),
         f"BatchStream, length groups {length_groups}": lambda: batch_stream(0, length_groups),
+        "BatchStream, numpy masking": lambda: batch_stream(0, masking=numpy_masker),
         "ShardStream + collate": lambda: shard_stream(0),
         "webdataset, chunk shards": lambda: masked(batched(chunk_examples(webdataset_chunks(chunks)), batch_size, pad),
                                                    masker),

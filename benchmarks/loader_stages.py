@@ -2,13 +2,15 @@
 benchmarks/loader.py (masking on), at one or more batch sizes.
 
     .venv/bin/python benchmarks/loader_stages.py --work /tmp/bench-loader [--batch-size 256 ...] [--rounds 3]
+        [--masking compiled --masking numpy]
 
 Reads the shard set that `benchmarks/loader.py --work WORK` prepared (run that first), with the
 same stream, transform and masking as its `BatchStream` row, every example once per round, and
 times each stage with the thread's CPU clock (`time.thread_time_ns`; torch on one thread, no
-DataLoader workers). Prints, per batch size, microseconds of CPU per batch for each stage (the
-round with the least CPU in all), the rest (the loop, the batch dicts, the benchmark's own
-consumer) and the total. With several batch sizes it also fits total = fixed + per example x
+DataLoader workers). With `--masking compiled --masking numpy` both paths of `Masker`'s token
+masking are measured, taking turns in each round. Prints, per batch size and path, microseconds
+of CPU per batch for each stage (the round with the least CPU in all), the rest (the loop, the
+batch dicts, the benchmark's own consumer) and the total. With several batch sizes it also fits total = fixed + per example x
 batch size: the part that a larger batch does not amortise.
 """
 
@@ -96,26 +98,34 @@ def instrument(clock: Clock, bench) -> None:
     clock.wrap(Masker, "__call__", "batch: masking")
 
 
-def stages(bench, clock: Clock, prep: dict, batch_size: int, rounds: int) -> dict[str, float]:
-    """Microseconds of CPU per batch by stage, from the round with the least CPU."""
-    masker = Masker(VocabInfo(vocab_size=prep["vocab_size"], special_ids=prep["special_ids"]), MaskingConfig())
-    make: Callable = bench.loaders(prep, batch_size, 0, masker)["BatchStream"]
-    for _ in make():  # first-use costs out
-        pass
-    best: dict[str, float] | None = None
+def stages(bench, clock: Clock, prep: dict, batch_size: int, rounds: int, paths: list[str]) -> dict[str, dict]:
+    """Microseconds of CPU per batch by stage for each masking path ("compiled", "numpy"), from
+    each path's round with the least CPU; the paths take turns within each round."""
+    vocab = VocabInfo(vocab_size=prep["vocab_size"], special_ids=prep["special_ids"])
+    makes: dict[str, Callable] = {}
+    for path in paths:
+        masker = Masker(vocab, MaskingConfig(), compiled=path == "compiled")
+        makes[path] = bench.loaders(prep, batch_size, 0, masker)["BatchStream"]
+        for _ in makes[path]():  # first-use costs out
+            pass
+    best: dict[str, dict] = {}
     for _ in range(rounds):
-        clock.ns.clear()
-        start = time.thread_time_ns()
-        result = bench.measure(make)
-        total = time.thread_time_ns() - start
-        if best is None or total < best["total"]:
-            best = {**clock.ns, "total": total, "examples": result["examples"]}
-    batches = -(-best["examples"] // batch_size)
-    out = {stage: best.get(stage, 0) / batches / 1e3 for stage in STAGES}
-    out["batch: attention, token types"] = (best.get("transform", 0) - best.get("batch: masking", 0)) / batches / 1e3
-    out["total"] = best["total"] / batches / 1e3
-    out["rest"] = out["total"] - sum(out[s] for s in STAGES)
-    out["examples/s"] = best["examples"] / best["total"] * 1e9
+        for path, make in makes.items():
+            clock.ns.clear()
+            start = time.thread_time_ns()
+            result = bench.measure(make)
+            total = time.thread_time_ns() - start
+            if path not in best or total < best[path]["total"]:
+                best[path] = {**clock.ns, "total": total, "examples": result["examples"]}
+    out: dict[str, dict] = {}
+    for path, least in best.items():
+        batches = -(-least["examples"] // batch_size)
+        row = {stage: least.get(stage, 0) / batches / 1e3 for stage in STAGES}
+        row["batch: attention, token types"] = (least.get("transform", 0) - least.get("batch: masking", 0)) / batches / 1e3
+        row["total"] = least["total"] / batches / 1e3
+        row["rest"] = row["total"] - sum(row[s] for s in STAGES)
+        row["examples/s"] = least["examples"] / least["total"] * 1e9
+        out[path] = row
     return out
 
 
@@ -124,6 +134,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--work", required=True, type=Path, help="the --work folder of benchmarks/loader.py")
     parser.add_argument("--batch-size", type=int, action="append", help="repeat for several (default: 256)")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--masking", choices=("compiled", "numpy"), action="append",
+                        help="Masker's token path, repeat for both side by side (default: compiled)")
     args = parser.parse_args(argv)
     prepared = args.work / "prepared.json"
     if not prepared.exists():
@@ -132,18 +144,21 @@ def main(argv: list[str] | None = None) -> dict:
     bench = loader_benchmark()
     clock = Clock()
     instrument(clock, bench)
-    sizes = args.batch_size or [256]
+    sizes, paths = args.batch_size or [256], args.masking or ["compiled"]
+    columns = [(size, path) for size in sizes for path in paths]
     results = {}
     for size in sizes:
-        results[size] = stages(bench, clock, json.loads(prepared.read_text()), size, args.rounds)
-    print("| stage (us of CPU per batch) | " + " | ".join(f"batch {s}" for s in sizes) + " |")
-    print("|---|" + "---|" * len(sizes))
+        for path, row in stages(bench, clock, json.loads(prepared.read_text()), size, args.rounds, paths).items():
+            results[size, path] = row
+    print("| stage (us of CPU per batch) | " + " | ".join(f"batch {s}, {p}" for s, p in columns) + " |")
+    print("|---|" + "---|" * len(columns))
     for stage in (*STAGES, "rest", "total", "examples/s"):
-        print(f"| {stage} | " + " | ".join(f"{results[s][stage]:,.0f}" for s in sizes) + " |")
+        print(f"| {stage} | " + " | ".join(f"{results[c][stage]:,.0f}" for c in columns) + " |")
     if len(sizes) > 1:
         x = np.array(sizes, dtype=float)
-        per_example, fixed = np.polyfit(x, [results[s]["total"] for s in sizes], 1)
-        print(f"\nper batch: {fixed:,.0f} us fixed + {per_example * 1e3:,.0f} ns per example")
+        for path in paths:
+            per_example, fixed = np.polyfit(x, [results[s, path]["total"] for s in sizes], 1)
+            print(f"\n{path} masking, per batch: {fixed:,.0f} us fixed + {per_example * 1e3:,.0f} ns per example")
     return results
 
 

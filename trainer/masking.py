@@ -1,4 +1,5 @@
-"""Dynamic masking at load time (DESIGN.md "Masking happens at load time"): vectorised numpy, no sort.
+"""Dynamic masking at load time (DESIGN.md "Masking happens at load time"): vectorised numpy, no sort;
+the `token` unit's per-position work in numba kernels where numba is installed (`Masker`).
 
 Every batch is masked with its own generator: the batch's `torch.Generator`, seeded by
 `batch_seed(seed, epoch, rank, worker, position)` where (worker, position) are the stream
@@ -267,16 +268,49 @@ def next_token_labels(input_ids: torch.Tensor, attention_mask: torch.Tensor) -> 
     return labels
 
 
+_KERNELS: list = []  # [trainer.masking_kernels or None], filled by kernels()
+
+
+def kernels():
+    """`trainer.masking_kernels` (numba, the `train` extra), imported on first use; None where
+    numba is not installed, and then `Masker` takes the numpy path, whose masks are the same."""
+    if not _KERNELS:
+        try:
+            from trainer import masking_kernels
+        except ModuleNotFoundError as error:
+            if error.name not in ("numba", "llvmlite"):
+                raise
+            masking_kernels = None
+        _KERNELS.append(masking_kernels)
+    return _KERNELS[0]
+
+
+_NO_DRAWS = np.empty(0, dtype=np.float64)
+
+
 class Masker:
     """Masks batches for one vocabulary and config; the special-id table and the replacement
-    vocabulary are built once, not per batch. Runs on CPU tensors (numpy underneath)."""
+    vocabulary are built once, not per batch. Runs on CPU tensors (numpy underneath).
 
-    def __init__(self, vocab: VocabInfo, config: MaskingConfig):
+    The `token` unit without a cap (BERT, RoBERTa, ELECTRA) runs its per-position work in
+    compiled kernels (`trainer.masking_kernels`) where numba is installed (`compiled` None: then;
+    False: never; True: required, ValueError without numba), else in numpy; the draws are the
+    same numpy calls either way, so are the masks. Other units always run in numpy."""
+
+    def __init__(self, vocab: VocabInfo, config: MaskingConfig, *, compiled: bool | None = None):
         self.vocab, self.config = vocab, config
         ids = set(vocab.special_ids.values())
         self.specials = special_table(max(vocab.vocab_size, max(ids, default=0) + 1), ids)
         self.allowed = ~self.specials
         self.replacement = replacement_vocab(vocab.vocab_size, ids)
+        self.compiled = False  # a flag, not the module: a Masker stays picklable (spawned DataLoader workers)
+        if compiled is not False and config.unit == "token" and config.max_predictions is None:
+            self.compiled = kernels() is not None
+            if not self.compiled and compiled:
+                raise ValueError("compiled masking needs numba (pip install 'shardlm[train]')")
+            if self.compiled:  # load the int64 kernels now: forked DataLoader workers inherit them
+                one = np.ones((1, 1), dtype=np.int64)
+                self.compiled_tokens(one, one, np.random.Generator(np.random.PCG64(0)))
 
     def maskable(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
         """True where a token may be selected: real (not padding) and not a special id."""
@@ -300,6 +334,35 @@ class Masker:
             ok[tied] &= rng.random(tied.size) < rest
         return candidates[ok], originals[ok]
 
+    @property
+    def kernels(self):
+        """`trainer.masking_kernels` where this Masker runs compiled, else None."""
+        return kernels() if self.compiled else None
+
+    def compiled_tokens(self, ids: np.ndarray, attention_mask: np.ndarray,
+                        rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """(masked ids, labels) of the `token` unit without a cap, by the compiled kernels: the
+        draws of `drawn_tokens` and `__call__` (random bytes, tie draws, actions, random ids), in
+        the same order and sizes, with the selection and replacement done in one pass each."""
+        cfg, k = self.config, self.kernels
+        p = cfg.mask_prob
+        threshold, size = int(p * 256), ids.size
+        rest = p * 256 - threshold
+        raw = rng.bit_generator.random_raw(-(-size // 8)).view(np.uint8)[:size]
+        ties = rest > 0
+        found, tied = k.candidates(raw, threshold, ties)
+        tie_draws = rng.random(tied) if ties else _NO_DRAWS
+        masked, labels = np.empty(ids.shape, dtype=ids.dtype), np.empty(ids.shape, dtype=ids.dtype)
+        flat = masked.reshape(-1)
+        where = k.select_tokens(ids.reshape(-1), attention_mask.reshape(-1), self.allowed, raw, found, threshold,
+                                ties, tie_draws, rest, flat, labels.reshape(-1))
+        action = rng.random(where.size)
+        to_random = k.replace_tokens(flat, where, action, cfg.replace_mask, cfg.replace_mask + cfg.replace_random,
+                                     self.vocab.mask_id)
+        if cfg.replace_random > 0:
+            k.put_random(flat, to_random, self.replacement, rng.integers(0, self.replacement.size, to_random.size))
+        return masked, labels
+
     def __call__(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, generator: torch.Generator,
                  word_start: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """(masked input ids, labels): labels hold the original id where selected, else -100."""
@@ -313,6 +376,9 @@ class Masker:
                              f"shardlm build, or use --masking token")
         rng = masking_rng(generator)
         ids = input_ids.numpy()
+        if self.compiled:
+            masked, labels = self.compiled_tokens(ids, attention_mask.numpy(), rng)
+            return torch.from_numpy(masked), torch.from_numpy(labels)
         if cfg.unit == "token" and cfg.max_predictions is None:
             where, originals = self.drawn_tokens(ids, attention_mask.numpy(), rng)
         else:
@@ -340,6 +406,6 @@ def masked_lm_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
 
 
 __all__ = ["IGNORE_INDEX", "PRESETS", "UNITS", "Masker", "MaskingConfig", "batch_seed", "bernoulli",
-           "bernoulli_positions", "cap_units", "make_generator", "masked_lm_loss", "masking_config", "masking_rng",
+           "bernoulli_positions", "cap_units", "kernels", "make_generator", "masked_lm_loss", "masking_config", "masking_rng",
            "next_token_labels", "ngram_units", "replacement_vocab", "select", "special_table", "unit_index",
            "word_begins"]

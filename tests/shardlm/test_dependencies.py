@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
 HEAVY = ("torch", "transformers", "webdataset")
 # the libraries whose majors have broken us: bounded above wherever they are required
-BOUNDED = ("transformers", "tokenizers", "apache-beam", "pyarrow")
+BOUNDED = ("transformers", "tokenizers", "apache-beam", "pyarrow", "numba")
 # which install each part of the code runs under
 EXTRAS_OF = {"pipelines/tokenizer": ("tokenizer",), "trainer": ("train",), "shards/stream.py": ("train",),
              "shards/batches.py": ("train",), "shardlm/report.py": ("report",), "shardlm": ("tokenizer", "train")}  # shardlm demo runs them all

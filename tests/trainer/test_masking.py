@@ -3,6 +3,8 @@ seeding, and resume-equivalence over a real stream."""
 
 from __future__ import annotations
 
+import pickle
+
 import pytest
 import torch
 
@@ -218,6 +220,44 @@ def test_token_fast_path_draws_and_selects_as_select_does(real_batch, mask_prob)
         assert 0.8 * mask_prob < where.size / np.count_nonzero(masker.maskable(ids, attention)) < 1.2 * mask_prob
     draws = bernoulli_positions(np.random.default_rng(0), 100_003, mask_prob)
     assert np.array_equal(draws, np.flatnonzero(bernoulli(np.random.default_rng(0), 100_003, mask_prob)))
+
+
+@pytest.mark.parametrize("config", [MaskingConfig(), PRESETS["electra"], MaskingConfig(mask_prob=0.25),
+                                    MaskingConfig(mask_prob=0.01, replace_mask=0.5, replace_random=0.5)])
+def test_compiled_token_masking_gives_the_numpy_masks(real_batch, config):
+    """The numba kernels (`Masker.compiled_tokens`) and the numpy path draw the same numbers and
+    give the same masked ids and labels, in the ids' dtype, whatever the attention's dtype; ids
+    past the special table and holes in the attention included."""
+    pytest.importorskip("numba")
+    batch, vocab = real_batch
+    ids = batch["input_ids"].clone()
+    ids[0, :3] = torch.tensor([VOCAB + 7, -1, vocab.mask_id])  # clipped into the table, as take(mode="clip")
+    holes = torch.from_numpy(np.random.default_rng(1).random(ids.shape) < 0.9)
+    compiled, plain = Masker(vocab, config), Masker(vocab, config, compiled=False)
+    assert compiled.kernels is not None and plain.kernels is None
+    compiled = pickle.loads(pickle.dumps(compiled))  # as a spawned DataLoader worker gets it
+    for seed, (rows, dtype, attention) in enumerate([(None, torch.int64, batch["attention_mask"] * holes),
+                                                     (5, torch.int32, (batch["attention_mask"] * holes).bool()),
+                                                     (1, torch.int64, batch["attention_mask"]),
+                                                     (0, torch.int64, batch["attention_mask"])]):
+        x, a = ids[:rows].to(dtype), attention[:rows]
+        (got, got_labels), (want, want_labels) = compiled(x, a, make_generator(seed)), plain(x, a, make_generator(seed))
+        assert got.dtype == want.dtype == got_labels.dtype == dtype
+        assert torch.equal(got, want) and torch.equal(got_labels, want_labels)
+        assert torch.equal(x, ids[:rows].to(dtype))  # the input is left as it was
+        if rows != 0:
+            assert (got_labels != IGNORE_INDEX).any() or config.mask_prob < 0.05
+
+
+def test_without_numba_the_numpy_path_masks_and_compiled_true_says_so(monkeypatch, real_batch):
+    import trainer.masking
+
+    batch, vocab = real_batch
+    monkeypatch.setattr(trainer.masking, "_KERNELS", [None])  # as kernels() finds it without numba
+    assert Masker(vocab, MaskingConfig()).kernels is None
+    with pytest.raises(ValueError, match="compiled masking needs numba"):
+        Masker(vocab, MaskingConfig(), compiled=True)
+    assert Masker(vocab, PRESETS["whole_word"], compiled=True).kernels is None  # only the token unit is compiled
 
 
 def test_replacement_vocab_leaves_out_special_ids():
