@@ -136,6 +136,11 @@ def main(argv=None):
         rows.append((f"trainer.masking `{name}`",
                      per_second(lambda i: masker(ids, attention, make_generator(i), word_start=word_start),
                                 args.batch, args.repeat)))
+        if masker.compiled:  # the same masks by the numpy path (what runs without numba)
+            plain = Masker(vocab, config, compiled=False)
+            rows.append((f"trainer.masking `{name}`, numpy path",
+                         per_second(lambda i: plain(ids, attention, make_generator(i), word_start=word_start),
+                                    args.batch, args.repeat)))
     collator = hf_collator(args.vocab_size)
     special = ~(attention.bool() & (ids > 4))
     rows.append(("transformers DataCollatorForLanguageModeling.torch_mask_tokens",
