@@ -10,7 +10,8 @@
 
 runs `shardlm train` with the size's defaults (or the overrides given: --lr, --mask-prob,
 --dropout, --positions, --warmup-steps, which let one compare against the papers' base values) and prints one
-row per evaluation: step, accuracy, unigram baseline, their ratio (and NSP accuracy, majority).
+row per evaluation: step, accuracy, unigram baseline, their ratio (and NSP accuracy, majority);
+`--result FILE` also records the run's wall seconds (training) and the process's CPU seconds (setup included).
 `--metrics LABEL=RUN_DIR` (repeatable) tabulates runs instead of training, `--plot FILE.png`
 draws the curves (accuracy / baseline). Results and commands go to docs/models.md ("Small-budget recipe").
 """
@@ -22,6 +23,7 @@ import dataclasses
 import importlib
 import json
 import sys
+import time
 from pathlib import Path
 
 # Run as a script, this file's folder comes first on sys.path, where benchmarks/trainer.py would
@@ -136,8 +138,10 @@ def main(argv: list[str] | None = None) -> dict:
                 "warmup_steps": config.num_warmup_steps}
     rows = curve(Path(summary["metrics"]))
     label = args.label or f"{args.model}-{args.size} " + ", ".join(f"{k} {v}" for k, v in settings.items())
+    records = [json.loads(line) for line in Path(summary["metrics"]).read_text().splitlines()]
     result = {"label": label, "command": "python benchmarks/recipe.py " + " ".join(argv or sys.argv[1:]),
-              "settings": settings, "seconds": summary.get("elapsed_s"), "rows": rows}
+              "settings": settings, "seconds": max((r.get("elapsed_s", 0.0) for r in records), default=None),
+              "cpu_seconds": time.process_time(), "rows": rows}
     print(label)
     print(format_rows(rows))
     if args.result:
