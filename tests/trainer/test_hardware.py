@@ -104,7 +104,10 @@ def test_fused_adamw_takes_the_same_step_and_is_the_default(make_task):
             task(pair_batch(seed)).loss.backward()
             opt.step()
         steps[fused] = dict(task.trainable_parameters())
-    assert all(torch.allclose(steps[None][n], steps[False][n], atol=1e-6) for n in steps[None])
+    # Each step moves a weight by up to lr = 1e-2. The attention key bias gets a gradient of about
+    # zero (softmax ignores it), and Adam's m / sqrt(v) turns the two kernels' rounding there into
+    # differences of ~1e-6 at 2 x 128: 1e-5 still catches a step that is not the same one.
+    assert all(torch.allclose(steps[None][n], steps[False][n], atol=1e-5) for n in steps[None])
     assert not torch.equal(steps[None]["network.cls.predictions.bias"], make_task("bert", VOCAB).network.cls.predictions.bias)
     groups = param_groups(make_task("bert", VOCAB).trainable_parameters(), 0.01)
     assert fusable(groups) is True and fusable([{"params": []}]) is False
