@@ -74,6 +74,10 @@ def test_positions_and_windows_per_size():
         check_shards(spec, "tiny", {**manifest, "seq_len": 8192}, "x")
     config = longformer.build_config(spec.sizes["base"], VOCAB)
     assert config.attention_window == [512] * 12 and config.max_position_embeddings == 4096 + 1
+    # tiny takes RoBERTa's small-budget recipe, dropout included; base keeps the paper's 0.1
+    tiny = longformer.build_config(spec.sizes["tiny"], VOCAB)
+    assert tiny.hidden_dropout_prob == tiny.attention_probs_dropout_prob == spec.sizes["tiny"].dropout == 0.0
+    assert config.hidden_dropout_prob == config.attention_probs_dropout_prob == 0.1
 
 
 def _long_shards(folder, tokenizer_dir, seq_len=4096, per_split=(6, 2)):

@@ -49,6 +49,7 @@ def build_config(size: ModelSize, vocab: VocabInfo) -> LongformerConfig:
     return LongformerConfig(vocab_size=vocab.vocab_size, hidden_size=size.hidden_size,
                             num_hidden_layers=size.num_layers, num_attention_heads=size.num_heads,
                             intermediate_size=size.intermediate_size,
+                            hidden_dropout_prob=size.dropout, attention_probs_dropout_prob=size.dropout,
                             attention_window=[ATTENTION_WINDOWS[size.name]] * size.num_layers,
                             max_position_embeddings=MAX_POSITIONS + roberta.position_offset(vocab),
                             type_vocab_size=1, pad_token_id=vocab.pad_id,
