@@ -9,6 +9,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -41,10 +42,12 @@ def _moto_command() -> list[str]:
 def s3_endpoint():
     """Start moto_server on 127.0.0.1 for the session and point the AWS environment at it."""
     port = _free_port()
+    log = tempfile.TemporaryFile()  # moto_server's own output, shown if it does not come up
     proc = subprocess.Popen([*_moto_command(), "-H", "127.0.0.1", "-p", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            stdout=log, stderr=subprocess.STDOUT)
     endpoint = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
+    # importing moto takes seconds on an idle machine and far longer on a loaded one
+    deadline = time.monotonic() + 120
     while True:
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.5):
@@ -52,7 +55,10 @@ def s3_endpoint():
         except OSError:
             if proc.poll() is not None or time.monotonic() > deadline:
                 proc.kill()
-                pytest.fail(f"moto_server did not start on {endpoint}")
+                proc.wait()
+                log.seek(0)
+                tail = log.read()[-2000:].decode(errors="replace")
+                pytest.fail(f"moto_server did not start on {endpoint} (exit status {proc.returncode}): {tail}")
             time.sleep(0.1)
     saved = {k: os.environ.get(k) for k in
              ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION")}
@@ -66,6 +72,7 @@ def s3_endpoint():
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
+        log.close()
         for key, value in saved.items():
             if value is None:
                 os.environ.pop(key, None)
