@@ -80,24 +80,25 @@ def streams(docs: Sequence[TokenizedDoc], packing: str, per_language: bool) -> I
         yield list(docs)
 
 
-def doc_rng(seed: int, doc_id: str) -> np.random.Generator:
-    """The generator of one document: seeded by (seed, doc id) only, whatever the runner."""
+def doc_bit_generator(seed: int, doc_id: str) -> np.random.PCG64:
+    """The bit generator of one document: seeded by (seed, doc id) only, whatever the runner."""
     digest = hashlib.sha256(f"{seed}\x00{doc_id}".encode("utf-8")).digest()
     # entropy words [seed mod 2^32, the digest's 8 words]: as one uint32 array, which SeedSequence
     # reads as it reads the list of ints [seed & 0xFFFFFFFF, *words] (same state), at half the cost
     words = np.empty(9, dtype=np.uint32)
     words[0] = seed & 0xFFFFFFFF
     words[1:] = np.frombuffer(digest, dtype=np.uint32)
-    return np.random.Generator(np.random.PCG64(words))
+    return np.random.PCG64(words)
+
+
+def doc_rng(seed: int, doc_id: str) -> np.random.Generator:
+    """The document's generator (what the builders' draws reproduce; the tests' reference)."""
+    return np.random.Generator(doc_bit_generator(seed, doc_id))
 
 
 def doc_draws(seed: int, doc_id: str) -> Draws:
     """`doc_rng`'s draws (the same values in the same order) without the Generator."""
-    digest = hashlib.sha256(f"{seed}\x00{doc_id}".encode("utf-8")).digest()
-    words = np.empty(9, dtype=np.uint32)
-    words[0] = seed & 0xFFFFFFFF
-    words[1:] = np.frombuffer(digest, dtype=np.uint32)
-    return Draws(np.random.PCG64(words))
+    return Draws(doc_bit_generator(seed, doc_id))
 
 
 _MASK32 = 0xFFFFFFFF
