@@ -133,6 +133,13 @@ def masking_rng(generator: torch.Generator) -> np.random.Generator:
     return np.random.Generator(bits)
 
 
+def random_bytes(rng: np.random.Generator, size: int, p: float) -> tuple[np.ndarray, int, float]:
+    """The first draw of a Bernoulli(p) per position: (one random byte each, floor(256 p), the
+    fraction 256 p - floor(256 p) that decides the bytes equal to floor(256 p) by a second draw)."""
+    threshold = int(p * 256)
+    return rng.bit_generator.random_raw(-(-size // 8)).view(np.uint8)[:size], threshold, p * 256 - threshold
+
+
 def bernoulli(rng: np.random.Generator, size: int, p: float) -> np.ndarray:
     """`size` independent draws, True with probability p (`bernoulli_positions` as a bool array)."""
     out = np.zeros(size, dtype=np.bool_)
@@ -145,9 +152,7 @@ def bernoulli_positions(rng: np.random.Generator, size: int, p: float) -> np.nda
     one random byte each, True below floor(256 p), and for the bytes equal to floor(256 p)
     (1 in 256) one more uniform draw each, in index order. Only the ~p share of candidates
     (bytes <= floor(256 p)) is looked at after the first comparison."""
-    threshold = int(p * 256)
-    raw = rng.bit_generator.random_raw(-(-size // 8)).view(np.uint8)[:size]
-    rest = p * 256 - threshold
+    raw, threshold, rest = random_bytes(rng, size, p)
     if rest <= 0:
         return np.flatnonzero(raw < threshold)
     candidates = np.flatnonzero(raw <= threshold)
@@ -322,10 +327,7 @@ class Masker:
         draws and positions (`bernoulli_positions`), but maskability is checked only at the
         candidates, the ~p share of positions whose byte did not rule them out, instead of over
         the whole batch."""
-        p = self.config.mask_prob
-        threshold, size = int(p * 256), ids.size
-        rest = p * 256 - threshold
-        raw = rng.bit_generator.random_raw(-(-size // 8)).view(np.uint8)[:size]
+        raw, threshold, rest = random_bytes(rng, ids.size, self.config.mask_prob)
         candidates = np.flatnonzero(raw <= threshold if rest > 0 else raw < threshold)
         originals = ids.reshape(-1).take(candidates)
         ok = np.logical_and(attention_mask.reshape(-1).take(candidates), self.allowed.take(originals, mode="clip"))
@@ -345,10 +347,7 @@ class Masker:
         draws of `drawn_tokens` and `__call__` (random bytes, tie draws, actions, random ids), in
         the same order and sizes, with the selection and replacement done in one pass each."""
         cfg, k = self.config, self.kernels
-        p = cfg.mask_prob
-        threshold, size = int(p * 256), ids.size
-        rest = p * 256 - threshold
-        raw = rng.bit_generator.random_raw(-(-size // 8)).view(np.uint8)[:size]
+        raw, threshold, rest = random_bytes(rng, ids.size, cfg.mask_prob)
         ties = rest > 0
         found, tied = k.candidates(raw, threshold, ties)
         tie_draws = rng.random(tied) if ties else _NO_DRAWS
@@ -407,5 +406,5 @@ def masked_lm_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
 
 __all__ = ["IGNORE_INDEX", "PRESETS", "UNITS", "Masker", "MaskingConfig", "batch_seed", "bernoulli",
            "bernoulli_positions", "cap_units", "kernels", "make_generator", "masked_lm_loss", "masking_config", "masking_rng",
-           "next_token_labels", "ngram_units", "replacement_vocab", "select", "special_table", "unit_index",
+           "next_token_labels", "ngram_units", "random_bytes", "replacement_vocab", "select", "special_table", "unit_index",
            "word_begins"]
