@@ -62,7 +62,7 @@ from shards.stream import ShardStream, StreamConfig  # noqa: E402
 from shards.writer import ShardSetWriter  # noqa: E402
 from trainer.config import VocabInfo  # noqa: E402
 from trainer.data import collate  # noqa: E402
-from trainer.masking import Masker, MaskingConfig, batch_seed, make_generator  # noqa: E402
+from trainer.masking import BatchRandom, Masker, MaskingConfig, batch_seed  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data"  # ../shared/data beside the checkout
 SEQ_LEN = 128
@@ -176,7 +176,7 @@ class MaskTransform:
                "next_sentence_label": batch["next_sentence_label"]}
         if self.masker is not None:
             seed = batch_seed(SEED, coords.epoch, coords.rank, coords.worker, coords.position)
-            out["input_ids"], out["labels"] = self.masker(ids, attention, make_generator(seed))
+            out["input_ids"], out["labels"] = self.masker(ids, attention, BatchRandom(seed))
         return out
 
 
@@ -185,7 +185,7 @@ def masked(batches: Iterable[dict], masker: Masker | None) -> Iterator[dict]:
     for i, batch in enumerate(batches):
         if masker is not None:
             batch["input_ids"], batch["labels"] = masker(batch["input_ids"], batch["attention_mask"],
-                                                         make_generator(batch_seed(SEED, 0, 0, 0, i)))
+                                                         BatchRandom(batch_seed(SEED, 0, 0, 0, i)))
         yield batch
 
 
@@ -313,7 +313,7 @@ def mask_only(prep: dict, batch_size: int, masker: Masker, seconds: float = 2.0)
     attention = torch.ones_like(ids)
     done, start = 0, cpu_seconds()
     while cpu_seconds() - start < seconds:
-        masker(ids, attention, make_generator(done))
+        masker(ids, attention, BatchRandom(done))
         done += batch_size
     return done / (cpu_seconds() - start)
 

@@ -22,7 +22,7 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__)
 import torch
 
 from trainer.config import VocabInfo
-from trainer.masking import IGNORE_INDEX, PRESETS, Masker, make_generator
+from trainer.masking import IGNORE_INDEX, PRESETS, BatchRandom, Masker, make_generator
 
 SPECIALS = {"pad": 0, "unk": 1, "cls": 2, "sep": 3, "mask": 4}
 
@@ -134,12 +134,12 @@ def main(argv=None):
     for name, config in PRESETS.items():
         masker = Masker(vocab, config)
         rows.append((f"trainer.masking `{name}`",
-                     per_second(lambda i: masker(ids, attention, make_generator(i), word_start=word_start),
+                     per_second(lambda i: masker(ids, attention, BatchRandom(i), word_start=word_start),
                                 args.batch, args.repeat)))
         if masker.compiled:  # the same masks by the numpy path (what runs without numba)
             plain = Masker(vocab, config, compiled=False)
             rows.append((f"trainer.masking `{name}`, numpy path",
-                         per_second(lambda i: plain(ids, attention, make_generator(i), word_start=word_start),
+                         per_second(lambda i: plain(ids, attention, BatchRandom(i), word_start=word_start),
                                     args.batch, args.repeat)))
     collator = hf_collator(args.vocab_size)
     special = ~(attention.bool() & (ids > 4))

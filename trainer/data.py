@@ -18,7 +18,7 @@ from shards.batches import LENGTH_KEY, BatchConfig, BatchCoords, BatchStream
 from shards.columns import real_positions
 from shards.storage import expand_urls, join, manifest_shard_urls
 from shards.stream import POSITION_KEY, WORKER_KEY, StreamConfig
-from trainer.masking import Masker, batch_seed, make_generator
+from trainer.masking import BatchRandom, Masker, batch_seed
 from trainer.objectives.base import Objective
 
 log = logging.getLogger(__name__)
@@ -116,7 +116,7 @@ def collate(examples: list[dict[str, Any]], *, pad_id: int) -> dict[str, torch.T
 @dataclass(frozen=True, kw_only=True)
 class PrepareInWorker:
     """The batch stream's transform, run in the DataLoader workers: a padded batch of shard
-    columns becomes the objective's inputs, masked with a generator seeded by (seed, epoch, rank,
+    columns becomes the objective's inputs, masked from the `BatchRandom` of (seed, epoch, rank,
     sub-stream, position of the batch's first example, purpose), the key masks had with the
     per-example stream, so a resumed run masks exactly as the uninterrupted one would have."""
 
@@ -130,7 +130,7 @@ class PrepareInWorker:
         batch["attention_mask"] = torch.from_numpy(real_positions(lengths, batch["input_ids"].shape[1], np.int64))
         self.objective.check_batch(batch)
         seed = batch_seed(self.seed, coords.epoch, coords.rank, coords.worker, coords.position, self.purpose)
-        return self.objective.prepare(batch, self.masker, make_generator(seed))
+        return self.objective.prepare(batch, self.masker, BatchRandom(seed))
 
 
 def batch_stream(urls: list[str], config: StreamConfig, *, batch_size: int, pad_id: int,

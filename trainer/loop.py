@@ -28,7 +28,7 @@ from trainer import checkpoint as ckpt
 from trainer.config import TrainConfig, VocabInfo
 from trainer.data import DataSource, collate
 from trainer.hardware import autocast
-from trainer.masking import Masker, batch_seed, make_generator
+from trainer.masking import BatchRandom, Masker, batch_seed, make_generator
 from trainer.models.spec import ModelSpec
 from trainer.objectives.base import Task
 from trainer.runtime import Runtime, all_reduce_named, all_reduce_sum, barrier
@@ -130,7 +130,7 @@ def prepare_batch(run: Run, batch: dict[str, torch.Tensor], *, epoch: int, purpo
     run.spec.objective.check_batch(batch)
     seed = batch_seed(run.config.seed, epoch, run.rt.rank, int(batch["_worker"][0]),
                       int(batch["_position"][0]), purpose)
-    inputs = run.spec.objective.prepare(batch, run.masker, make_generator(seed))
+    inputs = run.spec.objective.prepare(batch, run.masker, BatchRandom(seed))
     return {k: v.to(run.rt.device, non_blocking=True) for k, v in inputs.items()}
 
 

@@ -1,15 +1,24 @@
 """Dynamic masking at load time (DESIGN.md "Masking happens at load time"): vectorised numpy, no sort;
-the `token` unit's per-position work in numba kernels where numba is installed (`Masker`).
+the `token` unit in one numba kernel per batch where numba is installed (`Masker`).
 
-Every batch is masked with its own generator: the batch's `torch.Generator`, seeded by
-`batch_seed(seed, epoch, rank, worker, position)` where (worker, position) are the stream
-coordinates of the batch's first example, gives two 63-bit draws that set the state of a numpy
-PCG64 generator (several times faster per value than torch's CPU generator), and every draw of
-the masking comes from that: one random byte per unit decides whether it is selected. A DataLoader batch is built by one worker from consecutive positions
-of that worker's sub-stream, so the key names the batch uniquely within an epoch and rank; and
-because the stream resumes at the exact next example, a resumed run sees the same batches with
-the same keys, hence exactly the masks of the uninterrupted run. The masks do not depend on the
-trainer's step counter or on global RNG state.
+Every batch is masked from its own seed, `batch_seed(seed, epoch, rank, worker, position)`
+where (worker, position) are the stream coordinates of the batch's first example, handed to
+the masker as a `BatchRandom`: the seed sets the state of an SFC64 generator (numpy's
+`np.random.SFC64`; state from three splitmix64 outputs of the seed, then 12 outputs discarded as
+numpy's own seeding does), and every draw of the masking comes from that. A DataLoader batch is
+built by one worker from consecutive positions of that worker's sub-stream, so the key names
+the batch uniquely within an epoch and rank; and because the stream resumes at the exact next
+example, a resumed run sees the same batches with the same keys, hence exactly the masks of the
+uninterrupted run. The masks do not depend on the trainer's step counter or on global RNG
+state. (A `torch.Generator` is accepted too: its next 63-bit draw is then the seed.)
+
+Draws, in this order, from the generator's 64-bit words (the compiled kernel draws the same words
+itself, so both paths give the same masks): one random byte per unit (the little-endian bytes of
+ceil(units / 8) words) decides whether it is selected (`bernoulli_positions`); a uniform double
+(word >> 11) * 2**-53, numpy's `random()`, per tie of that byte, per n-gram slot (`ngram` unit)
+and per unit for a `max_predictions` cap; one such double per selected token for its action; one
+word per random replacement, its top 32 bits taken into the replacement vocabulary by Lemire's
+bounded multiply, the rare rejected draws redrawn in order after the others (`random_indices`).
 
 Which: the maskable tokens (not padding, not a special id of the manifest) are grouped into
 units and each unit is selected independently with probability p (`mask_prob`), all its tokens
@@ -117,27 +126,93 @@ def make_generator(seed: int) -> torch.Generator:
     return gen
 
 
-_PCG64 = threading.local()  # one PCG64 per thread, its whole state set from each batch's seed
-_INCREMENT = np.random.PCG64(0).state["state"]["inc"]  # PCG64's stream constant (odd), fixed
+class BatchRandom:
+    """A batch's randomness: its 63-bit seed (`batch_seed`), from which `Masker` draws the masks
+    (module doc), and `torch`, a `torch.Generator` seeded by it, made on first use, for the draws
+    an objective makes itself (ELECTRA's sampling). Cheap to make: most objectives never need the
+    torch generator, whose creation and seeding cost more than the rest of the batch's seeding."""
+
+    __slots__ = ("seed", "_torch")
+
+    def __init__(self, seed: int):
+        self.seed, self._torch = seed, None
+
+    @property
+    def torch(self) -> torch.Generator:
+        if self._torch is None:
+            self._torch = make_generator(self.seed)
+        return self._torch
 
 
-def masking_rng(generator: torch.Generator) -> np.random.Generator:
-    """The numpy generator of a batch: PCG64 whose 128-bit state is two 63-bit draws of the batch's
-    torch generator (seeding through numpy's SeedSequence costs 5-10x as much per batch)."""
-    high, low = torch.randint(0, 2**63 - 1, (2,), generator=generator).tolist()
-    bits = getattr(_PCG64, "bits", None)
+Randomness = BatchRandom | torch.Generator  # what `Masker` and the objectives' `prepare` take
+
+
+def torch_generator(source: Randomness) -> torch.Generator:
+    """The torch generator of a batch's randomness (a `torch.Generator` is its own)."""
+    return source if isinstance(source, torch.Generator) else source.torch
+
+
+def mask_seed(source: Randomness) -> int:
+    """The seed a batch's masks are drawn from: a `BatchRandom`'s seed, or the next 63-bit draw
+    of a `torch.Generator` (so a generator reused across batches gives each its own masks)."""
+    if isinstance(source, BatchRandom):
+        return source.seed
+    return int(torch.randint(0, 2**63 - 1, (1,), generator=source).item())
+
+
+_MASK64 = (1 << 64) - 1
+_SFC64 = threading.local()  # one SFC64 per thread, its whole state set from each batch's seed
+
+
+def sfc64_state(seed: int) -> np.ndarray:
+    """The SFC64 state (a, b, c, counter) the masks of `seed` start from: a, b, c three splitmix64
+    outputs of the seed, counter 1, then 12 steps (as numpy's sfc64_set_seed; the kernel the same)."""
+    words = []
+    x = seed & _MASK64
+    for _ in range(3):  # splitmix64 (Steele, Lea and Flood 2014), as in trainer.masking_kernels
+        x = (x + 0x9E3779B97F4A7C15) & _MASK64
+        z = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK64
+        words.append(z ^ (z >> 31))
+    return np.array(words + [1], dtype=np.uint64)
+
+
+def masking_rng(source: Randomness) -> np.random.Generator:
+    """The numpy generator of a batch's masks: SFC64 at `sfc64_state(mask_seed(source))`, 12
+    outputs discarded (one SFC64 per thread, reused: a call resets it)."""
+    bits = getattr(_SFC64, "bits", None)
     if bits is None:
-        bits = _PCG64.bits = np.random.PCG64(0)
-    bits.state = {"bit_generator": "PCG64", "state": {"state": high << 64 | low, "inc": _INCREMENT},
+        bits = _SFC64.bits = np.random.SFC64(0)
+    bits.state = {"bit_generator": "SFC64", "state": {"state": sfc64_state(mask_seed(source))},
                   "has_uint32": 0, "uinteger": 0}
+    bits.random_raw(12)
     return np.random.Generator(bits)
+
+
+def random_indices(rng: np.random.Generator, size: int, count: int) -> np.ndarray:
+    """`count` uniform draws from range(size): one word each, its top 32 bits x taken to
+    x * size >> 32 unless the low half of x * size falls below 2**32 mod size (Lemire's rejection,
+    exactly uniform); each rejected draw (probability < size / 2**32) is drawn again, in order,
+    from the words after the others, until accepted."""
+    words = rng.bit_generator.random_raw(count)
+    product = (words >> np.uint64(32)) * np.uint64(size)
+    reject = np.uint64((1 << 32) % size)
+    out = (product >> np.uint64(32)).astype(np.int64)
+    for k in np.flatnonzero((product & np.uint64(0xFFFFFFFF)) < reject):
+        while True:
+            again = int(rng.bit_generator.random_raw()) >> 32
+            if (again * size) & 0xFFFFFFFF >= int(reject):
+                out[k] = again * size >> 32
+                break
+    return out
 
 
 def random_bytes(rng: np.random.Generator, size: int, p: float) -> tuple[np.ndarray, int, float]:
     """The first draw of a Bernoulli(p) per position: (one random byte each, floor(256 p), the
     fraction 256 p - floor(256 p) that decides the bytes equal to floor(256 p) by a second draw)."""
     threshold = int(p * 256)
-    return rng.bit_generator.random_raw(-(-size // 8)).view(np.uint8)[:size], threshold, p * 256 - threshold
+    words = rng.bit_generator.random_raw(-(-size // 8)).astype("<u8", copy=False)  # little-endian, as the kernel
+    return words.view(np.uint8)[:size], threshold, p * 256 - threshold
 
 
 def bernoulli(rng: np.random.Generator, size: int, p: float) -> np.ndarray:
@@ -290,17 +365,14 @@ def kernels():
     return _KERNELS[0]
 
 
-_NO_DRAWS = np.empty(0, dtype=np.float64)
-
-
 class Masker:
     """Masks batches for one vocabulary and config; the special-id table and the replacement
     vocabulary are built once, not per batch. Runs on CPU tensors (numpy underneath).
 
-    The `token` unit without a cap (BERT, RoBERTa, ELECTRA) runs its per-position work in
-    compiled kernels (`trainer.masking_kernels`) where numba is installed (`compiled` None: then;
-    False: never; True: required, ValueError without numba), else in numpy; the draws are the
-    same numpy calls either way, so are the masks. Other units always run in numpy."""
+    The `token` unit without a cap (BERT, RoBERTa, ELECTRA) runs in one compiled kernel per
+    batch (`trainer.masking_kernels.mask_tokens`) where numba is installed (`compiled` None:
+    then; False: never; True: required, ValueError without numba), else in numpy; the draws are
+    the same words either way (module doc), so are the masks. Other units always run in numpy."""
 
     def __init__(self, vocab: VocabInfo, config: MaskingConfig, *, compiled: bool | None = None):
         self.vocab, self.config = vocab, config
@@ -313,9 +385,9 @@ class Masker:
             self.compiled = kernels() is not None
             if not self.compiled and compiled:
                 raise ValueError("compiled masking needs numba (pip install 'shardlm[train]')")
-            if self.compiled:  # load the int64 kernels now: forked DataLoader workers inherit them
+            if self.compiled:  # load the int64 kernel now: forked DataLoader workers inherit it
                 one = np.ones((1, 1), dtype=np.int64)
-                self.compiled_tokens(one, one, np.random.Generator(np.random.PCG64(0)))
+                self.compiled_tokens(one, one, 0)
 
     def maskable(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
         """True where a token may be selected: real (not padding) and not a special id."""
@@ -329,11 +401,13 @@ class Masker:
         the whole batch."""
         raw, threshold, rest = random_bytes(rng, ids.size, self.config.mask_prob)
         candidates = np.flatnonzero(raw <= threshold if rest > 0 else raw < threshold)
-        originals = ids.reshape(-1).take(candidates)
-        ok = np.logical_and(attention_mask.reshape(-1).take(candidates), self.allowed.take(originals, mode="clip"))
         if rest > 0:  # ties: one uniform draw each, in index order, as bernoulli_positions draws them
             tied = np.flatnonzero(raw.take(candidates) == threshold)
-            ok[tied] &= rng.random(tied.size) < rest
+            keep = np.ones(candidates.size, dtype=np.bool_)
+            keep[tied] = rng.random(tied.size) < rest
+            candidates = candidates[keep]
+        originals = ids.reshape(-1).take(candidates)
+        ok = np.logical_and(attention_mask.reshape(-1).take(candidates), self.allowed.take(originals, mode="clip"))
         return candidates[ok], originals[ok]
 
     @property
@@ -341,30 +415,22 @@ class Masker:
         """`trainer.masking_kernels` where this Masker runs compiled, else None."""
         return kernels() if self.compiled else None
 
-    def compiled_tokens(self, ids: np.ndarray, attention_mask: np.ndarray,
-                        rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        """(masked ids, labels) of the `token` unit without a cap, by the compiled kernels: the
-        draws of `drawn_tokens` and `__call__` (random bytes, tie draws, actions, random ids), in
-        the same order and sizes, with the selection and replacement done in one pass each."""
-        cfg, k = self.config, self.kernels
-        raw, threshold, rest = random_bytes(rng, ids.size, cfg.mask_prob)
-        ties = rest > 0
-        found, tied = k.candidates(raw, threshold, ties)
-        tie_draws = rng.random(tied) if ties else _NO_DRAWS
+    def compiled_tokens(self, ids: np.ndarray, attention_mask: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+        """(masked ids, labels) of the `token` unit without a cap, by the compiled kernel: the
+        draws of the numpy path (`__call__`) from the same seed, in the same order."""
+        cfg = self.config
         masked, labels = np.empty(ids.shape, dtype=ids.dtype), np.empty(ids.shape, dtype=ids.dtype)
-        flat = masked.reshape(-1)
-        where = k.select_tokens(ids.reshape(-1), attention_mask.reshape(-1), self.allowed, raw, found, threshold,
-                                ties, tie_draws, rest, flat, labels.reshape(-1))
-        action = rng.random(where.size)
-        to_random = k.replace_tokens(flat, where, action, cfg.replace_mask, cfg.replace_mask + cfg.replace_random,
-                                     self.vocab.mask_id)
-        if cfg.replace_random > 0:
-            k.put_random(flat, to_random, self.replacement, rng.integers(0, self.replacement.size, to_random.size))
+        threshold = int(cfg.mask_prob * 256)
+        self.kernels.mask_tokens(seed, ids.reshape(-1), attention_mask.reshape(-1), self.allowed, self.replacement,
+                                 threshold, cfg.mask_prob * 256 - threshold, cfg.replace_mask,
+                                 cfg.replace_mask + cfg.replace_random, self.vocab.mask_id, masked.reshape(-1),
+                                 labels.reshape(-1))
         return masked, labels
 
-    def __call__(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, generator: torch.Generator,
+    def __call__(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, generator: Randomness,
                  word_start: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """(masked input ids, labels): labels hold the original id where selected, else -100."""
+        """(masked input ids, labels): labels hold the original id where selected, else -100.
+        `generator`: the batch's `BatchRandom` (or a `torch.Generator`, see `mask_seed`)."""
         if input_ids.device.type != "cpu":
             raise ValueError("masking runs on CPU tensors (the generator is a CPU generator); mask before .to(device)")
         cfg = self.config
@@ -373,11 +439,11 @@ class Masker:
         if cfg.needs_word_starts and word_start is None:
             raise ValueError(f"{cfg.unit} masking needs the shards' word_start column; rebuild the shards with "
                              f"shardlm build, or use --masking token")
-        rng = masking_rng(generator)
         ids = input_ids.numpy()
         if self.compiled:
-            masked, labels = self.compiled_tokens(ids, attention_mask.numpy(), rng)
+            masked, labels = self.compiled_tokens(ids, attention_mask.numpy(), mask_seed(generator))
             return torch.from_numpy(masked), torch.from_numpy(labels)
+        rng = masking_rng(generator)
         if cfg.unit == "token" and cfg.max_predictions is None:
             where, originals = self.drawn_tokens(ids, attention_mask.numpy(), rng)
         else:
@@ -390,7 +456,7 @@ class Masker:
         flat[where[action < cfg.replace_mask]] = self.vocab.mask_id
         if cfg.replace_random > 0:
             to_random = where[(action >= cfg.replace_mask) & (action < cfg.replace_mask + cfg.replace_random)]
-            flat[to_random] = self.replacement[rng.integers(0, self.replacement.size, to_random.size)]
+            flat[to_random] = self.replacement[random_indices(rng, self.replacement.size, to_random.size)]
         labels = np.full(ids.shape, IGNORE_INDEX, dtype=ids.dtype)
         labels.reshape(-1)[where] = originals
         return torch.from_numpy(masked), torch.from_numpy(labels)
@@ -404,7 +470,7 @@ def masked_lm_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     return cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), flat_labels)  # trainer.losses
 
 
-__all__ = ["IGNORE_INDEX", "PRESETS", "UNITS", "Masker", "MaskingConfig", "batch_seed", "bernoulli",
-           "bernoulli_positions", "cap_units", "kernels", "make_generator", "masked_lm_loss", "masking_config", "masking_rng",
-           "next_token_labels", "ngram_units", "random_bytes", "replacement_vocab", "select", "special_table", "unit_index",
-           "word_begins"]
+__all__ = ["IGNORE_INDEX", "PRESETS", "UNITS", "BatchRandom", "Masker", "MaskingConfig", "Randomness", "batch_seed",
+           "bernoulli", "bernoulli_positions", "cap_units", "kernels", "make_generator", "mask_seed", "masked_lm_loss",
+           "masking_config", "masking_rng", "next_token_labels", "ngram_units", "random_bytes", "random_indices",
+           "replacement_vocab", "select", "sfc64_state", "special_table", "torch_generator", "unit_index", "word_begins"]

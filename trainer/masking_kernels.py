@@ -1,13 +1,15 @@
-"""Compiled kernels of `trainer.masking.Masker`'s `token` path (numba, the `train` extra).
+"""The compiled kernel of `trainer.masking.Masker`'s `token` path (numba, the `train` extra).
 
-They do the per-position work of one batch in a single pass each, where numpy needs about 20
-calls (each ~1-3 us plus a temporary array); every random draw stays a numpy `Generator` call
-made in `Masker`, in bulk and in the same order as the numpy path, so the masks are identical
-(tests/trainer/test_masking.py compares both paths). The machine code is cached in this
-folder's `__pycache__` (where that is read-only, in numba's user cache folder, ~/.cache/numba,
-or NUMBA_CACHE_DIR), so it is compiled once per install rather than once per process; see
-`compiled` for an install where neither is writable. Imported lazily by `trainer.masking.kernels()`:
-a process that never masks by tokens does not import numba.
+`mask_tokens` does a whole batch's `token` masking in one call: it seeds its own SFC64
+generator from the batch's seed, draws every number `trainer.masking` specifies for the numpy
+path (module doc there: "Draws"), in the same order, and selects, copies and replaces in four
+passes, where numpy needs about 25 calls, each with its own fixed cost and temporary array. The
+words it draws are those of numpy's `np.random.SFC64` from the same state, so the masks equal
+the numpy path's (tests/trainer/test_masking.py compares both). The machine code is cached in
+this folder's `__pycache__` (where that is read-only, in numba's user cache folder,
+~/.cache/numba, or NUMBA_CACHE_DIR), so it is compiled once per install rather than once per
+process; see `compiled` for an install where neither is writable. Imported lazily by
+`trainer.masking.kernels()`: a process that never masks by tokens does not import numba.
 """
 
 from __future__ import annotations
@@ -18,15 +20,23 @@ import numpy as np
 from numba import njit
 
 IGNORE_INDEX = -100  # trainer.masking.IGNORE_INDEX (not imported: no torch in the compiled module)
+_WARMUP = 12  # numpy's SFC64 seeding discards 12 outputs (sfc64_set_seed); trainer.masking.sfc64_state too
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)  # splitmix64's increment and multipliers (Steele et al. 2014)
+_MIX1, _MIX2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
+_DOUBLE = 1.0 / 9007199254740992.0  # 2**-53: numpy's next_double, (word >> 11) * 2**-53
+_LOW32 = np.uint64(0xFFFFFFFF)
+_LOW7, _HIGH = np.uint64(0x7F7F7F7F7F7F7F7F), np.uint64(0x8080808080808080)
 
 
-def compiled(function):
+def compiled(function=None, **options):
     """`function` compiled by numba, its machine code cached on disk; where no cache folder is
     writable (a read-only install and a read-only home, without NUMBA_CACHE_DIR) numba refuses
     to cache, and each process compiles it again (about 2 CPU seconds for this module): said
     once per process as a warning, the kernels and masks are the same."""
+    if function is None:
+        return lambda f: compiled(f, **options)
     try:
-        return njit(cache=True, nogil=True)(function)
+        return njit(cache=True, nogil=True, **options)(function)
     except RuntimeError as error:  # numba: "cannot cache function ...: no locator available for file ..."
         if "no locator available" not in str(error):
             raise
@@ -34,81 +44,115 @@ def compiled(function):
             warnings.warn(f"{error}; the masking kernels compile in each process (set NUMBA_CACHE_DIR to a "
                           f"writable folder to keep them)", RuntimeWarning, stacklevel=2)
             _UNCACHED.append(True)
-        return njit(nogil=True)(function)
+        return njit(nogil=True, **options)(function)
 
 
 _UNCACHED: list = []
 
 
-@compiled
-def candidates(raw: np.ndarray, threshold: int, ties: bool) -> tuple[np.ndarray, int]:
-    """(positions whose random byte is below `threshold`, or equal to it when `ties`; how many
-    of them equal it): the ~p share that `select_tokens` looks at, and the number of tie draws
-    it needs. Collected without a branch per position, which a random byte would mispredict."""
-    limit = threshold if ties else threshold - 1
-    found = np.empty(raw.size + 1, dtype=np.int64)
-    n = 0
-    for i in range(raw.size):
-        found[n] = i
-        n += raw[i] <= limit
-    tied = 0
-    if ties:
-        for c in range(n):
-            tied += raw[found[c]] == threshold
-    return found[:n], tied
+@compiled(inline="always")
+def _splitmix(x):
+    """splitmix64: (next state, output)."""
+    x = x + _GOLDEN
+    z = (x ^ (x >> np.uint64(30))) * _MIX1
+    z = (z ^ (z >> np.uint64(27))) * _MIX2
+    return x, z ^ (z >> np.uint64(31))
+
+
+@compiled(inline="always")
+def _sfc64(a, b, c, w):
+    """One SFC64 step (numpy's sfc64_next): (a, b, c, counter, output)."""
+    out = a + b + w
+    return b ^ (b >> np.uint64(11)), c + (c << np.uint64(3)), ((c << np.uint64(24)) | (c >> np.uint64(40))) + out, \
+        w + np.uint64(1), out
 
 
 @compiled
-def select_tokens(ids: np.ndarray, attention: np.ndarray, allowed: np.ndarray, raw: np.ndarray,
-                  found: np.ndarray, threshold: int, ties: bool, tie_draws: np.ndarray, rest: float,
-                  masked: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """`Masker.drawn_tokens` over flat arrays, from the `candidates`: candidate i is selected
-    when its byte is below `threshold` (or equal to it, `ties`, and its tie draw, taken in
-    index order, is below `rest`), its attention is nonzero and its id is allowed (ids past the
-    table clipped to its last entry, as `take(mode="clip")`). Writes `masked` (a copy of `ids`)
-    and `labels` (the original id where selected, else -100); returns the selected positions,
-    increasing."""
-    for i in range(ids.size):
+def mask_tokens(seed: int, ids: np.ndarray, attention: np.ndarray, allowed: np.ndarray, replacement: np.ndarray,
+                threshold: int, rest: float, replace_mask: float, upper: float, mask_id: int,
+                masked: np.ndarray, labels: np.ndarray) -> int:
+    """The numpy path of `trainer.masking.Masker` for the `token` unit, over flat arrays: writes
+    `masked` (the ids, selected positions replaced) and `labels` (the original id where selected,
+    else -100); returns how many positions were selected. A candidate is a position whose byte is below `threshold`, or
+    equal to it with `rest` > 0 and its tie draw below `rest`; it is selected when its attention
+    is nonzero and its id allowed (ids past the table clipped to its last entry, as
+    `take(mode="clip")`). A selected position becomes `mask_id` when its action draw is below
+    `replace_mask`, a random id of `replacement` when below `upper`, else stays."""
+    x, a = _splitmix(np.uint64(seed))
+    x, b = _splitmix(x)
+    x, c = _splitmix(x)
+    w = np.uint64(1)
+    for _ in range(_WARMUP):
+        a, b, c, w, word = _sfc64(a, b, c, w)
+    n = ids.size
+    ties = rest > 0.0
+    below = threshold + 1 if ties else threshold  # a candidate's byte is below this
+    words = np.empty((n + 7) // 8, dtype=np.uint64)  # the selection bytes: byte i of the little-endian words
+    for k in range(words.size):
+        a, b, c, w, word = _sfc64(a, b, c, w)
+        words[k] = word
+    for i in range(n):  # (loops: numba's slice assignment copies the source first where it might overlap)
         masked[i] = ids[i]
         labels[i] = IGNORE_INDEX
-    where = np.empty(found.size, dtype=np.int64)
+    found = np.empty(n + 8, dtype=np.int64)
+    count = 0
+    if below <= 128:  # eight bytes at a time: the high bit of ((byte & 127) + 128 - below) | byte is byte >= below
+        spread = np.uint64(0x0101010101010101)
+        add = np.uint64(128 - below) * spread
+        for k in range(words.size):
+            word = words[k]
+            hits = ~(((word & _LOW7) + add) | word) & _HIGH
+            if hits:
+                for j in range(8):  # without a branch per byte, which a random byte would mispredict
+                    found[count] = 8 * k + j
+                    count += np.int64((hits >> np.uint64(8 * j + 7)) & np.uint64(1))
+        while count > 0 and found[count - 1] >= n:  # bytes past the last position
+            count -= 1
+    else:
+        for i in range(n):
+            found[count] = i
+            count += np.int64((words[i >> 3] >> np.uint64(8 * (i & 7))) & np.uint64(255)) < below
+    where = np.empty(count, dtype=np.int64)
     last = allowed.size - 1
-    t = 0
     kept = 0
-    for c in range(found.size):
-        i = found[c]
-        if ties and raw[i] == threshold:
-            drawn = tie_draws[t] < rest
-            t += 1
-            if not drawn:
+    for k in range(count):  # ties (a uniform draw each, in index order), then maskability
+        i = found[k]
+        if ties and np.int64((words[i >> 3] >> np.uint64(8 * (i & 7))) & np.uint64(255)) == threshold:
+            a, b, c, w, word = _sfc64(a, b, c, w)
+            if np.float64(word >> np.uint64(11)) * _DOUBLE >= rest:
                 continue
         token = ids[i]
         if attention[i] != 0 and allowed[min(max(token, 0), last)]:
             where[kept] = i
             labels[i] = token
             kept += 1
-    return where[:kept]
-
-
-@compiled
-def replace_tokens(masked: np.ndarray, where: np.ndarray, action: np.ndarray, replace_mask: float,
-                   upper: float, mask_id: int) -> np.ndarray:
-    """Selected position k becomes `mask_id` when action[k] < replace_mask; the positions with
-    replace_mask <= action[k] < upper (random replacements) are returned, in order."""
-    to_random = np.empty(where.size, dtype=np.int64)
+    to_random = np.empty(kept, dtype=np.int64)
     m = 0
-    for k in range(where.size):
-        a = action[k]
-        if a < replace_mask:
+    for k in range(kept):  # the action of each selected position, in index order
+        a, b, c, w, word = _sfc64(a, b, c, w)
+        action = np.float64(word >> np.uint64(11)) * _DOUBLE
+        if action < replace_mask:
             masked[where[k]] = mask_id
-        elif a < upper:
+        elif action < upper:
             to_random[m] = where[k]
             m += 1
-    return to_random[:m]
-
-
-@compiled
-def put_random(masked: np.ndarray, to_random: np.ndarray, replacement: np.ndarray, draws: np.ndarray) -> None:
-    """masked[to_random[k]] = replacement[draws[k]]."""
-    for k in range(to_random.size):
-        masked[to_random[k]] = replacement[draws[k]]
+    size = np.uint64(replacement.size)
+    reject = np.uint64((1 << 32) % replacement.size) if replacement.size else np.uint64(0)
+    again = np.empty(m, dtype=np.int64)
+    r = 0
+    for k in range(m):  # a replacement per random position: Lemire's bounded draw on the top 32 bits
+        a, b, c, w, word = _sfc64(a, b, c, w)
+        product = (word >> np.uint64(32)) * size
+        if (product & _LOW32) < reject:
+            again[r] = to_random[k]
+            r += 1
+        else:
+            masked[to_random[k]] = replacement[product >> np.uint64(32)]
+    k = 0
+    while k < r:  # rejected draws, in order, each until accepted
+        a, b, c, w, word = _sfc64(a, b, c, w)
+        product = (word >> np.uint64(32)) * size
+        if (product & _LOW32) >= reject:
+            masked[again[k]] = replacement[product >> np.uint64(32)]
+            k += 1
+    return kept

@@ -16,9 +16,9 @@ from trainer.data import PrepareInWorker, batch_stream, collate
 from trainer.loop import make_loader
 import numpy as np
 
-from trainer.masking import (IGNORE_INDEX, PRESETS, Masker, MaskingConfig, batch_seed, bernoulli, bernoulli_positions,
-                             make_generator, masked_lm_loss, masking_config, masking_rng, ngram_units,
-                             replacement_vocab, select)
+from trainer.masking import (IGNORE_INDEX, PRESETS, BatchRandom, Masker, MaskingConfig, batch_seed, bernoulli, bernoulli_positions,
+                             make_generator, mask_seed, masked_lm_loss, masking_config, masking_rng, ngram_units,
+                             random_indices, replacement_vocab, select, sfc64_state, torch_generator)
 from trainer.objectives.mlm import OBJECTIVE as MLM
 
 SPECIALS = {"pad": 0, "unk": 1, "cls": 2, "sep": 3, "mask": 4}
@@ -241,7 +241,8 @@ def test_compiled_token_masking_gives_the_numpy_masks(real_batch, config):
                                                      (1, torch.int64, batch["attention_mask"]),
                                                      (0, torch.int64, batch["attention_mask"])]):
         x, a = ids[:rows].to(dtype), attention[:rows]
-        (got, got_labels), (want, want_labels) = compiled(x, a, make_generator(seed)), plain(x, a, make_generator(seed))
+        source = BatchRandom if seed % 2 else make_generator  # the loader's BatchRandom, or a torch generator
+        (got, got_labels), (want, want_labels) = compiled(x, a, source(seed)), plain(x, a, source(seed))
         assert got.dtype == want.dtype == got_labels.dtype == dtype
         assert torch.equal(got, want) and torch.equal(got_labels, want_labels)
         assert torch.equal(x, ids[:rows].to(dtype))  # the input is left as it was
@@ -270,6 +271,47 @@ def test_same_seed_same_masks_other_seed_other_masks(real_batch):
         a, b, c = run(batch, vocab, preset, seed=123), run(batch, vocab, preset, seed=123), run(batch, vocab, preset,
                                                                                                seed=124)
         assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1]) and not torch.equal(a[1], c[1])
+
+
+GOLDEN_WORDS = [16931061118487593148, 13587445916651884680]  # masking_rng(BatchRandom(0))'s first words
+
+
+def test_batch_random_seeds_the_masks_and_makes_a_torch_generator_only_when_asked():
+    """A BatchRandom's masks come from its seed (SFC64 at sfc64_state, 12 words discarded; golden
+    words: the scheme must not drift, or resumed runs of older checkpoints would see other masks);
+    a torch.Generator hands over its next 63-bit draw, so reusing one gives each batch new masks."""
+    source = BatchRandom(7490186204407900278)
+    assert source._torch is None and mask_seed(source) == 7490186204407900278
+    assert torch_generator(source) is source.torch and source.torch.initial_seed() == 7490186204407900278
+    reference = np.random.SFC64(0)
+    reference.state = {"bit_generator": "SFC64", "state": {"state": sfc64_state(source.seed)}, "has_uint32": 0,
+                       "uinteger": 0}
+    reference.random_raw(12)
+    rng = masking_rng(source)
+    assert np.array_equal(rng.bit_generator.random_raw(3), reference.random_raw(3))
+    assert masking_rng(BatchRandom(0)).bit_generator.random_raw(2).tolist() == GOLDEN_WORDS
+    assert sfc64_state(0).tolist()[3] == 1 and len(set(sfc64_state(0).tolist()[:3])) == 3
+    generator = make_generator(5)
+    first, second = mask_seed(generator), mask_seed(generator)
+    assert first != second and first == mask_seed(make_generator(5)) and 0 <= first < 2**63
+    assert torch_generator(generator) is generator
+
+
+@pytest.mark.parametrize("size", [30_522, 3 << 30])  # 3 << 30: a quarter of the draws rejected
+def test_random_indices_are_lemire_draws_with_rejected_ones_drawn_again_in_order(size):
+    rng = masking_rng(BatchRandom(11))
+    got = random_indices(rng, size, 2_000)
+    after = rng.bit_generator.random_raw()
+    words = iter(masking_rng(BatchRandom(11)).bit_generator.random_raw(20_000).tolist())
+    reject = (1 << 32) % size
+    first = [(next(words) >> 32) * size for _ in range(2_000)]
+    want = []
+    for product in first:  # a rejected draw takes the next unused words, in order
+        while product & 0xFFFFFFFF < reject:
+            product = (next(words) >> 32) * size
+        want.append(product >> 32)
+    assert got.tolist() == want and after == next(words)
+    assert 0 <= got.min() and got.max() < size and (size < 1 << 31 or 0.2 < sum(p & 0xFFFFFFFF < reject for p in first) / 2_000 < 0.3)
 
 
 def test_batch_seed_is_stable_and_keyed_by_every_coordinate():
@@ -354,7 +396,7 @@ def test_batch_stream_masks_in_the_loader_with_the_generator_of_each_batch(mlm_s
         for (worker, position), masked, labels in straight:
             original = torch.where(labels != IGNORE_INDEX, labels, masked)
             again = masker(original, (original != vocab.pad_id).long(),
-                           make_generator(batch_seed(0, 0, 0, worker, position, "train")))
+                           BatchRandom(batch_seed(0, 0, 0, worker, position, "train")))
             assert torch.equal(again[0], masked) and torch.equal(again[1], labels)
         first = stream()
         masks(first, workers, limit=5)

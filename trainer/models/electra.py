@@ -32,7 +32,7 @@ from torch import nn
 from transformers import ElectraConfig, ElectraForMaskedLM, ElectraForPreTraining
 
 from trainer.config import ModelSize, Recipe, VocabInfo
-from trainer.masking import IGNORE_INDEX, masked_lm_loss
+from trainer.masking import IGNORE_INDEX, Randomness, masked_lm_loss, torch_generator
 from trainer.models.spec import BuildContext, ModelSpec
 from trainer.objectives.base import Objective, StepOutput, Task, sum_parts
 from trainer.objectives.mlm import mask_batch, mlm_metrics
@@ -76,10 +76,12 @@ def generator_config(discriminator: ElectraConfig, fraction: float) -> ElectraCo
     return config
 
 
-def prepare(batch: dict[str, torch.Tensor], masker, generator: torch.Generator) -> dict[str, torch.Tensor]:
-    """Masked inputs and labels, plus one uniform number per token for sampling the replacements."""
+def prepare(batch: dict[str, torch.Tensor], masker, generator: Randomness) -> dict[str, torch.Tensor]:
+    """Masked inputs and labels, plus one uniform number per token (from the batch's torch
+    generator) for sampling the replacements."""
     out = mask_batch(batch, masker, generator)
-    out["sample_uniform"] = torch.rand(out["input_ids"].shape, generator=generator, dtype=torch.float64)
+    out["sample_uniform"] = torch.rand(out["input_ids"].shape, generator=torch_generator(generator),
+                                       dtype=torch.float64)
     return out
 
 

@@ -41,14 +41,16 @@ class Objective:
 
     `prepare(batch, masker, generator)` turns a collated CPU batch into the task's inputs; it may
     draw randomness only from `generator` (seeded by the batch's stream position, so a resumed
-    run masks exactly as the uninterrupted one).
+    run masks exactly as the uninterrupted one): a `trainer.masking.BatchRandom` (or a
+    `torch.Generator`), handed to the masker as it is; torch draws take
+    `trainer.masking.torch_generator(generator)`.
     """
 
     name: str  # e.g. "mlm+nsp"
     shard_objective: str  # the `shardlm build --objective` whose shards carry the columns
     shard_help: str  # what those shards hold, for error messages
     columns: tuple[str, ...]  # shard columns a batch must have
-    prepare: Callable[[dict[str, torch.Tensor], Any, torch.Generator], dict[str, torch.Tensor]]
+    prepare: Callable[[dict[str, torch.Tensor], Any, Any], dict[str, torch.Tensor]]  # (batch, masker, generator)
 
     def __post_init__(self) -> None:
         # The data side's objective table (schemas.OBJECTIVES) decides what shards hold: a trainer
