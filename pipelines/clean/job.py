@@ -1,4 +1,4 @@
-"""`shardlm clean`: raw crawl files (WARC, WET, JSONL, text) -> the documents dataset.
+"""`shardlm clean`: raw crawl files (WARC, WET, JSONL, text, Parquet) -> the documents dataset.
 
     python -m pipelines.clean --input URL_OR_GLOB [--input ...] --output URL [Beam options]
 
@@ -30,8 +30,8 @@ from pipelines.clean.linededup import LineDedup, LineDedupConfig
 from pipelines.clean.minhash import VERIFY_MODES, NearDedupConfig
 from pipelines.clean.neardedup import NearDedup
 from pipelines.options import add_storage_flag, is_direct_runner, parse_job_args
-from pipelines.clean.readers import (FORMATS, Drop, RawRecord, ReaderConfig, Reject, expand_inputs, read_input,
-                                     resolve_format)
+from pipelines.clean.readers import (FORMATS, Drop, RawRecord, ReaderConfig, Reject, check_columns, expand_inputs,
+                                     read_input, resolve_format)
 from schemas import read_manifest, uncommit, write_manifest
 from schemas.flags import config_flag
 from shards.storage import check_url, retrying
@@ -73,11 +73,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--output", required=True, metavar="URL", help="dataset folder to write")
     config_flag(parser, "--format", ReaderConfig, choices=FORMATS,
                 help="input format (default auto: from each file's extension)")
-    config_flag(parser, "--text-field", ReaderConfig, help="JSONL field holding the text")
-    config_flag(parser, "--url-field", ReaderConfig, help="JSONL field holding the URL, if any")
+    config_flag(parser, "--text-field", ReaderConfig, help="JSONL field or Parquet column holding the text")
+    config_flag(parser, "--url-field", ReaderConfig, help="JSONL field or Parquet column holding the URL, if any")
     config_flag(parser, "--id-field", ReaderConfig,
-                help="JSONL field holding a record's own id, if any: the document id hashes it "
-                     "(else the file's name and line number)")
+                help="JSONL field or Parquet column holding a record's own id, if any: the document id "
+                     "hashes it (else the file's name and line or row number)")
     parser.add_argument("--num-parts", type=int, default=None,
                         help=f"number of Parquet parts (default: one per {INPUT_BYTES_PER_PART >> 20} MiB of input)")
     parser.add_argument("--extractor", default=DEFAULT_EXTRACTOR, choices=sorted(EXTRACTORS),
@@ -141,6 +141,8 @@ def plan(args: argparse.Namespace) -> CleanJob:
     num_parts = args.num_parts or max(1, math.ceil(sum(f.size for f in found) / INPUT_BYTES_PER_PART))
     reader = ReaderConfig(format=args.format, text_field=args.text_field, url_field=args.url_field,
                           id_field=args.id_field)
+    check_columns([f.url for f in found if resolve_format(f.url, args.format) == "parquet"], reader,
+                  args.storage_options)
     filters = configure(args.preset, wordlist_url=args.wordlist, mask_pii=args.mask_pii,
                         storage_options=args.storage_options)
     near = NearDedupConfig(num_bands=args.minhash_bands, rows_per_band=args.minhash_rows, ngram=args.minhash_ngram,

@@ -2,8 +2,8 @@
 
 `expand_inputs` lists the files (URLs, globs or folders, through fsspec) with the names their
 documents carry; `read_source` opens one, picks its reader by --format or its name (warc.py for
-WARC, ARC and WET, jsonl.py, text.py), counts what it reads for the progress line, and makes a
-file that yields nothing one `empty_file` reject.
+WARC, ARC and WET, jsonl.py, text.py, parquet.py), counts what it reads for the progress line,
+and makes a file that yields nothing one `empty_file` reject.
 """
 
 from __future__ import annotations
@@ -16,19 +16,20 @@ from fsspec.utils import infer_compression
 
 from pipelines import progress
 from pipelines.clean.readers.jsonl import iter_jsonl
+from pipelines.clean.readers.parquet import ReadShare, iter_parquet
 from pipelines.clean.readers.records import InputFile, Item, ReaderConfig, Reject
 from pipelines.clean.readers.text import iter_text
 from pipelines.clean.readers.warc import iter_warc
 from shards.storage import check_url, open_url, retrying
 
-FORMATS = ("auto", "warc", "wet", "jsonl", "text")
+FORMATS = ("auto", "warc", "wet", "jsonl", "text", "parquet")
 
 # Longest suffix first: `.warc.wet.gz` is WET, not WARC. ARC files are read by warcio too.
 _SUFFIXES = (
     (".warc.wet.gz", "wet"), (".wet.gz", "wet"), (".wet", "wet"),
     (".warc.gz", "warc"), (".warc", "warc"), (".arc.gz", "warc"), (".arc", "warc"),
     (".jsonl.gz", "jsonl"), (".jsonl", "jsonl"), (".json.gz", "jsonl"), (".ndjson", "jsonl"),
-    (".txt.gz", "text"), (".txt", "text"),
+    (".txt.gz", "text"), (".txt", "text"), (".parquet", "parquet"),
 )
 _GLOB_CHARS = "*?["
 
@@ -41,7 +42,7 @@ def detect_format(url: str) -> str:
             return fmt
     known = ", ".join(s for s, _ in _SUFFIXES)
     raise ValueError(f"cannot tell the format of {url} from its name (known: {known}); "
-                     f"pass --format warc|wet|jsonl|text")
+                     f"pass --format {'|'.join(FORMATS[1:])}")
 
 
 def resolve_format(url: str, fmt: str) -> str:
@@ -126,15 +127,19 @@ def read_source(url: str, config: ReaderConfig, storage_options: dict | None = N
     options = storage_options or {}
     source = name if name is not None else url.rstrip("/").rsplit("/", 1)[-1]
     count = 0
-    compression = None if fmt in ("warc", "wet") else infer_compression(url)
+    compression = None if fmt in ("warc", "wet", "parquet") else infer_compression(url)
     with open_url(url, "rb", options) as raw, (compr[compression](raw, mode="rb") if compression else raw) as f:
+        position = raw  # what the progress line follows: bytes of raw read so far
         if fmt in ("warc", "wet"):
             items = iter_warc(f, source, wet=fmt == "wet")
+        elif fmt == "parquet":
+            position = ReadShare(raw.seek(0, 2))
+            items = iter_parquet(f, source, config, position)
         elif fmt == "jsonl":
             items = iter_jsonl(f, source, config, gz=compression == "gzip")
         else:
             items = iter_text(f, source, gz=compression == "gzip")
-        for item in progress.reading(items, raw):  # bytes of raw read so far, for the progress line
+        for item in progress.reading(items, position):
             count += 1
             yield item
     if count == 0:

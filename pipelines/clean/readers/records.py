@@ -31,8 +31,8 @@ class RawRecord:
     """One input record to clean: plain `text`, or an `html` payload to extract text from."""
 
     source: str  # the input file's name relative to its --input (InputFile.name)
-    position: int  # byte offset of the WARC record, or 1-based line number in JSONL / text
-    key: str | None = None  # what the id hashes: WARC-Record-ID or JSONL id; None: source and position
+    position: int  # byte offset of the WARC record, 1-based line number in JSONL / text, or row number in Parquet
+    key: str | None = None  # what the id hashes: WARC-Record-ID, JSONL or Parquet id; None: source and position
     url: str | None = None
     timestamp: int | None = None  # seconds since the epoch, UTC
     text: str | None = None
@@ -87,7 +87,7 @@ class ReaderConfig:
     format: str = "auto"
     text_field: str = "text"
     url_field: str = "url"
-    id_field: str = "id"  # a JSONL record's own id (a string or an integer), the key of its document id
+    id_field: str = "id"  # a JSONL or Parquet record's own id (a string or an integer), the key of its document id
 
 
 class InputFile(NamedTuple):

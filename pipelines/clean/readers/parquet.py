@@ -1,0 +1,180 @@
+"""Parquet files -> items: one per row, its text in the --text-field column (FineWeb, C4, CC-News dumps).
+
+Read with pyarrow row group by row group and record batch by record batch, only the columns the
+reader needs (text, and url and id where the file has them), through a buffered stream, so a
+large file or row group never sits in memory whole. Rows are numbered from 1 across the file,
+like JSONL lines: a row's position, and with no id column the key of its document id.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from typing import IO, Iterable, Iterator
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from pipelines.clean.readers import records as limits  # MAX_TEXT_BYTES read at call time (tests lower it)
+from pipelines.clean.readers.records import (DETAIL_CHARS, Item, RawRecord, ReaderConfig, Reject, cut_utf8,
+                                             error_detail)
+from shards.storage import is_transient, open_url, retrying
+
+BATCH_ROWS = 1024  # rows decoded at a time: at most this many texts held at once
+STREAM_BUFFER = 1 << 20  # pages of a column chunk are read through a buffer of this size, not the chunk whole
+
+SCHEMA_THREADS = 16  # footers read at once when the job checks its inputs' columns before any work
+
+# What pyarrow raises on a file that is not Parquet, or on a damaged footer, page or column chunk
+# (a damaged page is a plain OSError); a store that does not answer is not damage (`_damage`).
+_PARQUET_ERRORS = (pa.ArrowException, OSError, ValueError, EOFError)
+
+
+class ReadShare:
+    """The position `progress.reading` follows for a Parquet file: the share of its bytes that the
+    rows read so far stand for. (pyarrow reads the footer at the end first and then seeks among
+    column chunks, so the file's own position says nothing of how much is read.)"""
+
+    def __init__(self, size: int):
+        self.size, self.rows, self.total = size, 0, 0
+
+    def tell(self) -> int:
+        return self.size * self.rows // self.total if self.total else 0
+
+    def seek(self, offset: int, whence: int = 0) -> int:  # only ever asked for the end
+        return self.size
+
+
+class MissingColumnError(ValueError):
+    """A Parquet file lacks the column a flag names: a configuration error, raised before any work."""
+
+
+def needed_columns(names: Iterable[str], source: str, config: ReaderConfig) -> list[str]:
+    """The columns to read of a file whose columns are `names`: --text-field (required), and
+    --url-field and --id-field where present (a `lang` column is not read: the job identifies
+    every document's language itself). A missing --text-field column, or a --url-field /
+    --id-field column named away from its default that is missing, raises MissingColumnError
+    naming the file, the column and the columns the file has."""
+    names = list(names)
+    defaults = ReaderConfig()
+    required = {("--text-field", config.text_field)}
+    if config.url_field != defaults.url_field:
+        required.add(("--url-field", config.url_field))
+    if config.id_field != defaults.id_field:
+        required.add(("--id-field", config.id_field))
+    for flag, column in sorted(required):
+        if column not in names:
+            raise MissingColumnError(f"{source} has no column {column!r} for {flag} (its columns: "
+                                     f"{', '.join(names) or 'none'}); pass {flag} COLUMN")
+    wanted = (config.text_field, config.url_field, config.id_field)
+    return [c for c in dict.fromkeys(wanted) if c in names]
+
+
+def check_columns(urls: Iterable[str], config: ReaderConfig, storage_options: dict | None = None) -> None:
+    """Fail fast, before any work: MissingColumnError for the first Parquet file (in order) that
+    lacks a column the flags name. Reads only the footers, several at once; a file whose footer
+    cannot be read passes here, and its reader rejects it."""
+    urls = list(urls)
+    if not urls:
+        return
+    with ThreadPoolExecutor(max_workers=min(SCHEMA_THREADS, len(urls))) as pool:
+        for url, names in zip(urls, pool.map(lambda u: _column_names(u, storage_options or {}), urls)):
+            if names is not None:
+                needed_columns(names, url, config)
+
+
+def _column_names(url: str, options: dict) -> list[str] | None:
+    def read() -> list[str] | None:
+        with open_url(url, "rb", options) as f:
+            try:
+                return pq.read_schema(f).names
+            except _PARQUET_ERRORS as err:
+                _damage(err)
+                return None
+    return retrying(read, f"reading the columns of {url}")
+
+
+def _damage(err: Exception) -> None:
+    """Re-raise an error that says the store did not answer: only damage becomes a reject."""
+    if is_transient(err):
+        raise err
+
+
+def iter_parquet(f: IO[bytes], source: str, config: ReaderConfig, share: ReadShare | None = None) -> Iterator[Item]:
+    """One item per row of a Parquet file (a seekable binary file).
+
+    A file whose footer cannot be read is one `unreadable` reject at position 0; a row group
+    that cannot be decoded is one `corrupt_row_group` reject at the first row it did not give,
+    whose detail says how many rows were skipped, and reading resumes at the next row group.
+    An empty (0-byte) file yields nothing (the caller makes it an `empty_file` reject). `share`,
+    if given, follows the rows read.
+    """
+    if f.seek(0, 2) == 0:
+        return
+    f.seek(0)
+    try:
+        # pre_buffer (pyarrow's default) would read a row group's column chunks whole
+        parquet = pq.ParquetFile(f, buffer_size=STREAM_BUFFER, pre_buffer=False)
+        metadata = parquet.metadata
+    except _PARQUET_ERRORS as err:
+        _damage(err)
+        yield Reject(source=source, position=0, reason="unreadable", detail=error_detail(err))
+        return
+    columns = needed_columns(parquet.schema_arrow.names, source, config)
+    if share is not None:
+        share.total = metadata.num_rows
+    before = 0  # rows of the row groups before this one
+    for group in range(metadata.num_row_groups):
+        rows = metadata.row_group(group).num_rows
+        done = 0
+        try:
+            for batch in parquet.iter_batches(batch_size=BATCH_ROWS, row_groups=[group], columns=columns,
+                                              use_threads=False):
+                if share is not None:  # the rows decoded
+                    share.rows = before + done + batch.num_rows
+                yield from _batch_items(batch, source, before + done + 1, config)
+                done += batch.num_rows
+        except _PARQUET_ERRORS as err:
+            _damage(err)
+            detail = f"skipped {rows - done} of the {rows} rows of row group {group}; {error_detail(err)}"
+            yield Reject(source=source, position=before + done + 1, reason="corrupt_row_group",
+                         detail=detail[:DETAIL_CHARS])
+        before += rows
+
+
+def _batch_items(batch: pa.RecordBatch, source: str, first: int, config: ReaderConfig) -> Iterator[Item]:
+    def column(name: str) -> list:
+        index = batch.schema.get_field_index(name)
+        return batch.column(index).to_pylist() if index >= 0 else [None] * batch.num_rows
+
+    texts, urls, ids = (column(c) for c in (config.text_field, config.url_field, config.id_field))
+    for offset, (text, url, own_id) in enumerate(zip(texts, urls, ids)):
+        yield _row_item(text, url, own_id, source, first + offset, config)
+
+
+def _row_item(text, url, own_id, source: str, number: int, config: ReaderConfig) -> Item:
+    def reject(reason: str, detail: str) -> Reject:
+        return Reject(source=source, position=number, reason=reason, detail=detail)
+
+    if isinstance(text, bytes):  # a BYTE_ARRAY column without the UTF8 annotation (older writers)
+        truncated = len(text) > limits.MAX_TEXT_BYTES
+        try:
+            text = cut_utf8(text)
+        except UnicodeDecodeError as err:
+            return reject("invalid_utf8", error_detail(err))
+    elif isinstance(text, str):
+        cap = limits.MAX_TEXT_BYTES
+        truncated = len(text) > cap // 4 and len(encoded := text.encode("utf-8")) > cap
+        if truncated:
+            text = cut_utf8(encoded)
+    else:
+        what = "null" if text is None else f"of Python type {type(text).__name__}, not a string"
+        return reject("no_text", f"column {config.text_field!r} is {what}")
+    if not text.strip():
+        return reject("no_text", f"column {config.text_field!r} is empty")
+    has_id = (isinstance(own_id, str) and own_id.strip()) or (isinstance(own_id, int) and not isinstance(own_id, bool))
+    return RawRecord(source=source, position=number, text=text, truncated=truncated,
+                     key=str(own_id) if has_id else None,
+                     url=url if isinstance(url, str) and url else None)
+
+
+__all__ = ["BATCH_ROWS", "MissingColumnError", "ReadShare", "check_columns", "iter_parquet", "needed_columns"]
