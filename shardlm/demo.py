@@ -41,6 +41,7 @@ class Plan:
     per_language: bool = False
     first: tuple[str, str, str] | None = None  # (model, shard objective, flag taking its run folder)
     export: str = "hf"  # the folder under the run that fill-mask loads
+    steps: int = 400  # training steps of the model's run when `--steps` is not given
 
 
 PLANS = {
@@ -51,7 +52,8 @@ PLANS = {
     "xlmr": Plan(tokenizer="unigram", objective="mlm", per_language=True),
     "xlm": Plan(tokenizer="bpe", objective="mlm", per_language=True),
     "distilbert": Plan(tokenizer="wordpiece", objective="mlm", first=("bert", "nsp", "--teacher")),
-    "longformer": Plan(tokenizer="bytelevel", objective="mlm", first=("roberta", "mlm", "--init")),
+    # longformer starts from a roberta that trained its own 400 steps: 100 more show it kept what it had
+    "longformer": Plan(tokenizer="bytelevel", objective="mlm", first=("roberta", "mlm", "--init"), steps=100),
 }
 
 
@@ -61,7 +63,7 @@ class DemoConfig:
 
     workdir: Path
     model: str = "bert"
-    steps: int = 100
+    steps: int | None = None  # None: each run its model's `Plan.steps`
     seed: int = 0
     vocab_size: int = 3000
     seq_len: int = 64
@@ -74,10 +76,12 @@ def parse_args(argv: list[str] | None) -> DemoConfig:
     parser.add_argument("--model", default="bert", choices=sorted(PLANS),
                         help="the model to train (default bert); distilbert and longformer train a bert or "
                              "roberta first")
-    parser.add_argument("--steps", type=int, default=100, help="training steps of each run (default 100)")
+    parser.add_argument("--steps", type=int, default=None,
+                        help="training steps of each run (default: the model's own, 400 for most; "
+                             "docs/commands.md lists them)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the sample corpus (default 0)")
     args = parser.parse_args(argv)
-    if args.steps <= 0:
+    if args.steps is not None and args.steps <= 0:
         parser.error(f"--steps must be positive, got {args.steps}")
     return DemoConfig(workdir=Path(args.workdir), model=args.model, steps=args.steps, seed=args.seed)
 
@@ -107,8 +111,9 @@ def stage_argvs(config: DemoConfig, corpus: dict[str, str]) -> dict[str, tuple[s
                 + ["--seq-len", str(config.seq_len), "--output", str(w / folder)])
 
     def train(model: str, shards: str, run: str) -> list[str]:
+        steps = config.steps or PLANS[model].steps
         return ["--model", model, "--size", "tiny", "--data", str(w / shards), "--output", str(w / run),
-                "--max-steps", str(config.steps), "--batch-size", str(config.batch_size)]
+                "--max-steps", str(steps), "--batch-size", str(config.batch_size)]
 
     stages = {
         "clean": ("clean", ["--input", corpus["warc"], "--input", corpus["jsonl"], "--output", str(w / "documents")]),

@@ -39,6 +39,20 @@ def _plan(tmp_path, model):
     return out
 
 
+def _train_steps(tmp_path, model, steps=None):
+    stages = demo.stage_argvs(demo.DemoConfig(workdir=tmp_path, model=model, steps=steps), {"warc": "w", "jsonl": "j"})
+    return {name: int(argv[argv.index("--max-steps") + 1]) for name, (command, argv) in stages.items()
+            if command == "train"}
+
+
+def test_each_run_trains_its_models_steps_unless_steps_is_given(tmp_path):
+    assert _train_steps(tmp_path, "bert") == {"train": 400}
+    # longformer continues a roberta that trained its own 400 steps
+    assert _train_steps(tmp_path, "longformer") == {"train-roberta": 400, "train": 100}
+    assert _train_steps(tmp_path, "distilbert") == {"train-bert": 400, "train": demo.PLANS["distilbert"].steps}
+    assert _train_steps(tmp_path, "longformer", steps=3) == {"train-roberta": 3, "train": 3}
+
+
 def test_every_registered_model_has_a_plan():
     from trainer.models import MODEL_NAMES
 
@@ -159,7 +173,8 @@ def test_masked_sentence_puts_the_mask_where_the_answers_token_is():
 
 
 def test_parse_args_defaults():
-    assert demo.parse_args([]) == demo.DemoConfig(workdir=Path("build/demo"), model="bert", steps=100, seed=0)
+    assert demo.parse_args([]) == demo.DemoConfig(workdir=Path("build/demo"), model="bert", steps=None, seed=0)
+    assert demo.parse_args(["--steps", "9"]).steps == 9
     assert demo.parse_args(["--model", "albert"]).model == "albert"
     with pytest.raises(SystemExit):
         demo.parse_args(["--steps", "0"])
