@@ -47,6 +47,7 @@ with `replace_random`, else unchanged, drawn per token (BERT 0.8 / 0.1 / 0.1; EL
 from __future__ import annotations
 
 import hashlib
+import math
 import struct
 import threading
 from dataclasses import dataclass, replace
@@ -365,6 +366,11 @@ def kernels():
     return _KERNELS[0]
 
 
+def _below(x: float) -> int:
+    """ceil(x * 2**53): a uniform double m * 2**-53 (numpy's `random()`) is below x exactly when m is below it."""
+    return math.ceil(x * 2.0**53)
+
+
 class Masker:
     """Masks batches for one vocabulary and config; the special-id table and the replacement
     vocabulary are built once, not per batch. Runs on CPU tensors (numpy underneath).
@@ -386,6 +392,9 @@ class Masker:
             if not self.compiled and compiled:
                 raise ValueError("compiled masking needs numba (pip install 'shardlm[train]')")
             if self.compiled:  # load the int64 kernel now: forked DataLoader workers inherit it
+                threshold = int(config.mask_prob * 256)  # below: random_bytes' split, doubles as 53-bit integers
+                self._cuts = (threshold, _below(config.mask_prob * 256 - threshold), _below(config.replace_mask),
+                              _below(config.replace_mask + config.replace_random))
                 one = np.ones((1, 1), dtype=np.int64)
                 self.compiled_tokens(one, one, 0)
 
@@ -420,11 +429,8 @@ class Masker:
         draws of the numpy path (`__call__`) from the same seed, in the same order."""
         cfg = self.config
         masked, labels = np.empty(ids.shape, dtype=ids.dtype), np.empty(ids.shape, dtype=ids.dtype)
-        threshold = int(cfg.mask_prob * 256)
         self.kernels.mask_tokens(seed, ids.reshape(-1), attention_mask.reshape(-1), self.allowed, self.replacement,
-                                 threshold, cfg.mask_prob * 256 - threshold, cfg.replace_mask,
-                                 cfg.replace_mask + cfg.replace_random, self.vocab.mask_id, masked.reshape(-1),
-                                 labels.reshape(-1))
+                                 *self._cuts, self.vocab.mask_id, masked.reshape(-1), labels.reshape(-1))
         return masked, labels
 
     def __call__(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, generator: Randomness,

@@ -2,7 +2,7 @@
 
 `mask_tokens` does a whole batch's `token` masking in one call: it seeds its own SFC64
 generator from the batch's seed, draws every number `trainer.masking` specifies for the numpy
-path (module doc there: "Draws"), in the same order, and selects, copies and replaces in four
+path (module doc there: "Draws"), in the same order, and copies, selects and replaces in four
 passes, where numpy needs about 25 calls, each with its own fixed cost and temporary array. The
 words it draws are those of numpy's `np.random.SFC64` from the same state, so the masks equal
 the numpy path's (tests/trainer/test_masking.py compares both). The machine code is cached in
@@ -23,9 +23,10 @@ IGNORE_INDEX = -100  # trainer.masking.IGNORE_INDEX (not imported: no torch in t
 _WARMUP = 12  # numpy's SFC64 seeding discards 12 outputs (sfc64_set_seed); trainer.masking.sfc64_state too
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)  # splitmix64's increment and multipliers (Steele et al. 2014)
 _MIX1, _MIX2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
-_DOUBLE = 1.0 / 9007199254740992.0  # 2**-53: numpy's next_double, (word >> 11) * 2**-53
 _LOW32 = np.uint64(0xFFFFFFFF)
 _LOW7, _HIGH = np.uint64(0x7F7F7F7F7F7F7F7F), np.uint64(0x8080808080808080)
+_SPREAD = np.uint64(0x0101010101010101)
+_BYTE_INDEX = np.uint64(0x0706050403020100)  # (1 << 8 j) times this has 7 - j in its top byte
 
 
 def compiled(function=None, **options):
@@ -69,15 +70,18 @@ def _sfc64(a, b, c, w):
 
 @compiled
 def mask_tokens(seed: int, ids: np.ndarray, attention: np.ndarray, allowed: np.ndarray, replacement: np.ndarray,
-                threshold: int, rest: float, replace_mask: float, upper: float, mask_id: int,
+                threshold: int, rest: int, replace_mask: int, upper: int, mask_id: int,
                 masked: np.ndarray, labels: np.ndarray) -> int:
     """The numpy path of `trainer.masking.Masker` for the `token` unit, over flat arrays: writes
     `masked` (the ids, selected positions replaced) and `labels` (the original id where selected,
-    else -100); returns how many positions were selected. A candidate is a position whose byte is below `threshold`, or
-    equal to it with `rest` > 0 and its tie draw below `rest`; it is selected when its attention
-    is nonzero and its id allowed (ids past the table clipped to its last entry, as
+    else -100); returns how many positions were selected. A candidate is a position whose byte
+    is below `threshold`, or equal to it with `rest` > 0 and its tie draw below `rest` (the
+    candidates are found eight bytes at a time and visited in index order, ties drawn on the
+    way); it is selected when its attention is nonzero and its id allowed (ids past the table clipped to its last entry, as
     `take(mode="clip")`). A selected position becomes `mask_id` when its action draw is below
-    `replace_mask`, a random id of `replacement` when below `upper`, else stays."""
+    `replace_mask`, a random id of `replacement` when below `upper`, else stays. `rest`,
+    `replace_mask` and `upper` are given as ceil(x * 2**53): a uniform double (word >> 11) * 2**-53
+    is below x exactly when word >> 11 is below that integer, compared without a conversion."""
     x, a = _splitmix(np.uint64(seed))
     x, b = _splitmix(x)
     x, c = _splitmix(x)
@@ -85,7 +89,8 @@ def mask_tokens(seed: int, ids: np.ndarray, attention: np.ndarray, allowed: np.n
     for _ in range(_WARMUP):
         a, b, c, w, word = _sfc64(a, b, c, w)
     n = ids.size
-    ties = rest > 0.0
+    ties = rest > 0
+    tie_cut, mask_cut, random_cut = np.uint64(rest), np.uint64(replace_mask), np.uint64(upper)
     below = threshold + 1 if ties else threshold  # a candidate's byte is below this
     words = np.empty((n + 7) // 8, dtype=np.uint64)  # the selection bytes: byte i of the little-endian words
     for k in range(words.size):
@@ -94,46 +99,44 @@ def mask_tokens(seed: int, ids: np.ndarray, attention: np.ndarray, allowed: np.n
     for i in range(n):  # (loops: numba's slice assignment copies the source first where it might overlap)
         masked[i] = ids[i]
         labels[i] = IGNORE_INDEX
-    found = np.empty(n + 8, dtype=np.int64)
-    count = 0
-    if below <= 128:  # eight bytes at a time: the high bit of ((byte & 127) + 128 - below) | byte is byte >= below
-        spread = np.uint64(0x0101010101010101)
-        add = np.uint64(128 - below) * spread
-        for k in range(words.size):
-            word = words[k]
-            hits = ~(((word & _LOW7) + add) | word) & _HIGH
-            if hits:
-                for j in range(8):  # without a branch per byte, which a random byte would mispredict
-                    found[count] = 8 * k + j
-                    count += np.int64((hits >> np.uint64(8 * j + 7)) & np.uint64(1))
-        while count > 0 and found[count - 1] >= n:  # bytes past the last position
-            count -= 1
-    else:
-        for i in range(n):
-            found[count] = i
-            count += np.int64((words[i >> 3] >> np.uint64(8 * (i & 7))) & np.uint64(255)) < below
-    where = np.empty(count, dtype=np.int64)
+    where = np.empty(n, dtype=np.int64)
     last = allowed.size - 1
     kept = 0
-    for k in range(count):  # ties (a uniform draw each, in index order), then maskability
-        i = found[k]
-        if ties and np.int64((words[i >> 3] >> np.uint64(8 * (i & 7))) & np.uint64(255)) == threshold:
-            a, b, c, w, word = _sfc64(a, b, c, w)
-            if np.float64(word >> np.uint64(11)) * _DOUBLE >= rest:
-                continue
-        token = ids[i]
-        if attention[i] != 0 and allowed[min(max(token, 0), last)]:
-            where[kept] = i
-            labels[i] = token
-            kept += 1
+    fast = below <= 128  # eight bytes at once: the high bit of ((byte & 127) + 128 - below) | byte is byte >= below
+    add = np.uint64(128 - below) * _SPREAD if fast else np.uint64(0)
+    for k in range(words.size):
+        word = words[k]
+        if fast:
+            hits = ~(((word & _LOW7) + add) | word) & _HIGH
+        else:
+            hits = np.uint64(0)
+            for j in range(8):
+                if (word >> np.uint64(8 * j)) & np.uint64(255) < np.uint64(below):
+                    hits |= np.uint64(128) << np.uint64(8 * j)
+        while hits:  # the candidates, in index order: the bytes whose high bit is set in hits
+            low = hits & (~hits + np.uint64(1))
+            hits ^= low
+            j = 7 - np.int64(((low >> np.uint64(7)) * _BYTE_INDEX) >> np.uint64(56))
+            i = 8 * k + j
+            if i >= n:
+                break
+            if ties and np.int64((word >> np.uint64(8 * j)) & np.uint64(255)) == threshold:
+                a, b, c, w, draw = _sfc64(a, b, c, w)  # a tie: one uniform draw, in index order
+                if draw >> np.uint64(11) >= tie_cut:
+                    continue
+            token = ids[i]
+            if attention[i] != 0 and allowed[min(max(token, 0), last)]:
+                where[kept] = i
+                labels[i] = token
+                kept += 1
     to_random = np.empty(kept, dtype=np.int64)
     m = 0
     for k in range(kept):  # the action of each selected position, in index order
         a, b, c, w, word = _sfc64(a, b, c, w)
-        action = np.float64(word >> np.uint64(11)) * _DOUBLE
-        if action < replace_mask:
+        action = word >> np.uint64(11)
+        if action < mask_cut:
             masked[where[k]] = mask_id
-        elif action < upper:
+        elif action < random_cut:
             to_random[m] = where[k]
             m += 1
     size = np.uint64(replacement.size)
