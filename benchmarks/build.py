@@ -13,7 +13,9 @@ Reference's English-German pairs repeated up to as many MB (`copy.en-de.tsv`). I
   system; one tokenizer thread, so one core), measured again right before each objective's
   build so that each ratio compares two measurements taken under the same machine load;
 - the same tokenizer over the sentences the build makes of that text, one string each, with
-  `encode_batch` and with `encode_batch_fast` (no offsets; what the build calls);
+  `encode_batch` and with `encode_batch_fast` (no offsets); `encode_batch_fast` over the
+  documents; and over each document's sentences joined by the private separator, one string per
+  document (what the build calls: `SentenceEncoder` in pipelines/build/tokenize_docs.py);
 - each objective: `shardlm build` in-process on the DirectRunner (one worker), tokens/s of CPU
   time (user + system, every thread) over the same text, and the same once start-up is set
   aside (the CPU of a build of a one-document dataset subtracted); the ratio to raw is the goal
@@ -135,14 +137,33 @@ def raw_encode(tokenizer_dir: str, texts: list[str], per_call: int = TOKENIZE_BA
     return tokens, cpu_seconds() - start
 
 
-def sentence_encode(tokenizer_dir: str, docs: list[tuple[str, str]], fast: bool) -> float:
-    """CPU s of encoding the documents' sentences (as the build splits them), one string each."""
+SENTENCE_RUNS = {  # row name: (encode_batch_fast, input)
+    "encode_batch over the sentences": (False, "sentences"),
+    "encode_batch_fast over the sentences": (True, "sentences"),
+    "encode_batch_fast over the documents": (True, "documents"),
+    "encode_batch_fast over the documents, sentences joined (the build)": (True, "joined"),
+}
+
+
+def sentence_encode(tokenizer_dir: str, docs: list[tuple[str, str]], fast: bool, unit: str) -> float:
+    """CPU s of encoding the documents' sentences (as the build splits them) one string each
+    (`sentences`), the documents (`documents`), or each document's sentences joined by the
+    build's separator (`joined`, with the build's private copy of the tokenizer)."""
     from pipelines.build.sentences import split_sentences
+    from pipelines.build.tokenize_docs import SentenceEncoder
 
     tokenizer, _ = load_tokenizer(tokenizer_dir)
+    if unit == "joined":
+        encoder = SentenceEncoder(tokenizer)
+        tokenizer, separator = encoder.joined, encoder.separator
     encode = tokenizer.encode_batch_fast if fast else tokenizer.encode_batch
-    batches = [[s for _, text in docs[i:i + TOKENIZE_BATCH] for s in split_sentences(text, "en")]
-               for i in range(0, len(docs), TOKENIZE_BATCH)]
+    batches = [docs[i:i + TOKENIZE_BATCH] for i in range(0, len(docs), TOKENIZE_BATCH)]
+    if unit == "sentences":
+        batches = [[s for _, text in batch for s in split_sentences(text, "en")] for batch in batches]
+    elif unit == "joined":
+        batches = [[separator.join(split_sentences(text, "en")) for _, text in batch] for batch in batches]
+    else:
+        batches = [[text for _, text in batch] for batch in batches]
     start = cpu_seconds()
     for batch in batches:
         encode(batch, add_special_tokens=False)
@@ -269,10 +290,9 @@ def main(argv: list[str] | None = None) -> None:
     runs = [raw_encode(tokenizer, texts) for _ in range(args.repeats)]
     tokens, raw_cpu = runs[0][0], min(cpu for _, cpu in runs)
     rows = [("raw encode_batch", tokens, raw_cpu, raw_cpu, raw_cpu, raw_cpu, None)]
-    for fast in (False, True):
-        cpu = min(sentence_encode(tokenizer, docs, fast) for _ in range(args.repeats))
-        rows.append((f"{'encode_batch_fast' if fast else 'encode_batch'} over the sentences", tokens, raw_cpu, cpu,
-                     cpu, cpu, None))
+    for name, (fast, unit) in SENTENCE_RUNS.items():
+        cpu = min(sentence_encode(tokenizer, docs, fast, unit) for _ in range(args.repeats))
+        rows.append((name, tokens, raw_cpu, cpu, cpu, cpu, None))
     objectives = args.objectives.split(",")
     if "tlm" in objectives:
         pairs = parallel_pairs(args.data, args.mb)
@@ -304,7 +324,7 @@ def main(argv: list[str] | None = None) -> None:
     names = sorted({k for *_, s in rows if s for k in s} - {"total", "tokens", "uncompressed"})
     print("| objective | " + " | ".join(names) + " | columns, uncompressed | shard files |")
     print("|---|" + "---|" * (len(names) + 2))
-    for name, *_, sizes in rows[3:]:
+    for name, *_, sizes in rows[1 + len(SENTENCE_RUNS):]:
         cells = [f"{sizes[n]:.3f}" if n in sizes else "" for n in names]
         print(f"| {name.split()[-1]} | " + " | ".join(cells) + f" | {sizes['uncompressed']:.3f} | {sizes['total']:.3f} |")
     if args.formats and (args.work / "mlm").exists():

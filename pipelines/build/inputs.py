@@ -17,9 +17,8 @@ from apache_beam.pvalue import TaggedOutput
 
 from pipelines import progress
 from pipelines.build.parallel import PairFields, ParallelFile, iter_pairs, tokenize_pair_batch
-from pipelines.build.tokenize_docs import tokenize_batch
+from pipelines.build.tokenize_docs import SentenceEncoder, tokenize_batch
 from pipelines.docs_input import iter_documents
-from pipelines.tokenizer.word_starts import word_start_rule
 from shards.tokenizer import load_shard_set_tokenizer
 
 TOKENIZE_BATCH = 64  # documents (or pairs) per encode_batch call
@@ -32,18 +31,18 @@ class TokenizeFn(beam.DoFn):
 
     def __init__(self, shard_set: str, tokenizer: dict, storage_options: dict, reads: str):
         self._shard_set, self._spec, self._options, self._reads = shard_set, tokenizer, storage_options, reads
-        self._tokenizer = self._word_starts = None
+        self._encoder = None
 
     def setup(self) -> None:
         # the copy in the shard set that the manifest names, checked against its sha256
-        self._tokenizer = load_shard_set_tokenizer(self._shard_set, self._spec, self._options)
-        self._word_starts = word_start_rule(self._tokenizer)
+        # (a SentenceEncoder: the word-start rule and the joined-encoding copy, built once)
+        self._encoder = SentenceEncoder(load_shard_set_tokenizer(self._shard_set, self._spec, self._options))
 
     def process(self, batch: list[tuple]) -> Iterator[Any]:
         if self._reads == "parallel":
-            docs, skipped = tokenize_pair_batch(self._tokenizer, batch, self._word_starts)
+            docs, skipped = tokenize_pair_batch(self._encoder, batch)
         else:
-            docs, skipped = tokenize_batch(self._tokenizer, batch, self._word_starts)  # lang: the splitter's rules
+            docs, skipped = tokenize_batch(self._encoder, batch)  # lang: the splitter's rules
         if len(docs):
             yield docs
         if skipped:

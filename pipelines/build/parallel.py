@@ -22,8 +22,8 @@ import fsspec
 import numpy as np
 from tokenizers import Tokenizer
 
-from pipelines.build.tokenize_docs import DocBatch, TokenizedDoc, encode_texts
-from pipelines.tokenizer.word_starts import WordStartRule, word_start_rule
+from pipelines.build.tokenize_docs import DocBatch, SentenceEncoder, TokenizedDoc
+from pipelines.tokenizer.word_starts import WordStartRule
 from shards.storage import check_url
 
 LANG_CODE = r"[A-Za-z]{2,3}(?:_[A-Za-z0-9]+)?"  # ISO 639-1/3, optionally with a script: zh_Hans
@@ -154,21 +154,20 @@ def iter_pairs(file: ParallelFile, fields: PairFields, counter: Counter,
             yield pair_id(file.name or file.url, number), f"{file.src_lang}-{file.tgt_lang}", parsed[0], parsed[1]
 
 
-def tokenize_pairs(tokenizer: Tokenizer, pairs: list[tuple[str, str, str, str]],
+def tokenize_pairs(tokenizer: Tokenizer | SentenceEncoder, pairs: list[tuple[str, str, str, str]],
                    rule: WordStartRule | None = None) -> tuple[list[TokenizedDoc], Counter]:
     """`tokenize_pair_batch` as a list of documents."""
     batch, skipped = tokenize_pair_batch(tokenizer, pairs, rule)
     return list(batch.docs()), skipped
 
 
-def tokenize_pair_batch(tokenizer: Tokenizer, pairs: list[tuple[str, str, str, str]],
+def tokenize_pair_batch(tokenizer: Tokenizer | SentenceEncoder, pairs: list[tuple[str, str, str, str]],
                         rule: WordStartRule | None = None) -> tuple[DocBatch, Counter]:
     """Encode both sides of each pair in one batch: a pair becomes a two-sentence document
     (sentence 0 the source, 1 the target) whose lang is `src-tgt`. A pair with a side that
     encodes to no token is skipped (`no_tokens`)."""
-    rule = rule or word_start_rule(tokenizer)
-    texts = [text for _, _, src, tgt in pairs for text in (src, tgt)]
-    ids, word_start, lengths = encode_texts(tokenizer, texts, rule)
+    encoder = tokenizer if isinstance(tokenizer, SentenceEncoder) else SentenceEncoder(tokenizer, rule)
+    ids, word_start, lengths = encoder.encode([(src, tgt) for _, _, src, tgt in pairs])
     sides = lengths.reshape(-1, 2)
     keep = (sides > 0).all(axis=1)
     skipped = Counter()

@@ -1,5 +1,8 @@
 """Batched tokenization of documents into sentences of token ids with word-start flags (pure).
 
+A batch's documents are encoded once each, their sentences joined by a separator the encoding
+splits at (`SentenceEncoder`): the ids of encoding each sentence alone, at less cost.
+
 A tokenized document keeps its tokens flat (numpy arrays) with sentence offsets, which is
 compact to hold in memory. Between Beam stages documents travel in batches (`DocBatch`: the
 arrays of many documents end to end), so that Beam's per-element work and pickling are paid
@@ -8,13 +11,14 @@ once per batch, not once per document.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from dataclasses import dataclass
 from itertools import chain
 from typing import Iterable, Iterator, Sequence
 
 import numpy as np
-from tokenizers import Encoding, Tokenizer
+from tokenizers import AddedToken, Encoding, Tokenizer
 
 from pipelines.build.sentences import split_sentences
 from pipelines.tokenizer.word_starts import WordStartRule, offset_word_starts, word_start_rule
@@ -131,14 +135,15 @@ def make_doc(doc_id: str, sentences: Sequence[tuple[Sequence[int], Sequence[bool
     return TokenizedDoc(doc_id=doc_id, ids=ids, word_start=ws, offsets=offsets, lang=lang)
 
 
-def tokenize_documents(tokenizer: Tokenizer, docs: Iterable[tuple[str, str] | tuple[str, str, str]],
+def tokenize_documents(tokenizer: Tokenizer | SentenceEncoder,
+                       docs: Iterable[tuple[str, str] | tuple[str, str, str]],
                        rule: WordStartRule | None = None) -> tuple[list[TokenizedDoc], Counter]:
     """`tokenize_batch` as a list of documents."""
     batch, skipped = tokenize_batch(tokenizer, docs, rule)
     return list(batch.docs()), skipped
 
 
-def tokenize_batch(tokenizer: Tokenizer, docs: Iterable[tuple[str, str] | tuple[str, str, str]],
+def tokenize_batch(tokenizer: Tokenizer | SentenceEncoder, docs: Iterable[tuple[str, str] | tuple[str, str, str]],
                    rule: WordStartRule | None = None) -> tuple[DocBatch, Counter]:
     """Split (doc_id, text) or (doc_id, text, lang) tuples into sentences and encode them in one batch.
 
@@ -146,29 +151,24 @@ def tokenize_batch(tokenizer: Tokenizer, docs: Iterable[tuple[str, str] | tuple[
     splitter's rules and is the documents' lang. Returns the tokenized documents (input order)
     and a Counter of skipped documents by reason: `empty_text` (no sentence) or `no_tokens`
     (sentences that encode to nothing). Sentences that encode to no token are dropped. Word
-    starts follow the tokenizer family's rule (`pipelines.tokenizer.word_starts`); pass `rule`
-    to build it once per tokenizer.
+    starts follow the tokenizer family's rule (`pipelines.tokenizer.word_starts`); pass a
+    `SentenceEncoder` (or `rule`) to build it once per tokenizer.
     """
-    rule = rule or word_start_rule(tokenizer)
+    encoder = tokenizer if isinstance(tokenizer, SentenceEncoder) else SentenceEncoder(tokenizer, rule)
     skipped: Counter = Counter()
     doc_ids: list[str] = []
     langs: list[str] = []
-    counts: list[int] = []
-    flat: list[str] = []
+    groups: list[list[str]] = []
     for doc_id, text, *lang in docs:
         sentences = split_sentences(text or "", lang[0] if lang else None)
         if sentences:
             doc_ids.append(doc_id)
             langs.append(lang[0] if lang else "und")
-            counts.append(len(sentences))
-            flat.extend(sentences)
+            groups.append(sentences)
         else:
             skipped["empty_text"] += 1
-    # encode_batch_fast: the same ids without computing offsets, which only the `offsets`
-    # family reads (a fifth less CPU on BERT's WordPiece; docs/benchmarks.md)
-    encode = tokenizer.encode_batch if rule.family == "offsets" else tokenizer.encode_batch_fast
-    encodings = encode(flat, add_special_tokens=False) if flat else []
-    ids, word_start, lengths = _flatten(encodings, flat, rule)
+    ids, word_start, lengths = encoder.encode(groups)
+    counts = [len(g) for g in groups]
     owner = np.repeat(np.arange(len(counts)), counts)
     kept = lengths > 0
     per_doc = np.bincount(owner[kept], minlength=len(counts))
@@ -185,27 +185,173 @@ def tokenize_batch(tokenizer: Tokenizer, docs: Iterable[tuple[str, str] | tuple[
     return DocBatch(tuple(doc_ids), tuple(langs), ids, word_start, offsets, doc_sentences), skipped
 
 
-def encode_texts(tokenizer: Tokenizer, texts: list[str], rule: WordStartRule | None = None
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Encode texts in one batch without special tokens: all ids, their word-start flags (each
-    text's first token starts a word) and each text's length (a text of no token: 0)."""
-    rule = rule or word_start_rule(tokenizer)
-    encode = tokenizer.encode_batch if rule.family == "offsets" else tokenizer.encode_batch_fast  # as tokenize_batch
-    encodings = encode(texts, add_special_tokens=False) if texts else []
-    return _flatten(encodings, texts, rule)
+# Private-use characters tried, in order, as the separator of a group's texts in one encoding.
+SEPARATORS = tuple(map(chr, range(0xE000, 0xE100)))
+# Texts that every tokenizer must encode alike alone and joined before joining is used: spaces,
+# punctuation, digits, accents, CJK, tabs, and the text of the families' special tokens.
+PROBE = (("Hello, world!", "  Two  spaces\tand a tab.", "don't 3.14 x", "Ünïcödé ﬁ Ǆ.", "日本語の文です。",
+          "▁meta ▁ space", "end.", "e"),
+         ("x [MASK] <mask> [SEP]x", "<s>y</s> [UNK]", "<unk>z"))
+
+
+class SentenceEncoder:
+    """Encodes groups of texts (a document's sentences, a pair's two sides) into each text's ids.
+
+    Each encoding carries a fixed cost: a document's sentences encoded one string each cost more
+    than the document encoded whole (docs/benchmarks.md, the build section). A group is therefore
+    encoded once, its texts joined by a separator: a private-use character that a private copy
+    of the tokenizer knows as a special added token. Added tokens split the input before
+    normalisation and pre-tokenisation, so each text is encoded as it is alone, and the ids split
+    at the separator's id. Where that does not hold it is not used:
+    - the `offsets` family reads each text's token offsets, and a tokenizer that truncates or
+      pads would cut or pad the group instead of each text: one encoding per text;
+    - a Metaspace pre-tokenizer with prepend_scheme "first" marks only the input's first word;
+      the private copy prepends to every piece ("always"), which matches a text alone as long as
+      the text holds no added token: a group whose encoding has one is encoded text by text;
+    - a group whose text holds the separator character is encoded text by text;
+    - a tokenizer whose probe texts (PROBE) differ joined and alone is encoded text by text.
+    The ids are the same either way (tests/pipelines/build/test_sentence_encoder.py).
+    """
+
+    def __init__(self, tokenizer: Tokenizer, rule: WordStartRule | None = None):
+        self.tokenizer = tokenizer
+        self.rule = rule or word_start_rule(tokenizer)
+        self.joined: Tokenizer | None = None
+        self.separator = ""
+        self.sep_id = -1
+        self.added: np.ndarray | None = None  # added-token ids that send a group to per-text encoding
+        if self.rule.family != "offsets" and tokenizer.truncation is None and tokenizer.padding is None:
+            self._join_copy()
+
+    def _join_copy(self) -> None:
+        spec = json.loads(self.tokenizer.to_str())
+        first = [p for p in _pre_tokenizers(spec.get("pre_tokenizer"))
+                 if p.get("type") == "Metaspace" and p.get("prepend_scheme") == "first"]
+        for p in first:
+            p["prepend_scheme"] = "always"
+        added = self.tokenizer.get_added_tokens_decoder()
+        taken = [t.content for t in added.values()]
+        separator = next((c for c in SEPARATORS if self.tokenizer.token_to_id(c) is None
+                          and not any(c in t for t in taken)), None)
+        if separator is None:
+            return
+        joined = Tokenizer.from_str(json.dumps(spec)) if first else Tokenizer.from_str(self.tokenizer.to_str())
+        joined.add_special_tokens([AddedToken(separator, special=True, normalized=False)])
+        self.joined, self.separator, self.sep_id = joined, separator, joined.token_to_id(separator)
+        if first:
+            size = joined.get_vocab_size(with_added_tokens=True)
+            self.added = np.zeros(size, dtype=bool)
+            self.added[[i for i in added if i < size]] = True
+        alone = self._per_text(PROBE)
+        together = self._joined(PROBE)
+        if together is None or not all(np.array_equal(a, b) for a, b in zip(alone, together)):
+            self.joined = None
+
+    def encode(self, groups: Sequence[Sequence[str]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """All texts' ids end to end (no special tokens), their word-start flags (each text's first
+        token starts a word) and each text's length (a text of no token: 0), texts in order."""
+        encoded = None if self.joined is None else self._joined(groups)
+        if encoded is None:
+            if self.rule.family == "offsets":  # one encoding per text, with offsets
+                texts = [t for g in groups for t in g]
+                encodings = self.tokenizer.encode_batch(texts, add_special_tokens=False) if texts else []
+                return _flatten(encodings, texts, self.rule)
+            encoded = self._per_text(groups)
+        ids, lengths = encoded
+        first = np.cumsum(lengths) - lengths
+        return ids, self.rule.flags(ids, first[lengths > 0]), lengths
+
+    def _per_text(self, groups: Sequence[Sequence[str]]) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, lengths) encoding each text alone (encode_batch_fast: the same ids, no offsets)."""
+        texts = [t for g in groups for t in g]
+        encodings = self.tokenizer.encode_batch_fast(texts, add_special_tokens=False) if texts else []
+        return _ids_and_lengths(encodings)
+
+    def _joined(self, groups: Sequence[Sequence[str]]) -> tuple[np.ndarray, np.ndarray] | None:
+        """(ids, lengths) encoding each group once, its texts joined by the separator (groups that
+        cannot be: text by text); None if the encodings do not hold the separators expected."""
+        sep = self.separator
+        counts = np.fromiter(map(len, groups), dtype=np.int64, count=len(groups))
+        texts = [sep.join(g) for g in groups]
+        joinable = np.fromiter((len(g) > 0 and text.count(sep) == len(g) - 1 for g, text in zip(groups, texts)),
+                               dtype=bool, count=len(groups))
+        if not joinable.all():
+            texts = [text for text, j in zip(texts, joinable.tolist()) if j]
+        encodings = self.joined.encode_batch_fast(texts, add_special_tokens=False) if texts else []
+        ids, group_lengths = _ids_and_lengths(encodings)
+        at_sep = ids == self.sep_id
+        seps = np.flatnonzero(at_sep)
+        n = counts[joinable]
+        if len(seps) != int(n.sum()) - len(n):
+            return None
+        # each text ends at a separator, or at the end of its group's encoding for the group's last
+        last = np.zeros(int(n.sum()), dtype=bool)
+        last[np.cumsum(n) - 1] = True
+        ends = np.empty(len(last), dtype=np.int64)
+        ends[last] = np.cumsum(group_lengths)
+        ends[~last] = seps
+        starts = np.zeros(len(last), dtype=np.int64)
+        starts[1:] = ends[:-1] + ~last[:-1]
+        lengths = ends - starts
+        ids = ids[~at_sep]
+        use = joinable.copy()  # groups whose joined encoding is kept
+        if self.added is not None and len(ids):  # prepend_scheme "first": groups holding an added token
+            marked = np.flatnonzero(self.added[ids])
+            if len(marked):
+                group_end = np.cumsum(lengths)[np.cumsum(n) - 1]
+                owners = np.searchsorted(group_end, marked, side="right")
+                use[np.flatnonzero(joinable)[owners]] = False
+        if use.all():
+            return ids, lengths
+        alone_ids, alone_lengths = self._per_text([g for g, u in zip(groups, use.tolist()) if not u])
+        return _merge(counts, joinable, use, (ids, lengths), (alone_ids, alone_lengths))
+
+
+def _merge(counts: np.ndarray, joinable: np.ndarray, use: np.ndarray, joined: tuple[np.ndarray, np.ndarray],
+           alone: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """(ids, lengths) of every group's texts in group order: the `use` groups' from `joined` (the
+    encodings of the `joinable` groups, in order), the others' from `alone` (in order)."""
+    (ids, lengths), (alone_ids, alone_lengths) = joined, alone
+    parts = []
+    for lens, subset in ((lengths, joinable), (alone_lengths, ~use)):
+        text_end = np.cumsum(counts[subset])
+        tokens = np.concatenate([[0], np.cumsum(lens)])
+        parts.append((text_end - counts[subset], text_end, tokens[text_end - counts[subset]], tokens[text_end]))
+    text_start, text_end, token_start, token_end = (np.zeros(len(counts), dtype=np.int64) for _ in range(4))
+    kept = use[joinable]
+    for out, j, a, shift in ((text_start, parts[0][0], parts[1][0], len(lengths)),
+                             (text_end, parts[0][1], parts[1][1], len(lengths)),
+                             (token_start, parts[0][2], parts[1][2], len(ids)),
+                             (token_end, parts[0][3], parts[1][3], len(ids))):
+        out[use] = j[kept]
+        out[~use] = a + shift
+    pool_ids = np.concatenate([ids, alone_ids])
+    pool_lengths = np.concatenate([lengths, alone_lengths])
+    return pool_ids[index_ranges(token_start, token_end)], pool_lengths[index_ranges(text_start, text_end)]
+
+
+def _pre_tokenizers(part: dict | None) -> list[dict]:
+    """A pre-tokenizer and the members of a Sequence, flat (the dicts themselves, to edit)."""
+    if not part:
+        return []
+    if part.get("type") == "Sequence":
+        return [p for member in part.get("pretokenizers") or [] for p in _pre_tokenizers(member)]
+    return [part]
+
+
+def _ids_and_lengths(encodings: list[Encoding]) -> tuple[np.ndarray, np.ndarray]:
+    """All encodings' ids end to end, and each encoding's length."""
+    lengths = np.fromiter(map(len, encodings), dtype=np.int64, count=len(encodings))  # len(e) == len(e.ids)
+    # each e.ids builds a Python list: once per encoding
+    ids = np.fromiter(chain.from_iterable([e.ids for e in encodings]), dtype=np.uint32, count=int(lengths.sum()))
+    return ids, lengths
 
 
 def _flatten(encodings: list[Encoding], texts: list[str], rule: WordStartRule
              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """All encodings' ids, their word-start flags, and each encoding's length."""
-    lengths = np.fromiter(map(len, encodings), dtype=np.int64, count=len(encodings))  # len(e) == len(e.ids)
-    total = int(lengths.sum())
-    # each e.ids builds a Python list: once per encoding
-    ids = np.fromiter(chain.from_iterable([e.ids for e in encodings]), dtype=np.uint32, count=total)
-    if rule.family == "offsets":
-        flags = [offset_word_starts(t, e.offsets) for t, e in zip(texts, encodings)]
-        word_start = np.concatenate(flags) if flags else np.zeros(0, dtype=bool)
-    else:
-        first = np.cumsum(lengths) - lengths
-        word_start = rule.flags(ids, first[lengths > 0])
+    """All encodings' ids, their word-start flags from the texts and offsets (the `offsets`
+    family), and each encoding's length."""
+    ids, lengths = _ids_and_lengths(encodings)
+    flags = [offset_word_starts(t, e.offsets) for t, e in zip(texts, encodings)]
+    word_start = np.concatenate(flags) if flags else np.zeros(0, dtype=bool)
     return ids, word_start, lengths
