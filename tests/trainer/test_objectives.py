@@ -1,5 +1,5 @@
-"""Objectives on a fixed batch: sparse prediction gives the dense head's loss and gradients; counts
-and metrics of the MLM and pair tasks."""
+"""Objectives on a fixed batch: sparse prediction gives the dense head's loss and gradients (MLM and
+pair tasks, XLM's TLM and CLM, ELECTRA's generator); counts and metrics of the MLM and pair tasks."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ from trainer.objectives.mlm import mlm_counts, mlm_metrics
 VOCAB = VocabInfo(vocab_size=162, special_ids={"pad": 0, "unk": 1, "cls": 2, "sep": 3, "mask": 4})
 
 
-def fixed_inputs(model: str, rows: int = 6, width: int = 24):
+def fixed_batch(rows: int = 6, width: int = 24):
+    """A collated batch of pairs of different lengths (the shorter rows padded)."""
     gen = torch.Generator().manual_seed(0)
     examples = []
     for i in range(rows):
@@ -22,7 +23,11 @@ def fixed_inputs(model: str, rows: int = 6, width: int = 24):
         ids = torch.randint(5, VOCAB.vocab_size, (n,), generator=gen)
         ids[0], ids[n // 2], ids[-1] = 2, 3, 3
         examples.append({"input_ids": ids.numpy(), "segment_b_start": n // 2 + 1, "next_sentence_label": i % 2})
-    batch = collate(examples, pad_id=0)
+    return collate(examples, pad_id=0)
+
+
+def fixed_inputs(model: str, rows: int = 6, width: int = 24):
+    batch = fixed_batch(rows, width)
     from trainer.models import get_model_spec
 
     objective = get_model_spec(model).objective
@@ -99,3 +104,65 @@ def test_every_trainer_objective_reads_the_data_sides_objective_table():
         Objective(shard_objective="wat", columns=("input_ids",), **keep)
     with pytest.raises(ValueError, match=r"needs column\(s\) sentence_order_label that nsp shards never hold"):
         Objective(shard_objective="nsp", columns=("input_ids", "sentence_order_label"), **keep)
+
+
+def _dense_matches_sparse(sparse_loss, dense_loss, sparse_net, dense_net):
+    """Loss within float rounding and every parameter's gradient too (the head's included)."""
+    assert torch.allclose(sparse_loss, dense_loss, atol=1e-6)
+    sparse_loss.backward()
+    dense_loss.backward()
+    theirs = dict(dense_net.named_parameters())
+    checked = 0
+    for name, param in sparse_net.named_parameters():
+        if param.grad is None:
+            assert theirs[name].grad is None, name
+            continue
+        assert torch.allclose(param.grad, theirs[name].grad, atol=1e-6, rtol=1e-4), name
+        checked += 1
+    return checked
+
+
+@pytest.mark.parametrize("objective", ["tlm", "clm"])
+def test_xlm_sparse_prediction_gives_the_dense_heads_loss_and_gradients(objective):
+    """XLMTask scores only the labelled positions; `XLMWithLMHeadModel(..., labels=)` projects every
+    position to the vocabulary: same loss, same gradients."""
+    from trainer.models import xlm
+    from trainer.objectives.xlm import XLMTask, prepare_clm, prepare_tlm
+
+    batch = fixed_batch()
+    attention, b_start = batch["attention_mask"], batch["segment_b_start"]
+    batch["langs"] = (torch.arange(attention.shape[1])[None, :] >= b_start[:, None]).long() * attention
+    batch["lang"] = torch.ones(attention.shape[0], dtype=torch.long)
+    masker = Masker(VOCAB, masking_config("token", mask_prob=0.3))
+    prepared = (prepare_tlm if objective == "tlm" else prepare_clm)(batch, masker, make_generator(1))
+    tasks = []
+    for _ in range(2):
+        torch.manual_seed(3)
+        config = xlm.build_config(xlm.SIZES["tiny"], VOCAB, {"de": 0, "en": 1})
+        tasks.append(XLMTask(xlm.XLMWithLMHeadModel(config), VOCAB).eval())
+    sparse, dense = tasks
+    out = sparse(prepared)
+    dense.network.transformer.causal = objective == "clm"
+    full = dense.network(input_ids=prepared["input_ids"], attention_mask=prepared["attention_mask"].bool(),
+                         langs=prepared["langs"], position_ids=prepared.get("position_ids"),
+                         lengths=prepared["attention_mask"].sum(dim=1), labels=prepared["labels"])
+    assert full.logits.shape[:2] == prepared["input_ids"].shape  # the dense head scored every position
+    assert _dense_matches_sparse(out.parts[f"{objective}_loss"], full.loss, sparse, dense) > 10
+
+
+def test_electra_generator_sparse_prediction_gives_the_dense_heads_loss_and_gradients(make_task):
+    """The generator's head runs on the selected positions only; `ElectraForMaskedLM(..., labels=)`
+    on every position: same MLM loss, same gradients."""
+    from trainer.models import electra
+    from trainer.masking import masked_lm_loss
+
+    prepared = electra.OBJECTIVE.prepare(fixed_batch(), Masker(VOCAB, masking_config("electra", mask_prob=0.3)),
+                                         make_generator(1))
+    sparse, dense = make_task("electra", VOCAB, seed=3).eval(), make_task("electra", VOCAB, seed=3).eval()
+    selected = prepared["labels"] != IGNORE_INDEX
+    logits = sparse.generator_logits(prepared, selected)
+    assert logits.shape == (int(selected.sum()), VOCAB.vocab_size)
+    loss = masked_lm_loss(logits, prepared["labels"][selected])
+    full = dense.generator(input_ids=prepared["input_ids"], attention_mask=prepared["attention_mask"],
+                           labels=prepared["labels"])
+    assert _dense_matches_sparse(loss, full.loss, sparse.generator, dense.generator) > 10

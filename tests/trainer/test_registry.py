@@ -222,3 +222,26 @@ def test_sinusoidal_positions_start_the_table_from_sine_waves(model, table):
     torch.testing.assert_close(waves[rows][:, :3], expected * scale, rtol=1e-4, atol=1e-6)
     if model != "bert":  # the pad position's row stays zero, as transformers leaves it
         assert torch.count_nonzero(waves[VOCAB.pad_id]) == 0
+
+
+@pytest.mark.parametrize("model, flag, betas, clip", [
+    ("bert", None, (0.9, 0.999), 1.0),  # Devlin et al. appendix A.2, google-research/bert's clipping
+    ("roberta", None, (0.9, 0.98), None),  # Liu et al. section 3.1; fairseq's --clip-norm 0.0: no clipping
+    ("roberta", 0.5, (0.9, 0.98), 0.5),  # --max-grad-norm clips a model that does not by default
+    ("bert", 0.0, (0.9, 0.999), None),  # --max-grad-norm 0 turns BERT's clipping off
+])
+def test_the_models_recipe_reaches_the_runs_optimizer_and_clipping(model, flag, betas, clip, nsp_shards, mlm_shards,
+                                                                   tmp_path):
+    from trainer import runtime
+    from trainer.run import setup
+
+    shards = nsp_shards if model == "bert" else mlm_shards
+    run = setup(TrainConfig(model=model, size="tiny", data=str(shards), output=str(tmp_path / "o"), max_steps=1,
+                            device="cpu", max_grad_norm=flag))
+    try:
+        assert [g["betas"] for g in run.optimizer.param_groups] == [betas, betas]
+        assert [g["eps"] for g in run.optimizer.param_groups] == [1e-6, 1e-6]
+        assert [g["weight_decay"] for g in run.optimizer.param_groups] == [0.01, 0.0]
+        assert run.max_grad_norm == clip  # trainer.loop.train_step clips only when this is set
+    finally:
+        runtime.stop(run.rt)
