@@ -114,14 +114,15 @@ def counted(items: Iterable, name: str) -> Iterator:
     return _counting(items, name, None)
 
 
-def reading(items: Iterable, raw) -> Iterator:
+def reading(items: Iterable, raw, *, file_done: bool = True) -> Iterator:
     """`items` read from the open binary file `raw`: counts them as `records`, the bytes of `raw`
     read so far as `bytes` (its position, compressed bytes for a compressed file), and at the end
-    the rest of its size and one of `files`."""
-    return _counting(items, "records", raw)
+    the rest of its size and, unless `file_done` is False (a piece of a file that is not its
+    last), one of `files`."""
+    return _counting(items, "records", raw, file_done)
 
 
-def _counting(items: Iterable, name: str, raw) -> Iterator:
+def _counting(items: Iterable, name: str, raw, file_done: bool = True) -> Iterator:
     """`counted` and, with the binary file `raw` the items come from, `reading`: the counts are
     added once per CHUNK items and at the end (an early stop too); the file counts once read to its end."""
     counts = _counts()
@@ -145,7 +146,8 @@ def _counting(items: Iterable, name: str, raw) -> Iterator:
             _add_bytes(counts, raw.seek(0, os.SEEK_END), done)
         except (OSError, ValueError):  # not seekable: the bytes seen so far
             pass
-    _file_read(counts)
+    if file_done:
+        _file_read(counts)
 
 
 def _file_read(counts: _Counts) -> None:

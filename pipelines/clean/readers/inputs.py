@@ -17,7 +17,7 @@ from fsspec.utils import infer_compression
 from pipelines import progress
 from pipelines.clean.readers.jsonl import iter_jsonl
 from pipelines.clean.readers.parquet import ReadShare, iter_parquet
-from pipelines.clean.readers.records import InputFile, Item, ReaderConfig, Reject
+from pipelines.clean.readers.records import InputFile, Item, ReaderConfig, Reject, RowGroups
 from pipelines.clean.readers.text import iter_text
 from pipelines.clean.readers.warc import iter_warc
 from shards.storage import check_url, open_url, retrying
@@ -112,14 +112,16 @@ def _relative_name(path: str, base: str) -> str:
 
 
 def read_input(file: InputFile | tuple, config: ReaderConfig, storage_options: dict | None = None) -> Iterator[Item]:
-    """`read_source` of an InputFile (what the clean job's `Read` step maps over)."""
-    url, _, name = file
-    return read_source(url, config, storage_options, name=name)
+    """`read_source` of an InputFile, or of (url, size, name, RowGroups or None) for a piece of a
+    Parquet file (what the clean job's `Read` step maps over)."""
+    url, _, name, *piece = file
+    return read_source(url, config, storage_options, name=name, piece=piece[0] if piece else None)
 
 
 def read_source(url: str, config: ReaderConfig, storage_options: dict | None = None, *,
-                name: str | None = None) -> Iterator[Item]:
-    """Every item of one input file; a file that yields none gives one `empty_file` reject.
+                name: str | None = None, piece: RowGroups | None = None) -> Iterator[Item]:
+    """Every item of one input file (or of one piece of a Parquet file); a file that yields none
+    gives one `empty_file` reject.
 
     Items name the file by `name` (default: the URL's base name), never by its URL.
     """
@@ -134,12 +136,12 @@ def read_source(url: str, config: ReaderConfig, storage_options: dict | None = N
             items = iter_warc(f, source, wet=fmt == "wet")
         elif fmt == "parquet":
             position = ReadShare(raw.seek(0, 2))
-            items = iter_parquet(f, source, config, position)
+            items = iter_parquet(f, source, config, position, piece)
         elif fmt == "jsonl":
             items = iter_jsonl(f, source, config, gz=compression == "gzip")
         else:
             items = iter_text(f, source, gz=compression == "gzip")
-        for item in progress.reading(items, position):
+        for item in progress.reading(items, position, file_done=piece is None or piece.last):
             count += 1
             yield item
     if count == 0:

@@ -4,6 +4,10 @@ Read with pyarrow row group by row group and record batch by record batch, only 
 reader needs (text, and url and id where the file has them), through a buffered stream, so a
 large file or row group never sits in memory whole. Rows are numbered from 1 across the file,
 like JSONL lines: a row's position, and with no id column the key of its document id.
+
+Before any work, `plan_parquet` reads every Parquet input's footer: it checks the columns the
+flags name, and splits a file into pieces of whole row groups (`RowGroups`), each read as its
+own unit of work, so one large file is read (and on the DirectRunner cleaned) by several workers.
 """
 
 from __future__ import annotations
@@ -15,14 +19,17 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipelines.clean.readers import records as limits  # MAX_TEXT_BYTES read at call time (tests lower it)
-from pipelines.clean.readers.records import (DETAIL_CHARS, Item, RawRecord, ReaderConfig, Reject, cut_utf8,
-                                             error_detail)
+from pipelines.clean.readers.records import (DETAIL_CHARS, Item, RawRecord, ReaderConfig, Reject, RowGroups,
+                                             cut_utf8, error_detail)
 from shards.storage import is_transient, open_url, retrying
 
 BATCH_ROWS = 1024  # rows decoded at a time: at most this many texts held at once
 STREAM_BUFFER = 1 << 20  # pages of a column chunk are read through a buffer of this size, not the chunk whole
 
-SCHEMA_THREADS = 16  # footers read at once when the job checks its inputs' columns before any work
+FOOTER_THREADS = 16  # footers read at once when the job plans its Parquet inputs, before any work
+# A file is split into pieces of whole row groups of about this many bytes (uncompressed, as the
+# footer gives them): a unit of work of the order of a 512 MiB WARC's extracted text.
+PIECE_BYTES = 128 << 20
 
 # What pyarrow raises on a file that is not Parquet, or on a damaged footer, page or column chunk
 # (a damaged page is a plain OSError); a store that does not answer is not damage (`_damage`).
@@ -32,10 +39,16 @@ _PARQUET_ERRORS = (pa.ArrowException, OSError, ValueError, EOFError)
 class ReadShare:
     """The position `progress.reading` follows for a Parquet file: the share of its bytes that the
     rows read so far stand for. (pyarrow reads the footer at the end first and then seeks among
-    column chunks, so the file's own position says nothing of how much is read.)"""
+    column chunks, so the file's own position says nothing of how much is read.) A piece of a
+    file stands for the bytes of its rows' share, so the pieces of a file add up to its size."""
 
     def __init__(self, size: int):
         self.size, self.rows, self.total = size, 0, 0
+
+    def piece(self, rows_before: int, rows: int, file_rows: int) -> None:
+        if file_rows:
+            self.size = self.size * (rows_before + rows) // file_rows - self.size * rows_before // file_rows
+        self.total = rows
 
     def tell(self) -> int:
         return self.size * self.rows // self.total if self.total else 0
@@ -69,28 +82,54 @@ def needed_columns(names: Iterable[str], source: str, config: ReaderConfig) -> l
     return [c for c in dict.fromkeys(wanted) if c in names]
 
 
-def check_columns(urls: Iterable[str], config: ReaderConfig, storage_options: dict | None = None) -> None:
-    """Fail fast, before any work: MissingColumnError for the first Parquet file (in order) that
-    lacks a column the flags name. Reads only the footers, several at once; a file whose footer
-    cannot be read passes here, and its reader rejects it."""
+def plan_parquet(urls: Iterable[str], config: ReaderConfig,
+                 storage_options: dict | None = None) -> list[tuple[RowGroups | None, ...]]:
+    """The pieces each Parquet file is read in (`(None,)`: the file whole), from the footers,
+    read several at once, before any work. MissingColumnError for the first file (in order) that
+    lacks a column the flags name; a file whose footer cannot be read is one piece, whose reader
+    rejects it."""
     urls = list(urls)
     if not urls:
-        return
-    with ThreadPoolExecutor(max_workers=min(SCHEMA_THREADS, len(urls))) as pool:
-        for url, names in zip(urls, pool.map(lambda u: _column_names(u, storage_options or {}), urls)):
-            if names is not None:
-                needed_columns(names, url, config)
+        return []
+    with ThreadPoolExecutor(max_workers=min(FOOTER_THREADS, len(urls))) as pool:
+        footers = list(pool.map(lambda u: _footer(u, storage_options or {}), urls))
+    for url, footer in zip(urls, footers):
+        if footer is not None:
+            needed_columns(footer.schema.to_arrow_schema().names, url, config)
+    return [split_row_groups(footer) if footer is not None else (None,) for footer in footers]
 
 
-def _column_names(url: str, options: dict) -> list[str] | None:
-    def read() -> list[str] | None:
+def split_row_groups(metadata: pq.FileMetaData, piece_bytes: int | None = None) -> tuple[RowGroups | None, ...]:
+    """Consecutive row groups, about `piece_bytes` (PIECE_BYTES) a piece, each piece holding rows;
+    `(None,)` for a file that is one piece."""
+    piece_bytes = PIECE_BYTES if piece_bytes is None else piece_bytes
+    pieces: list[list[int]] = []  # [start, stop, rows_before, rows]
+    size = rows = 0
+    for group in range(metadata.num_row_groups):
+        if not pieces or (size >= piece_bytes and pieces[-1][3] > 0):
+            pieces.append([group, group, rows, 0])
+            size = 0
+        info = metadata.row_group(group)
+        pieces[-1][1], pieces[-1][3] = group + 1, pieces[-1][3] + info.num_rows
+        size, rows = size + info.total_byte_size, rows + info.num_rows
+    if len(pieces) > 1 and pieces[-1][3] == 0:  # trailing empty row groups join the piece before
+        tail = pieces.pop()
+        pieces[-1][1] = tail[1]
+    if len(pieces) <= 1:
+        return (None,)
+    return tuple(RowGroups(start, stop, before, last=i == len(pieces) - 1)
+                 for i, (start, stop, before, _) in enumerate(pieces))
+
+
+def _footer(url: str, options: dict) -> pq.FileMetaData | None:
+    def read() -> pq.FileMetaData | None:
         with open_url(url, "rb", options) as f:
             try:
-                return pq.read_schema(f).names
+                return pq.read_metadata(f)
             except _PARQUET_ERRORS as err:
                 _damage(err)
                 return None
-    return retrying(read, f"reading the columns of {url}")
+    return retrying(read, f"reading the footer of {url}")
 
 
 def _damage(err: Exception) -> None:
@@ -99,14 +138,15 @@ def _damage(err: Exception) -> None:
         raise err
 
 
-def iter_parquet(f: IO[bytes], source: str, config: ReaderConfig, share: ReadShare | None = None) -> Iterator[Item]:
-    """One item per row of a Parquet file (a seekable binary file).
+def iter_parquet(f: IO[bytes], source: str, config: ReaderConfig, share: ReadShare | None = None,
+                 piece: RowGroups | None = None) -> Iterator[Item]:
+    """One item per row of a Parquet file (a seekable binary file), or of one piece of it.
 
     A file whose footer cannot be read is one `unreadable` reject at position 0; a row group
     that cannot be decoded is one `corrupt_row_group` reject at the first row it did not give,
     whose detail says how many rows were skipped, and reading resumes at the next row group.
     An empty (0-byte) file yields nothing (the caller makes it an `empty_file` reject). `share`,
-    if given, follows the rows read.
+    if given, follows the rows read, as a share of the piece's part of the file's bytes.
     """
     if f.seek(0, 2) == 0:
         return
@@ -120,17 +160,18 @@ def iter_parquet(f: IO[bytes], source: str, config: ReaderConfig, share: ReadSha
         yield Reject(source=source, position=0, reason="unreadable", detail=error_detail(err))
         return
     columns = needed_columns(parquet.schema_arrow.names, source, config)
+    groups = range(metadata.num_row_groups) if piece is None else range(piece.start, piece.stop)
+    before = 0 if piece is None else piece.rows_before  # rows of the row groups before this one
     if share is not None:
-        share.total = metadata.num_rows
-    before = 0  # rows of the row groups before this one
-    for group in range(metadata.num_row_groups):
+        share.piece(before, sum(metadata.row_group(g).num_rows for g in groups), metadata.num_rows)
+    for group in groups:
         rows = metadata.row_group(group).num_rows
         done = 0
         try:
             for batch in parquet.iter_batches(batch_size=BATCH_ROWS, row_groups=[group], columns=columns,
                                               use_threads=False):
                 if share is not None:  # the rows decoded
-                    share.rows = before + done + batch.num_rows
+                    share.rows += batch.num_rows
                 yield from _batch_items(batch, source, before + done + 1, config)
                 done += batch.num_rows
         except _PARQUET_ERRORS as err:
@@ -177,4 +218,5 @@ def _row_item(text, url, own_id, source: str, number: int, config: ReaderConfig)
                      url=url if isinstance(url, str) and url else None)
 
 
-__all__ = ["BATCH_ROWS", "MissingColumnError", "ReadShare", "check_columns", "iter_parquet", "needed_columns"]
+__all__ = ["BATCH_ROWS", "PIECE_BYTES", "MissingColumnError", "ReadShare", "iter_parquet", "needed_columns",
+           "plan_parquet", "split_row_groups"]

@@ -100,6 +100,16 @@ class InputFile(NamedTuple):
     name: str
 
 
+class RowGroups(NamedTuple):
+    """A piece of a Parquet file, read as its own unit of work: row groups `start` to `stop` (not
+    included), after `rows_before` rows of the file (rows keep their numbers in the whole file)."""
+
+    start: int
+    stop: int
+    rows_before: int
+    last: bool  # the file's last piece: reading it counts the file as read on the progress line
+
+
 def doc_id(key: str) -> str:
     """Stable document id: 16 hex digits of sha256 of the record's key (`RawRecord.key`, else
     `position_key`): nothing of where the input sits goes into it."""
@@ -141,4 +151,4 @@ def error_detail(err: Exception) -> str:
 
 
 __all__ = ["DETAIL_CHARS", "MAX_TEXT_BYTES", "STREAM_ERRORS", "Drop", "InputFile", "Item", "RawRecord", "ReaderConfig",
-           "Reject", "cut_utf8", "damage_reject", "doc_id", "dropped_document", "error_detail", "position_key"]
+           "Reject", "RowGroups", "cut_utf8", "damage_reject", "doc_id", "dropped_document", "error_detail", "position_key"]

@@ -1,6 +1,7 @@
 """`shardlm clean` on Parquet inputs: documents, counts, the same corpus as JSONL, from s3://."""
 
 import json
+import sys
 from pathlib import Path
 
 import fsspec
@@ -8,9 +9,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from pipelines.clean.readers import doc_id
+from pipelines.clean import job as clean
+from pipelines.clean.readers import RowGroups, doc_id
+from pipelines.clean.readers import parquet as parquet_reader
 from pipelines.documents_io import read_documents
 from tests.pipelines.clean.test_clean import ALPHA, run
+from tests.pipelines.test_progress import Terminal, last_bar, without_time
 
 BETA = "Beta document from a Parquet row with enough words."
 GAMMA = "Gamma row of the second row group has enough words too."
@@ -61,6 +65,22 @@ def test_end_to_end_on_parquet_documents_counts_and_rejects(tmp_path):
                      key=lambda r: (r["source"], r["position"]))
     assert [(r["source"], r["position"], r["reason"]) for r in rejects] == [
         ("broken.parquet", 0, "unreadable"), ("news.parquet", 2, "no_text"), ("news.parquet", 5, "no_text")]
+
+
+def test_a_file_read_in_pieces_gives_the_same_bytes_and_counts_once_on_the_progress_line(tmp_path, monkeypatch):
+    raw = write_news(tmp_path / "raw")
+    whole = run([str(raw)], str(tmp_path / "whole"), "--num-parts", "2")
+    monkeypatch.setattr(parquet_reader, "PIECE_BYTES", 1)  # every row group a piece
+    job = clean.plan(clean.build_parser().parse_args(["--input", str(raw), "--output", str(tmp_path / "x")]))
+    assert [(name, piece) for _, _, name, piece in job.work()] == [
+        ("broken.parquet", None), ("news.parquet", RowGroups(0, 1, 0, False)), ("news.parquet", RowGroups(1, 2, 4, True))]
+    monkeypatch.setattr("sys.stderr", Terminal())
+    pieces = run([str(raw)], str(tmp_path / "pieces"), "--num-parts", "2")
+    assert pieces["stats"] == whole["stats"] == EXPECTED_STATS
+    assert pieces["files"] == whole["files"] and pieces["rejects"] == whole["rejects"]  # with their sha256
+    size = sum(p.stat().st_size for p in raw.iterdir()) / 1e3
+    assert without_time(last_bar(sys.stderr.getvalue())).startswith(
+        f"clean [{'#' * 24}] {size:.1f}/{size:.1f} kB | files 2/2 | ")
 
 
 def test_a_missing_text_column_fails_before_any_work(tmp_path):

@@ -9,8 +9,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from pipelines.clean.readers import (MissingColumnError, RawRecord, ReaderConfig, Reject, check_columns,
-                                     detect_format, doc_id, expand_inputs, iter_jsonl, read_input, read_source)
+from pipelines.clean.readers import (MissingColumnError, RawRecord, ReaderConfig, Reject, RowGroups, detect_format,
+                                     doc_id, expand_inputs, iter_jsonl, plan_parquet, read_input, read_source)
 from pipelines.clean.readers import parquet as parquet_reader
 from pipelines.clean.readers import records as reader_records
 from tests.pipelines.clean.test_readers import summarize
@@ -133,13 +133,13 @@ def test_a_missing_column_is_one_error_naming_the_file_the_column_and_its_column
     with pytest.raises(MissingColumnError, match=message):
         list(read_source(str(tmp_path / "c4.parquet"), ReaderConfig()))
     with pytest.raises(MissingColumnError, match=str(tmp_path / "c4.parquet").replace(".", r"\.") + " has no column"):
-        check_columns([str(tmp_path / "c4.parquet")], ReaderConfig())
+        plan_parquet([str(tmp_path / "c4.parquet")], ReaderConfig())
     # the default url and id columns are optional (C4 has no id); ones named by a flag are not
-    check_columns([str(tmp_path / "c4.parquet")], ReaderConfig(text_field="content"))
+    assert plan_parquet([str(tmp_path / "c4.parquet")], ReaderConfig(text_field="content")) == [(None,)]
     with pytest.raises(MissingColumnError, match=r"no column 'doc_id' for --id-field"):
-        check_columns([str(tmp_path / "c4.parquet")], ReaderConfig(text_field="content", id_field="doc_id"))
+        plan_parquet([str(tmp_path / "c4.parquet")], ReaderConfig(text_field="content", id_field="doc_id"))
     with pytest.raises(MissingColumnError, match=r"no column 'link' for --url-field"):
-        check_columns([str(tmp_path / "c4.parquet")], ReaderConfig(text_field="content", url_field="link"))
+        plan_parquet([str(tmp_path / "c4.parquet")], ReaderConfig(text_field="content", url_field="link"))
 
 
 def corrupt_second_row_group(path) -> bytes:
@@ -179,8 +179,9 @@ def test_unreadable_and_empty_files_are_one_reject_each(tmp_path):
         assert summarize(items) == [("reject", 0, expected)], name
     cut = next(read_source(str(tmp_path / "cut.parquet"), ReaderConfig()))
     assert cut.detail.startswith("ArrowInvalid: ") and "magic bytes" in cut.detail
-    # a file whose footer cannot be read passes the column check: its reader rejects it
-    check_columns([str(tmp_path / "junk.parquet"), str(tmp_path / "zero.parquet")], ReaderConfig())
+    # a file whose footer cannot be read passes the column check, whole: its reader rejects it
+    assert plan_parquet([str(tmp_path / "junk.parquet"), str(tmp_path / "zero.parquet")], ReaderConfig()) == [
+        (None,), (None,)]
 
 
 def test_texts_are_capped_as_in_jsonl(tmp_path, monkeypatch):
@@ -234,3 +235,38 @@ def test_parquet_is_detected_by_name_and_read_from_any_fsspec_url(tmp_path):
                                                                  doc_id("m1"))
     finally:
         fs.rm("/parquet-test", recursive=True)
+
+
+def test_large_files_are_split_into_pieces_of_whole_row_groups(tmp_path):
+    write_parquet(tmp_path / "rg.parquet", {"text": [f"row {i} " + "word " * (10 + i) for i in range(10)]},
+                  row_group_size=3)  # row groups of 3, 3, 3 and 1 rows
+    metadata = pq.read_metadata(str(tmp_path / "rg.parquet"))
+    sizes = [metadata.row_group(g).total_byte_size for g in range(4)]
+    assert parquet_reader.split_row_groups(metadata) == (None,)  # a small file is one piece
+    assert parquet_reader.split_row_groups(metadata, piece_bytes=1) == (
+        RowGroups(0, 1, 0, False), RowGroups(1, 2, 3, False), RowGroups(2, 3, 6, False), RowGroups(3, 4, 9, True))
+    assert parquet_reader.split_row_groups(metadata, piece_bytes=sizes[0] + sizes[1] + 1) == (
+        RowGroups(0, 3, 0, False), RowGroups(3, 4, 9, True))
+    whole = list(read_source(str(tmp_path / "rg.parquet"), ReaderConfig()))
+    pieces = parquet_reader.split_row_groups(metadata, piece_bytes=1)
+    size = (tmp_path / "rg.parquet").stat().st_size
+    shares, items = [], []
+    for piece in pieces:
+        share = parquet_reader.ReadShare(size)
+        with open(tmp_path / "rg.parquet", "rb") as f:
+            items += parquet_reader.iter_parquet(f, "rg.parquet", ReaderConfig(), share, piece)
+        shares.append(share.seek(0, 2))
+    assert items == whole and [i.position for i in items] == list(range(1, 11))  # numbered in the whole file
+    assert sum(shares) == size and shares == [size * 3 // 10, size * 6 // 10 - size * 3 // 10,
+                                              size * 9 // 10 - size * 6 // 10, size - size * 9 // 10]
+
+
+def test_trailing_empty_row_groups_join_the_last_piece(tmp_path):
+    with pq.ParquetWriter(str(tmp_path / "tail.parquet"), pa.schema([("text", pa.string())])) as writer:
+        for texts in (["a b"], ["c d"], []):
+            writer.write_table(pa.table({"text": pa.array(texts, pa.string())}))
+    metadata = pq.read_metadata(str(tmp_path / "tail.parquet"))
+    assert [metadata.row_group(g).num_rows for g in range(metadata.num_row_groups)] == [1, 1, 0]
+    assert parquet_reader.split_row_groups(metadata, piece_bytes=1) == (RowGroups(0, 1, 0, False),
+                                                                        RowGroups(1, 3, 1, True))
+    assert plan_parquet([str(tmp_path / "tail.parquet")], ReaderConfig()) == [(None,)]
