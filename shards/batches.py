@@ -6,7 +6,7 @@ reads its sub-stream as `ShardStream` does (same split, shard order and seeds), 
 
 1. decodes each Arrow chunk into a `shards.columns.ColumnStore` (one numpy write per column);
 2. shuffles slot ids through `shards.shuffle.IndexShuffle`, a buffer of `shuffle_buffer`
-   examples seeded by (seed, epoch, rank, worker), one permutation per chunk;
+   examples seeded by (seed, epoch, rank, worker), one draw of the leaving ids per chunk;
 3. cuts batches of `batch_size` consecutive ids of that order (the last one of a sub-stream
    may be shorter) and gathers them, list columns padded only to the longest example of the
    batch (`pad_counts` says how much padding that left). With `BatchConfig.length_groups` G > 1,

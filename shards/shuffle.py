@@ -56,12 +56,14 @@ def buffer_shuffle(items: Iterable[T], size: int, rng: np.random.Generator) -> I
 
 
 class IndexShuffle:
-    """`buffer_shuffle` for whole blocks of ids at once: one permutation per block, no per-item Python.
+    """`buffer_shuffle` for whole blocks of ids at once: one draw of the leaving ids per block, no
+    per-item Python.
 
     `add(ids)` puts a block (a chunk's rows) into the buffer and returns the ids that leave it:
     once more than `size` are held, a uniformly drawn subset of the buffer (new ids included)
-    leaves, in a random order, so that `size` stay. `drain()` returns the rest in a random
-    order. Without a generator (or with size 0 or 1) ids leave in the order they came. The
+    leaves, in a random order, so that `size` stay (`Generator.choice` without replacement: it
+    shuffles only as many places as leave, not the whole buffer). `drain()` returns the rest in
+    a random order. Without a generator (or with size 0 or 1) ids leave in the order they came. The
     output depends only on (block sizes, size, rng state), never on the id values, so ids can
     be storage slots that differ from run to run.
     """
@@ -85,9 +87,11 @@ class IndexShuffle:
         if self.rng is None:
             self._held = held[leaving:]
             return held[:leaving]
-        order = self.rng.permutation(len(held))
-        self._held = held[order[leaving:]]
-        return held[order[:leaving]]
+        picks = self.rng.choice(len(held), leaving, replace=False, shuffle=True)  # a uniform subset, in random order
+        stay = np.ones(len(held), dtype=np.bool_)
+        stay[picks] = False
+        self._held = held[stay]
+        return held[picks]
 
     def drain(self) -> np.ndarray:
         held, self._held = self._held, np.empty(0, dtype=np.int64)
