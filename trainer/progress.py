@@ -1,6 +1,7 @@
 """A progress bar for `shardlm train` on a terminal: step, loss, tokens/s and ETA on one line that
 redraws in place at the bottom, under the log lines. Off a terminal (a file, a pipe, a scheduler's
-log) it draws nothing and the plain log lines are the record."""
+log) it draws nothing and the plain log lines, which carry the same step, tokens/s and ETA
+(`Progress.plain`), are the record."""
 
 from __future__ import annotations
 
@@ -27,12 +28,17 @@ class Progress:
         self.started = clock()
         self.drawn_at: float | None = None
 
-    def line(self, step: int, loss: float, tokens: int, now: float) -> str:
+    def line(self, step: int, loss: float, tokens: int, now: float, *, with_bar: bool = True) -> str:
         elapsed = max(now - self.started, 1e-9)
         done = step - self.start_step
         eta = format_eta((self.total - step) * elapsed / done) if done > 0 else "?"
-        return (f"step {step}/{self.total} {bar(step, self.total)} loss {loss:.4f} "
+        drawn = f" {bar(step, self.total)}" if with_bar else ""
+        return (f"step {step}/{self.total}{drawn} loss {loss:.4f} "
                 f"{(tokens - self.start_tokens) / elapsed:,.0f} tok/s ETA {eta}")
+
+    def plain(self, step: int, loss: float, tokens: int) -> str:
+        """The bar's line without the bar, for a log line (on a terminal or off one)."""
+        return self.line(step, loss, tokens, self.clock(), with_bar=False)
 
     def step(self, step: int, loss: float, tokens: int) -> None:
         if not self.live:

@@ -286,7 +286,7 @@ def train_steps(run: Run, counters: Counters, metrics: MetricsLog) -> dict[str, 
                 record = log_line(counters, values)
                 metrics.write(record)
                 progress.clear()
-                log.info("step %d loss %.4f lr %.2e", record["step"], record["loss"], record["lr"])
+                log.info("%s lr %.2e", progress.plain(record["step"], record["loss"], counters.tokens), record["lr"])
             if run.eval_urls and cfg.eval_every and counters.step % cfg.eval_every == 0:
                 progress.clear()
                 last_eval, eval_step = run_eval(run, counters, metrics), counters.step

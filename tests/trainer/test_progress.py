@@ -49,3 +49,16 @@ def test_off_a_terminal_nothing_is_drawn():
     on_other_rank = Progress(10, start_step=0, start_tokens=0, stream=Terminal(), enabled=False)
     on_other_rank.step(1, 1.0, 100)
     assert on_other_rank.stream.getvalue() == ""
+
+
+def test_the_plain_log_line_carries_tokens_per_second_and_eta_without_the_bar():
+    """Off a terminal the log lines are the record (trainer.run logs `plain(...)` and the lr): they
+    say what the bar says, so a scheduler's log shows the throughput and the time left too."""
+    now = [100.0]
+    out = io.StringIO()
+    bar = Progress(100, start_step=0, start_tokens=0, stream=out, clock=lambda: now[0])
+    now[0] = 110.0
+    assert bar.plain(25, 6.5, 50_000) == "step 25/100 loss 6.5000 5,000 tok/s ETA 0:00:30"
+    assert out.getvalue() == ""  # nothing drawn
+    resumed = Progress(1000, start_step=500, start_tokens=1_000_000, stream=out, clock=lambda: now[0])
+    assert resumed.plain(500, 4.0, 1_000_000) == "step 500/1000 loss 4.0000 0 tok/s ETA ?"
