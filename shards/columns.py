@@ -5,7 +5,8 @@ a 2-D array padded to the longest example seen so far, scalar columns as a 1-D a
 columns (strings) as a 1-D object array. `put(table)` writes a chunk's rows into free slots and
 returns their slot ids; `gather(slots)` copies those rows out, list columns cut to the longest
 example among them; `free(slots)` hands slots back. Every step is a handful of numpy calls per
-chunk or per batch, whatever the number of examples.
+chunk or per batch, whatever the number of examples; where numba is installed, `put` writes
+list columns with one compiled pass (`shards.column_kernels.put_rows`, the same bytes).
 
 Slots keep the stored dtypes (uint16 token ids stay 2 bytes); batches come out in the dtypes
 torch computes with: integers as int64 (token ids index embeddings, labels feed the loss),
@@ -64,7 +65,9 @@ def _batch_dtype(stored: np.dtype) -> np.dtype:
 class ColumnStore:
     """Slots of examples, one array per column (see the module docstring)."""
 
-    def __init__(self, schema: pa.Schema, pad_values: Mapping[str, Any] | None = None, *, capacity: int = 0):
+    def __init__(self, schema: pa.Schema, pad_values: Mapping[str, Any] | None = None, *, capacity: int = 0,
+                 compiled: bool = True):
+        self.compiled = compiled  # list columns put by shards.column_kernels where numba is installed
         self.kinds = {f.name: _kind_and_dtype(f) for f in schema}
         pad_values = dict(pad_values or {})
         for name, value in pad_values.items():
@@ -125,11 +128,14 @@ class ColumnStore:
         lengths = _common_lengths(lists, n, where)
         slots = self._take_slots(n, int(lengths.max(initial=0)))
         self.length[slots] = lengths
-        if lists:
+        compiled = kernels() if self.compiled else None
+        if lists and compiled is None:
             filled = real_positions(lengths, self.width)
         for name, (kind, dtype) in self.kinds.items():
             column = _array(table.column(name))
-            if kind == LIST:
+            if kind == LIST and compiled is not None:  # each row copied and padded in its slot
+                compiled.put_rows(self.data[name], slots, lengths, lists[name][1], dtype.type(self.pad[name]))
+            elif kind == LIST:
                 block = np.full((n, self.width), self.pad[name], dtype=dtype)
                 block[filled] = lists[name][1]
                 self.data[name][slots] = block
@@ -164,6 +170,23 @@ class ColumnStore:
     @property
     def num_free(self) -> int:
         return len(self._free) + sum(len(s) for s in self._freed)
+
+
+_KERNELS: list = []  # [shards.column_kernels or None], filled by kernels()
+
+
+def kernels():
+    """`shards.column_kernels` (numba, the `train` extra), imported on first use; None where numba
+    is not installed, and then `ColumnStore.put` pads with numpy (the same bytes)."""
+    if not _KERNELS:
+        try:
+            from shards import column_kernels
+        except ModuleNotFoundError as error:
+            if error.name not in ("numba", "llvmlite"):
+                raise
+            column_kernels = None
+        _KERNELS.append(column_kernels)
+    return _KERNELS[0]
 
 
 def real_positions(lengths: np.ndarray, width: int, dtype: np.dtype | type = np.bool_) -> np.ndarray:
@@ -228,4 +251,4 @@ def _common_lengths(lists: dict[str, tuple[np.ndarray, np.ndarray]], n: int, whe
     return lengths
 
 
-__all__ = ["ColumnStore", "real_positions"]
+__all__ = ["ColumnStore", "kernels", "real_positions"]

@@ -8,16 +8,15 @@ words it draws are those of numpy's `np.random.SFC64` from the same state, so th
 the numpy path's (tests/trainer/test_masking.py compares both). The machine code is cached in
 this folder's `__pycache__` (where that is read-only, in numba's user cache folder,
 ~/.cache/numba, or NUMBA_CACHE_DIR), so it is compiled once per install rather than once per
-process; see `compiled` for an install where neither is writable. Imported lazily by
+process; see `shards.column_kernels.compiled` for an install where neither is writable. Imported lazily by
 `trainer.masking.kernels()`: a process that never masks by tokens does not import numba.
 """
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
-from numba import njit
+
+from shards.column_kernels import compiled
 
 IGNORE_INDEX = -100  # trainer.masking.IGNORE_INDEX (not imported: no torch in the compiled module)
 _WARMUP = 12  # numpy's SFC64 seeding discards 12 outputs (sfc64_set_seed); trainer.masking.sfc64_state too
@@ -27,28 +26,6 @@ _LOW32 = np.uint64(0xFFFFFFFF)
 _LOW7, _HIGH = np.uint64(0x7F7F7F7F7F7F7F7F), np.uint64(0x8080808080808080)
 _SPREAD = np.uint64(0x0101010101010101)
 _BYTE_INDEX = np.uint64(0x0706050403020100)  # (1 << 8 j) times this has 7 - j in its top byte
-
-
-def compiled(function=None, **options):
-    """`function` compiled by numba, its machine code cached on disk; where no cache folder is
-    writable (a read-only install and a read-only home, without NUMBA_CACHE_DIR) numba refuses
-    to cache, and each process compiles it again (about 2 CPU seconds for this module): said
-    once per process as a warning, the kernels and masks are the same."""
-    if function is None:
-        return lambda f: compiled(f, **options)
-    try:
-        return njit(cache=True, nogil=True, **options)(function)
-    except RuntimeError as error:  # numba: "cannot cache function ...: no locator available for file ..."
-        if "no locator available" not in str(error):
-            raise
-        if not _UNCACHED:
-            warnings.warn(f"{error}; the masking kernels compile in each process (set NUMBA_CACHE_DIR to a "
-                          f"writable folder to keep them)", RuntimeWarning, stacklevel=2)
-            _UNCACHED.append(True)
-        return njit(nogil=True, **options)(function)
-
-
-_UNCACHED: list = []
 
 
 @compiled(inline="always")

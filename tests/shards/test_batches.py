@@ -328,6 +328,35 @@ def test_index_shuffle_holds_size_ids_and_emits_each_once():
     assert fifo.add(np.array([3, 1, 2])).tolist() == [3, 1, 2] and fifo.drain().tolist() == []
 
 
+@pytest.mark.parametrize("pad", [7, -1])  # -1 does not fit uint16: that column is stored as int64
+def test_compiled_put_writes_the_bytes_of_the_numpy_put(pad):
+    """shards.column_kernels.put_rows (numba) and numpy's padded block give the same slots, through
+    growth in width and capacity, reused slots, bool lists and empty rows."""
+    pytest.importorskip("numba")
+    from shards.columns import kernels
+
+    assert kernels() is not None
+    rng = np.random.default_rng(5)
+    tables = []
+    for width in (4, 9, 3):
+        lengths = rng.integers(0, width + 1, 40)
+        tables.append(pa.table({"input_ids": pa.array([rng.integers(0, 30_000, k).tolist() for k in lengths],
+                                                       pa.list_(pa.uint16())),
+                                "word_start": pa.array([(rng.random(k) < 0.5).tolist() for k in lengths],
+                                                       pa.list_(pa.bool_())),
+                                "label": pa.array(rng.integers(0, 2, 40), pa.int64())}))
+    stores = [ColumnStore(tables[0].schema, {"input_ids": pad}, capacity=8, compiled=c) for c in (True, False)]
+    for table in tables:
+        slots = [store.put(table) for store in stores]
+        assert np.array_equal(*slots)
+        for name in stores[0].data:
+            assert stores[0].data[name].dtype == stores[1].data[name].dtype
+            assert np.array_equal(stores[0].data[name], stores[1].data[name]), name
+        for store, taken in zip(stores, slots):
+            store.free(taken[::2])
+    assert stores[0].width == 9 and stores[0].capacity > 40 and stores[0].data["input_ids"][:, :9].any()
+
+
 def test_column_store_grows_reuses_slots_and_refuses_ragged_rows():
     table = example_table(0, 7)
     assert ColumnStore(table.schema, {"input_ids": 7}).data["input_ids"].dtype == np.uint16  # ids stay 2 bytes
