@@ -78,6 +78,7 @@ def test_albert_recipe_uses_lamb_without_decay_or_adaptation_on_bias_and_layerno
 def test_factorised_embeddings_and_one_shared_layer(size, make_task):
     config = albert.build_config(albert.SIZES[size], 30000, 0)
     assert config.embedding_size == albert.EMBEDDING_SIZES[size] < config.hidden_size
+    assert config.embedding_size == {"tiny": 32, "base": 128}[size]  # Table 1: E = 128; tiny's hidden is 64
     assert (config.num_hidden_groups, config.inner_group_num) == (1, 1)
     assert config.hidden_dropout_prob == config.attention_probs_dropout_prob == 0.0
     if size == "tiny":

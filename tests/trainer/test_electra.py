@@ -48,6 +48,21 @@ def test_generator_width_per_size(size, generator_hidden):
     assert gen.embedding_size == disc.embedding_size  # so the embeddings can be shared
 
 
+def test_large_masks_a_quarter_of_the_tokens_the_others_fifteen_percent():
+    """Table 6: ELECTRA-Large's mask percent is 25, Small's and Base's 15; --mask-prob still wins."""
+    from dataclasses import replace
+
+    from trainer.masking import masking_config
+    from trainer.run import mask_prob
+
+    spec = get_model_spec("electra")
+    config = TrainConfig(model="electra", size="large", data="x", output="y", max_steps=1)
+    rates = {name: masking_config(spec.masking, mask_prob=mask_prob(config, size)).mask_prob
+             for name, size in spec.sizes.items()}
+    assert rates == {"tiny": 0.15, "small": 0.15, "base": 0.15, "large": 0.25}
+    assert mask_prob(replace(config, mask_prob=0.15), spec.sizes["large"]) == 0.15
+
+
 def test_no_gradient_flows_through_sampling(make_task):
     task = make_task("electra", VOCAB)
     out = task(_inputs())

@@ -74,6 +74,8 @@ def test_positions_and_windows_per_size():
         check_shards(spec, "tiny", {**manifest, "seq_len": 8192}, "x")
     config = longformer.build_config(spec.sizes["base"], VOCAB)
     assert config.attention_window == [512] * 12 and config.max_position_embeddings == 4096 + 1
+    windows = {name: longformer.build_config(spec.sizes[name], VOCAB).attention_window for name in spec.sizes}
+    assert windows == {"tiny": [16] * 2, "small": [128] * 4, "base": [512] * 12, "large": [512] * 24}
     # tiny takes RoBERTa's small-budget recipe, dropout included; base keeps the paper's 0.1
     tiny = longformer.build_config(spec.sizes["tiny"], VOCAB)
     assert tiny.hidden_dropout_prob == tiny.attention_probs_dropout_prob == spec.sizes["tiny"].dropout == 0.0

@@ -45,7 +45,9 @@ SIZES = {
     "tiny": ModelSize(name="tiny", hidden_size=64, num_layers=2, num_heads=1, intermediate_size=256, lr=1e-3),
     "small": ModelSize(name="small", hidden_size=256, num_layers=12, num_heads=4, intermediate_size=1024, lr=5e-4),
     "base": ModelSize(name="base", hidden_size=768, num_layers=12, num_heads=12, intermediate_size=3072, lr=2e-4),
-    "large": ModelSize(name="large", hidden_size=1024, num_layers=24, num_heads=16, intermediate_size=4096, lr=2e-4),
+    # Table 6: Large masks 25% of the tokens (configure_pretraining.py: mask_prob = 0.25), the others 15%.
+    "large": ModelSize(name="large", hidden_size=1024, num_layers=24, num_heads=16, intermediate_size=4096, lr=2e-4,
+                       mask_prob=0.25),
 }
 # Width of the shared embeddings: 128 for Small (configure_pretraining.py), the hidden size for Base
 # and Large (Table 6); tiny keeps Small's ratio (half the hidden size).
