@@ -22,7 +22,8 @@ def fixed_batch(rows: int = 6, width: int = 24):
         n = width - i
         ids = torch.randint(5, VOCAB.vocab_size, (n,), generator=gen)
         ids[0], ids[n // 2], ids[-1] = 2, 3, 3
-        examples.append({"input_ids": ids.numpy(), "segment_b_start": n // 2 + 1, "next_sentence_label": i % 2})
+        examples.append({"input_ids": ids.numpy(), "segment_b_start": n // 2 + 1, "next_sentence_label": i % 2,
+                         "sentence_order_label": (i // 2) % 2})
     return collate(examples, pad_id=0)
 
 
@@ -36,7 +37,13 @@ def fixed_inputs(model: str, rows: int = 6, width: int = 24):
     return inputs
 
 
-@pytest.mark.parametrize("model", ["bert", "roberta"])
+# the first weight of each MaskedLMTask model's MLM head (it must get a gradient)
+HEADS = {"bert": "network.cls.predictions.transform.dense.weight", "roberta": "network.lm_head.dense.weight",
+         "albert": "network.predictions.dense.weight", "xlmr": "network.lm_head.dense.weight",
+         "longformer": "network.lm_head.dense.weight"}
+
+
+@pytest.mark.parametrize("model", list(HEADS))
 def test_sparse_and_dense_heads_give_the_same_loss_and_gradients(model, make_task):
     inputs = fixed_inputs(model)
     sparse, dense = make_task(model, VOCAB, seed=3), make_task(model, VOCAB, seed=3)
@@ -56,8 +63,7 @@ def test_sparse_and_dense_heads_give_the_same_loss_and_gradients(model, make_tas
             assert grads_s[name].grad is None, name
             continue
         assert torch.allclose(grads_s[name].grad, param.grad, atol=1e-6, rtol=1e-4), name
-    head = "network.cls.predictions.transform.dense.weight" if model == "bert" else "network.lm_head.dense.weight"
-    assert grads_s[head].grad.abs().sum() > 0
+    assert grads_s[HEADS[model]].grad.abs().sum() > 0
 
 
 def test_mlm_counts_score_mask_positions_only():
