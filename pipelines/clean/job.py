@@ -30,8 +30,8 @@ from pipelines.clean.linededup import LineDedup, LineDedupConfig
 from pipelines.clean.minhash import VERIFY_MODES, NearDedupConfig
 from pipelines.clean.neardedup import NearDedup
 from pipelines.options import add_storage_flag, is_direct_runner, parse_job_args
-from pipelines.clean.readers import (FORMATS, Drop, RawRecord, ReaderConfig, Reject, RowGroups, expand_inputs,
-                                     plan_parquet, read_input, resolve_format)
+from pipelines.clean.readers import (FORMATS, Drop, RawRecord, ReaderConfig, Reject, check_columns, expand_inputs,
+                                     input_pieces, read_input, resolve_format)
 from schemas import read_manifest, uncommit, write_manifest
 from schemas.flags import config_flag
 from shards.storage import check_url, retrying
@@ -64,15 +64,6 @@ class CleanJob:
     dropped_fraction: float = 0.0  # --write-dropped: the share of dropped documents written to .dropped/
     config: dict  # what the manifest records under created_by.config
     input_bytes: int = 0  # of every input file, as listed: the progress line's total
-    # Per file, the pieces it is read in, each a unit of work: row groups of a large Parquet file;
-    # (None,) for a file read whole. Empty: every file whole.
-    pieces: tuple[tuple[RowGroups | None, ...], ...] = ()
-
-    def work(self) -> list[tuple]:
-        """The units of work of the `Read` step: (url, 0, name, piece or None)."""
-        pieces = self.pieces or ((None,),) * len(self.files)
-        return [(url, 0, name, piece) for url, name, file_pieces in zip(self.files, self.names, pieces)
-                for piece in file_pieces]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -150,10 +141,8 @@ def plan(args: argparse.Namespace) -> CleanJob:
     num_parts = args.num_parts or max(1, math.ceil(sum(f.size for f in found) / INPUT_BYTES_PER_PART))
     reader = ReaderConfig(format=args.format, text_field=args.text_field, url_field=args.url_field,
                           id_field=args.id_field)
-    parquet = [i for i, f in enumerate(found) if resolve_format(f.url, args.format) == "parquet"]
-    pieces = [(None,)] * len(found)
-    for i, file_pieces in zip(parquet, plan_parquet([found[i].url for i in parquet], reader, args.storage_options)):
-        pieces[i] = file_pieces
+    check_columns([f.url for f in found if resolve_format(f.url, args.format) == "parquet"], reader,
+                  args.storage_options)
     filters = configure(args.preset, wordlist_url=args.wordlist, mask_pii=args.mask_pii,
                         storage_options=args.storage_options)
     near = NearDedupConfig(num_bands=args.minhash_bands, rows_per_band=args.minhash_rows, ngram=args.minhash_ngram,
@@ -172,7 +161,7 @@ def plan(args: argparse.Namespace) -> CleanJob:
     return CleanJob(files=tuple(f.url for f in found), names=tuple(f.name for f in found), output=args.output.rstrip("/"), reader=reader,
                     filters=filters, langs=langs, extractor=extractor, url_dedup=args.url_dedup, near_dedup=near, line_dedup=lines,
                     num_parts=num_parts, storage_options=args.storage_options, dropped_fraction=args.write_dropped,
-                    config=config, input_bytes=sum(f.size for f in found), pieces=tuple(pieces))
+                    config=config, input_bytes=sum(f.size for f in found))
 
 
 # --- thin per-element steps (module level, so they pickle by reference) -------------------------
@@ -264,8 +253,12 @@ class Dedup(beam.PTransform):
 
 def build_pipeline(p: beam.Pipeline, job: CleanJob) -> None:
     items = (p
-             | "Files" >> beam.Create(job.work())
+             | "Files" >> beam.Create([(url, 0, name) for url, name in zip(job.files, job.names)])
              | "SpreadFiles" >> beam.Reshuffle()
+             # a large Parquet file is several pieces (its footer read on a worker: a job's graph
+             # stays one element a file however many pieces there are)
+             | "Pieces" >> beam.FlatMap(input_pieces, job.reader, job.storage_options)
+             | "SpreadPieces" >> beam.Reshuffle()
              | "Read" >> beam.FlatMap(read_input, job.reader, job.storage_options))
     read = items | "CountRead" >> beam.combiners.Count.Globally()
     if job.spread_records:
@@ -344,8 +337,7 @@ def main(argv: list[str] | None = None) -> dict:
     job = replace(plan(args), spread_records=not is_direct_runner(options))
     if retrying(lambda: uncommit(job.output, job.storage_options), f"uncommitting {job.output}"):  # URL checked
         log.info("removed the old manifest of %s; it is committed again when this job ends", job.output)
-    log.info("cleaning %d input files (%d units of work) into %d parts at %s", len(job.files), len(job.work()),
-             job.num_parts, job.output)
+    log.info("cleaning %d input files into %d parts at %s", len(job.files), job.num_parts, job.output)
     p = beam.Pipeline(options=options)
     build_pipeline(p, job)
     with progress.Watch(progress_plan(job) if args.progress and is_direct_runner(options) else None):

@@ -24,13 +24,14 @@ from pipelines.clean.readers.records import (
     dropped_document,
     position_key,
 )
-from pipelines.clean.readers.inputs import FORMATS, detect_format, expand_inputs, read_input, read_source, resolve_format
+from pipelines.clean.readers.inputs import (FORMATS, detect_format, expand_inputs, input_pieces, read_input,
+                                            read_source, resolve_format)
 from pipelines.clean.readers.jsonl import iter_jsonl
-from pipelines.clean.readers.parquet import MissingColumnError, iter_parquet, plan_parquet
+from pipelines.clean.readers.parquet import MissingColumnError, check_columns, iter_parquet
 from pipelines.clean.readers.text import iter_text
 from pipelines.clean.readers.warc import iter_warc, parse_warc_date
 
 __all__ = ["FORMATS", "MAX_TEXT_BYTES", "Drop", "InputFile", "Item", "MissingColumnError", "RawRecord", "ReaderConfig",
-           "Reject", "RowGroups", "cut_utf8", "detect_format", "doc_id", "dropped_document", "expand_inputs",
-           "iter_jsonl", "iter_parquet", "iter_text", "iter_warc", "parse_warc_date", "plan_parquet", "position_key",
-           "read_input", "read_source", "resolve_format"]
+           "Reject", "RowGroups", "check_columns", "cut_utf8", "detect_format", "doc_id", "dropped_document",
+           "expand_inputs", "input_pieces", "iter_jsonl", "iter_parquet", "iter_text", "iter_warc", "parse_warc_date",
+           "position_key", "read_input", "read_source", "resolve_format"]

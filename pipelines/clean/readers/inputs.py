@@ -16,7 +16,7 @@ from fsspec.utils import infer_compression
 
 from pipelines import progress
 from pipelines.clean.readers.jsonl import iter_jsonl
-from pipelines.clean.readers.parquet import ReadShare, iter_parquet
+from pipelines.clean.readers.parquet import ReadShare, iter_parquet, parquet_pieces
 from pipelines.clean.readers.records import InputFile, Item, ReaderConfig, Reject, RowGroups
 from pipelines.clean.readers.text import iter_text
 from pipelines.clean.readers.warc import iter_warc
@@ -111,6 +111,15 @@ def _relative_name(path: str, base: str) -> str:
     return path.rsplit("/", 1)[-1]
 
 
+def input_pieces(file: InputFile | tuple, config: ReaderConfig, storage_options: dict | None = None) -> list[tuple]:
+    """The units of work of one input file, (url, size, name, piece): the pieces of whole row
+    groups of a Parquet file (read from its footer), or the file whole (piece None)."""
+    url, size, name = file[:3]
+    if resolve_format(url, config.format) != "parquet":
+        return [(url, size, name, None)]
+    return [(url, size, name, piece) for piece in parquet_pieces(url, storage_options)]
+
+
 def read_input(file: InputFile | tuple, config: ReaderConfig, storage_options: dict | None = None) -> Iterator[Item]:
     """`read_source` of an InputFile, or of (url, size, name, RowGroups or None) for a piece of a
     Parquet file (what the clean job's `Read` step maps over)."""
@@ -148,4 +157,4 @@ def read_source(url: str, config: ReaderConfig, storage_options: dict | None = N
         yield Reject(source=source, position=0, reason="empty_file", detail="the file holds no records")
 
 
-__all__ = ["FORMATS", "detect_format", "expand_inputs", "read_input", "read_source", "resolve_format"]
+__all__ = ["FORMATS", "detect_format", "expand_inputs", "input_pieces", "read_input", "read_source", "resolve_format"]

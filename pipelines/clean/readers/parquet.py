@@ -5,9 +5,10 @@ reader needs (text, and url and id where the file has them), through a buffered 
 large file or row group never sits in memory whole. Rows are numbered from 1 across the file,
 like JSONL lines: a row's position, and with no id column the key of its document id.
 
-Before any work, `plan_parquet` reads every Parquet input's footer: it checks the columns the
-flags name, and splits a file into pieces of whole row groups (`RowGroups`), each read as its
-own unit of work, so one large file is read (and on the DirectRunner cleaned) by several workers.
+Before any work, `check_columns` reads every Parquet input's footer to check the columns the
+flags name. In the job, `parquet_pieces` splits a file into pieces of whole row groups
+(`RowGroups`), each read as its own unit of work, so one large file is read (and on the
+DirectRunner cleaned) by several workers.
 """
 
 from __future__ import annotations
@@ -82,21 +83,25 @@ def needed_columns(names: Iterable[str], source: str, config: ReaderConfig) -> l
     return [c for c in dict.fromkeys(wanted) if c in names]
 
 
-def plan_parquet(urls: Iterable[str], config: ReaderConfig,
-                 storage_options: dict | None = None) -> list[tuple[RowGroups | None, ...]]:
-    """The pieces each Parquet file is read in (`(None,)`: the file whole), from the footers,
-    read several at once, before any work. MissingColumnError for the first file (in order) that
-    lacks a column the flags name; a file whose footer cannot be read is one piece, whose reader
-    rejects it."""
+def check_columns(urls: Iterable[str], config: ReaderConfig, storage_options: dict | None = None) -> None:
+    """Fail fast, before any work: MissingColumnError for the first Parquet file (in order) that
+    lacks a column the flags name. Reads only the footers, several at once; a file whose footer
+    cannot be read passes here, and its reader rejects it."""
     urls = list(urls)
     if not urls:
-        return []
+        return
     with ThreadPoolExecutor(max_workers=min(FOOTER_THREADS, len(urls))) as pool:
         footers = list(pool.map(lambda u: _footer(u, storage_options or {}), urls))
     for url, footer in zip(urls, footers):
         if footer is not None:
             needed_columns(footer.schema.to_arrow_schema().names, url, config)
-    return [split_row_groups(footer) if footer is not None else (None,) for footer in footers]
+
+
+def parquet_pieces(url: str, storage_options: dict | None = None) -> tuple[RowGroups | None, ...]:
+    """The pieces a Parquet file is read in, from its footer (`(None,)`: the file whole, also
+    when its footer cannot be read: its reader rejects it)."""
+    footer = _footer(url, storage_options or {})
+    return split_row_groups(footer) if footer is not None else (None,)
 
 
 def split_row_groups(metadata: pq.FileMetaData, piece_bytes: int | None = None) -> tuple[RowGroups | None, ...]:
@@ -218,5 +223,5 @@ def _row_item(text, url, own_id, source: str, number: int, config: ReaderConfig)
                      url=url if isinstance(url, str) and url else None)
 
 
-__all__ = ["BATCH_ROWS", "PIECE_BYTES", "MissingColumnError", "ReadShare", "iter_parquet", "needed_columns",
-           "plan_parquet", "split_row_groups"]
+__all__ = ["BATCH_ROWS", "PIECE_BYTES", "MissingColumnError", "ReadShare", "check_columns", "iter_parquet",
+           "needed_columns", "parquet_pieces", "split_row_groups"]

@@ -151,4 +151,5 @@ def error_detail(err: Exception) -> str:
 
 
 __all__ = ["DETAIL_CHARS", "MAX_TEXT_BYTES", "STREAM_ERRORS", "Drop", "InputFile", "Item", "RawRecord", "ReaderConfig",
-           "Reject", "RowGroups", "cut_utf8", "damage_reject", "doc_id", "dropped_document", "error_detail", "position_key"]
+           "Reject", "RowGroups", "cut_utf8", "damage_reject", "doc_id", "dropped_document", "error_detail",
+           "position_key"]

@@ -9,8 +9,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from pipelines.clean.readers import (MissingColumnError, RawRecord, ReaderConfig, Reject, RowGroups, detect_format,
-                                     doc_id, expand_inputs, iter_jsonl, plan_parquet, read_input, read_source)
+from pipelines.clean.readers import (MissingColumnError, RawRecord, ReaderConfig, Reject, RowGroups, check_columns,
+                                     detect_format, doc_id, expand_inputs, input_pieces, iter_jsonl, read_input,
+                                     read_source)
 from pipelines.clean.readers import parquet as parquet_reader
 from pipelines.clean.readers import records as reader_records
 from tests.pipelines.clean.test_readers import summarize
@@ -133,13 +134,13 @@ def test_a_missing_column_is_one_error_naming_the_file_the_column_and_its_column
     with pytest.raises(MissingColumnError, match=message):
         list(read_source(str(tmp_path / "c4.parquet"), ReaderConfig()))
     with pytest.raises(MissingColumnError, match=str(tmp_path / "c4.parquet").replace(".", r"\.") + " has no column"):
-        plan_parquet([str(tmp_path / "c4.parquet")], ReaderConfig())
+        check_columns([str(tmp_path / "c4.parquet")], ReaderConfig())
     # the default url and id columns are optional (C4 has no id); ones named by a flag are not
-    assert plan_parquet([str(tmp_path / "c4.parquet")], ReaderConfig(text_field="content")) == [(None,)]
+    check_columns([str(tmp_path / "c4.parquet")], ReaderConfig(text_field="content"))
     with pytest.raises(MissingColumnError, match=r"no column 'doc_id' for --id-field"):
-        plan_parquet([str(tmp_path / "c4.parquet")], ReaderConfig(text_field="content", id_field="doc_id"))
+        check_columns([str(tmp_path / "c4.parquet")], ReaderConfig(text_field="content", id_field="doc_id"))
     with pytest.raises(MissingColumnError, match=r"no column 'link' for --url-field"):
-        plan_parquet([str(tmp_path / "c4.parquet")], ReaderConfig(text_field="content", url_field="link"))
+        check_columns([str(tmp_path / "c4.parquet")], ReaderConfig(text_field="content", url_field="link"))
 
 
 def corrupt_second_row_group(path) -> bytes:
@@ -179,9 +180,10 @@ def test_unreadable_and_empty_files_are_one_reject_each(tmp_path):
         assert summarize(items) == [("reject", 0, expected)], name
     cut = next(read_source(str(tmp_path / "cut.parquet"), ReaderConfig()))
     assert cut.detail.startswith("ArrowInvalid: ") and "magic bytes" in cut.detail
-    # a file whose footer cannot be read passes the column check, whole: its reader rejects it
-    assert plan_parquet([str(tmp_path / "junk.parquet"), str(tmp_path / "zero.parquet")], ReaderConfig()) == [
-        (None,), (None,)]
+    # a file whose footer cannot be read passes the column check, and is one piece: its reader rejects it
+    check_columns([str(tmp_path / "junk.parquet"), str(tmp_path / "zero.parquet")], ReaderConfig())
+    assert input_pieces((str(tmp_path / "junk.parquet"), 100, "junk.parquet"), ReaderConfig()) == [
+        (str(tmp_path / "junk.parquet"), 100, "junk.parquet", None)]
 
 
 def test_texts_are_capped_as_in_jsonl(tmp_path, monkeypatch):
@@ -269,4 +271,4 @@ def test_trailing_empty_row_groups_join_the_last_piece(tmp_path):
     assert [metadata.row_group(g).num_rows for g in range(metadata.num_row_groups)] == [1, 1, 0]
     assert parquet_reader.split_row_groups(metadata, piece_bytes=1) == (RowGroups(0, 1, 0, False),
                                                                         RowGroups(1, 3, 1, True))
-    assert plan_parquet([str(tmp_path / "tail.parquet")], ReaderConfig()) == [(None,)]
+    assert parquet_reader.parquet_pieces(str(tmp_path / "tail.parquet")) == (None,)
