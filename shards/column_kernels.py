@@ -30,7 +30,8 @@ def compiled(function=None, **options):
             raise
         if not _UNCACHED:
             warnings.warn(f"{error}; the compiled kernels (token masking, slot writes) compile in each "
-                          f"process (set NUMBA_CACHE_DIR to a writable folder to keep them)", RuntimeWarning, stacklevel=2)
+                          f"process (set NUMBA_CACHE_DIR to a writable folder to keep them)", RuntimeWarning,
+                          stacklevel=2)
             _UNCACHED.append(True)
         return njit(nogil=True, **options)(function)
 

@@ -479,4 +479,5 @@ def masked_lm_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
 __all__ = ["IGNORE_INDEX", "PRESETS", "UNITS", "BatchRandom", "Masker", "MaskingConfig", "Randomness", "batch_seed",
            "bernoulli", "bernoulli_positions", "cap_units", "kernels", "make_generator", "mask_seed", "masked_lm_loss",
            "masking_config", "masking_rng", "next_token_labels", "ngram_units", "random_bytes", "random_indices",
-           "replacement_vocab", "select", "sfc64_state", "special_table", "torch_generator", "unit_index", "word_begins"]
+           "replacement_vocab", "select", "sfc64_state", "special_table", "torch_generator", "unit_index",
+           "word_begins"]

@@ -54,11 +54,12 @@ def mask_tokens(seed: int, ids: np.ndarray, attention: np.ndarray, allowed: np.n
     else -100); returns how many positions were selected. A candidate is a position whose byte
     is below `threshold`, or equal to it with `rest` > 0 and its tie draw below `rest` (the
     candidates are found eight bytes at a time and visited in index order, ties drawn on the
-    way); it is selected when its attention is nonzero and its id allowed (ids past the table clipped to its last entry, as
-    `take(mode="clip")`). A selected position becomes `mask_id` when its action draw is below
-    `replace_mask`, a random id of `replacement` when below `upper`, else stays. `rest`,
-    `replace_mask` and `upper` are given as ceil(x * 2**53): a uniform double (word >> 11) * 2**-53
-    is below x exactly when word >> 11 is below that integer, compared without a conversion."""
+    way); it is selected when its attention is nonzero and its id allowed (ids past the table
+    clipped to its last entry, as `take(mode="clip")`). A selected position becomes `mask_id`
+    when its action draw is below `replace_mask`, a random id of `replacement` when below
+    `upper`, else stays. `rest`, `replace_mask` and `upper` are given as ceil(x * 2**53): a
+    uniform double (word >> 11) * 2**-53 is below x exactly when word >> 11 is below that
+    integer, compared without a conversion."""
     x, a = _splitmix(np.uint64(seed))
     x, b = _splitmix(x)
     x, c = _splitmix(x)
