@@ -38,7 +38,7 @@ def test_generator_and_discriminator_share_one_embedding_module(make_task):
     assert len(ids) == len(set(ids)) == len(list(task.parameters()))
 
 
-@pytest.mark.parametrize("size, generator_hidden", [("tiny", 16), ("small", 64), ("base", 256), ("large", 256)])
+@pytest.mark.parametrize("size, generator_hidden", [("tiny", 64), ("small", 64), ("base", 256), ("large", 256)])
 def test_generator_width_per_size(size, generator_hidden):
     spec = get_model_spec("electra")
     disc = electra.discriminator_config(spec.sizes[size], electra.EMBEDDING_SIZES[size], VOCAB)
@@ -46,6 +46,9 @@ def test_generator_width_per_size(size, generator_hidden):
     assert gen.hidden_size == generator_hidden and gen.num_hidden_layers == disc.num_hidden_layers
     assert gen.intermediate_size == 4 * generator_hidden and gen.num_attention_heads == max(1, generator_hidden // 64)
     assert gen.embedding_size == disc.embedding_size  # so the embeddings can be shared
+    dropout = spec.sizes[size].dropout  # tiny: none (the small-budget recipe); the others: the paper's 0.1
+    assert gen.hidden_dropout_prob == disc.hidden_dropout_prob == disc.attention_probs_dropout_prob == dropout
+    assert dropout == (0.0 if size == "tiny" else 0.1)
 
 
 def test_large_masks_a_quarter_of_the_tokens_the_others_fifteen_percent():

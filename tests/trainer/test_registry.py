@@ -196,7 +196,9 @@ def test_cli_flags_become_config():
 
 @pytest.mark.parametrize("model, table", [("bert", lambda n: n.bert.embeddings.position_embeddings),
                                           ("roberta", lambda n: n.roberta.embeddings.position_embeddings),
-                                          ("longformer", lambda n: n.longformer.embeddings.position_embeddings)])
+                                          ("longformer", lambda n: n.longformer.embeddings.position_embeddings),
+                                          ("albert", lambda n: n.albert.embeddings.position_embeddings),
+                                          ("electra", lambda n: n.electra.embeddings.position_embeddings)])
 def test_sinusoidal_positions_start_the_table_from_sine_waves(model, table):
     from dataclasses import replace
 
@@ -210,17 +212,20 @@ def test_sinusoidal_positions_start_the_table_from_sine_waves(model, table):
         torch.manual_seed(0)
         task = spec.build_task(BuildContext(size=replace(size, sinusoidal_positions=sinusoidal), vocab=VOCAB,
                                             seq_len=16, config=config))
-        tables[sinusoidal] = table(task.network).weight.detach()
+        tables[sinusoidal] = table(task.exports()["hf"]).weight.detach()  # electra: the shared table
     waves = tables[True]
     assert not torch.allclose(waves, tables[False])
-    rows = torch.tensor([p for p in range(waves.shape[0]) if model == "bert" or p != VOCAB.pad_id])
+    padded = model in ("roberta", "longformer")  # their tables keep a zero row at the pad id
+    rows = torch.tensor([p for p in range(waves.shape[0]) if not padded or p != VOCAB.pad_id])
     assert waves[rows].std().item() == pytest.approx(0.02, rel=0.05)  # initializer_range: same scale as N(0, 0.02)
     position = rows.float()
-    # column 0: sin(p), column 1: cos(p), column 2: sin(p / 10000^(2/8)), one scale for all
-    expected = torch.stack([torch.sin(position), torch.cos(position), torch.sin(position / 10000 ** 0.25)], 1)
+    # column 0: sin(p), column 1: cos(p), column 2: sin(p / 10000^(2/d)) for the table's width d
+    # (the hidden size 8, or albert's and electra's embedding width), one scale for all
+    width = waves.shape[1]
+    expected = torch.stack([torch.sin(position), torch.cos(position), torch.sin(position / 10000 ** (2 / width))], 1)
     scale = waves[1, 1] / torch.cos(torch.tensor(1.0))
     torch.testing.assert_close(waves[rows][:, :3], expected * scale, rtol=1e-4, atol=1e-6)
-    if model != "bert":  # the pad position's row stays zero, as transformers leaves it
+    if padded:  # the pad position's row stays zero, as transformers leaves it
         assert torch.count_nonzero(waves[VOCAB.pad_id]) == 0
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 from transformers import AlbertConfig, AlbertForPreTraining
 
 from trainer.config import ModelSize, Recipe
+from trainer.models.positions import sinusoidal_
 from trainer.models.spec import BuildContext, ModelSpec
 from trainer.objectives.mlm import EncoderHeads
 from trainer.objectives.pair import SOP, PairTask
@@ -58,6 +59,8 @@ HEADS = EncoderHeads(encode=encode, predict_tokens=lambda network, hidden: netwo
 
 def build_task(ctx: BuildContext) -> PairTask:
     network = AlbertForPreTraining(build_config(ctx.size, ctx.vocab.vocab_size, ctx.vocab.pad_id))
+    if ctx.size.sinusoidal_positions:
+        sinusoidal_(network.albert.embeddings.position_embeddings, network.config.initializer_range)
     return PairTask(network, HEADS, ctx.vocab, kind="sop")
 
 
