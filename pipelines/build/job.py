@@ -241,18 +241,35 @@ def to_pool(split_candidates: tuple[str, PoolCandidates]) -> tuple[str, Negative
 
 
 def example_counts(examples: list[dict], split: str, languages: dict[str, int]) -> Counter:
-    """Tokens per split, and examples and tokens per language when examples carry language ids."""
-    counter: Counter = Counter({f"example_tokens/{split}": sum(len(e["input_ids"]) for e in examples)})
+    """Tokens per split, and examples and tokens per language when examples carry language ids
+    (`lang`: the example's; tlm's `langs`: an example counts for each of its languages, tokens
+    for their own). Per-language keys in the order their languages first appear."""
+    lengths = np.fromiter((len(e["input_ids"]) for e in examples), dtype=np.int64, count=len(examples))
+    counter: Counter = Counter({f"example_tokens/{split}": int(lengths.sum())})
+    # (example, language, tokens) of every language of every example, in example then id order
+    parts = []
+    one = [k for k, e in enumerate(examples) if "lang" in e]
+    if one:
+        parts.append((np.array(one, dtype=np.int64), np.array([examples[k]["lang"] for k in one], dtype=np.int64),
+                      lengths[one]))
+    many = [k for k, e in enumerate(examples) if "langs" in e]
+    if many:
+        langs = [np.asarray(examples[k]["langs"], dtype=np.int64) for k in many]
+        owner = np.repeat(np.array(many, dtype=np.int64), [len(a) for a in langs])
+        keys, tokens = np.unique(owner * (MAX_LANGUAGES + 1) + np.concatenate(langs), return_counts=True)
+        parts.append((keys // (MAX_LANGUAGES + 1), keys % (MAX_LANGUAGES + 1), tokens))
+    if not parts:
+        return counter
+    owner, lang, tokens = (np.concatenate(column) for column in zip(*parts))
+    order = np.lexsort((lang, owner))
+    lang, tokens = lang[order], tokens[order]
+    per_lang_examples = np.bincount(lang)
+    per_lang_tokens = np.bincount(lang, weights=tokens).astype(np.int64)
+    _, first = np.unique(lang, return_index=True)
     codes = {i: code for code, i in languages.items()}
-    for e in examples:
-        if "lang" in e:
-            counter[f"examples/lang/{codes[e['lang']]}"] += 1
-            counter[f"tokens/lang/{codes[e['lang']]}"] += len(e["input_ids"])
-        if "langs" in e:  # tlm: an example counts for each of its languages, tokens for their own
-            ids, n = np.unique(e["langs"], return_counts=True)
-            for i, k in zip(ids.tolist(), n.tolist()):
-                counter[f"examples/lang/{codes[i]}"] += 1
-                counter[f"tokens/lang/{codes[i]}"] += k
+    for i in lang[np.sort(first)].tolist():
+        counter[f"examples/lang/{codes[i]}"] += int(per_lang_examples[i])
+        counter[f"tokens/lang/{codes[i]}"] += int(per_lang_tokens[i])
     return counter
 
 

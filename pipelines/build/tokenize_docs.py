@@ -273,8 +273,12 @@ class SentenceEncoder:
         sep = self.separator
         counts = np.fromiter(map(len, groups), dtype=np.int64, count=len(groups))
         texts = [sep.join(g) for g in groups]
-        joinable = np.fromiter((len(g) > 0 and text.count(sep) == len(g) - 1 for g, text in zip(groups, texts)),
-                               dtype=bool, count=len(groups))
+        # a group joins when it has texts and they hold no separator: looked at once for the batch
+        if counts.all() and "".join(texts).count(sep) == int(counts.sum()) - len(groups):
+            joinable = np.ones(len(groups), dtype=bool)
+        else:
+            joinable = np.fromiter((len(g) > 0 and text.count(sep) == len(g) - 1 for g, text in zip(groups, texts)),
+                                   dtype=bool, count=len(groups))
         if not joinable.all():
             texts = [text for text, j in zip(texts, joinable.tolist()) if j]
         encodings = self.joined.encode_batch_fast(texts, add_special_tokens=False) if texts else []
