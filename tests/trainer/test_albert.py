@@ -78,15 +78,15 @@ def test_albert_recipe_uses_lamb_without_decay_or_adaptation_on_bias_and_layerno
 def test_factorised_embeddings_and_one_shared_layer(size, make_task):
     config = albert.build_config(albert.SIZES[size], 30000, 0)
     assert config.embedding_size == albert.EMBEDDING_SIZES[size] < config.hidden_size
-    assert config.embedding_size == {"tiny": 32, "base": 128}[size]  # Table 1: E = 128; tiny's hidden is 64
+    assert config.embedding_size == {"tiny": 64, "base": 128}[size]  # Table 1: E = 128; tiny's hidden is 128
     assert (config.num_hidden_groups, config.inner_group_num) == (1, 1)
     assert config.hidden_dropout_prob == config.attention_probs_dropout_prob == 0.0
     if size == "tiny":
         network = make_task("albert", VOCAB).network
         layers = network.albert.encoder.albert_layer_groups
         assert len(layers) == 1 and len(layers[0].albert_layers) == 1  # every layer runs these weights
-        assert network.albert.embeddings.word_embeddings.weight.shape == (VOCAB.vocab_size, 32)
-        assert network.albert.encoder.embedding_hidden_mapping_in.weight.shape == (64, 32)
+        assert network.albert.embeddings.word_embeddings.weight.shape == (VOCAB.vocab_size, 64)
+        assert network.albert.encoder.embedding_hidden_mapping_in.weight.shape == (128, 64)
 
 
 def test_albert_on_nsp_shards_fails_naming_the_sop_build():
