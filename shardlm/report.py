@@ -25,6 +25,11 @@ def accuracy_rows(record: dict[str, Any]) -> list[tuple[str, float, str | None, 
     return rows
 
 
+def perplexity_rows(record: dict[str, Any]) -> list[tuple[str, float]]:
+    """(name, value) of each perplexity of an eval record (XLM's CLM: `eval_clm_perplexity`)."""
+    return [(key, float(value)) for key, value in record.items() if key.endswith("_perplexity")]
+
+
 def format_train_summary(summary: dict[str, Any]) -> str:
     """The block `shardlm train` prints at the end, from trainer.run.train's summary."""
     lines = [f"trained {summary['steps']} steps"]
@@ -38,6 +43,8 @@ def format_train_summary(summary: dict[str, Any]) -> str:
         label = name.removeprefix("eval_")
         beside = f" (baseline {base.removeprefix('eval_')} {base_value:.4f})" if base is not None else ""
         lines.append(f"  {label} {value:.4f}{beside}")
+    for name, value in perplexity_rows(record):
+        lines.append(f"  {name.removeprefix('eval_')} {value:.4f}")
     lines.append(f"  model        {summary['hf_dir']}")
     lines.append(f"  metrics      {summary['metrics']}")
     return "\n".join(lines)
@@ -116,6 +123,7 @@ def summary_markdown(run_dir: Path, train: list[dict[str, Any]], evals: list[dic
                   f"| eval_loss | {last['eval_loss']:.4f} | |"]
         for name, value, base, base_value in accuracy_rows(last):
             lines.append(f"| {name} | {value:.4f} | " + (f"{base_value:.4f} ({base})" if base else "") + " |")
+        lines += [f"| {name} | {value:.4f} | |" for name, value in perplexity_rows(last)]
     else:
         lines.append("- no evaluation records")
     lines += ["", "![curves](report.png)", ""]
@@ -165,5 +173,5 @@ def main(argv: list[str] | None = None) -> dict[str, str]:
     return {"png": str(png), "md": str(md)}
 
 
-__all__ = ["accuracy_rows", "build_parser", "format_train_summary", "main", "read_metrics", "summary_markdown",
-           "throughput"]
+__all__ = ["accuracy_rows", "build_parser", "format_train_summary", "main", "perplexity_rows", "read_metrics",
+           "summary_markdown", "throughput"]

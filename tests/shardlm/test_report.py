@@ -67,3 +67,17 @@ def test_missing_or_empty_metrics_is_one_error_line(tmp_path, capsys, content, m
     err = capsys.readouterr().err
     assert err.startswith("shardlm report: error: ") and message in err and err.count("\n") == 1
     assert not (run / "report.png").exists()
+
+
+def test_clm_perplexity_is_in_the_train_summary_and_the_report(tmp_path):
+    """An XLM CLM run's one held-out metric is its perplexity (issue 7 item 5: "in metrics.jsonl and
+    the final summary"): `shardlm train`'s summary and report.md show it."""
+    from shardlm.report import format_train_summary
+
+    record = {"step": 20, "eval_loss": 4.0, "eval_clm_loss": 4.0, "eval_clm_perplexity": 54.6, "eval_examples": 16}
+    printed = format_train_summary({"steps": 20, "first_loss": 5.0, "last_loss": 4.5, "eval": record,
+                                    "hf_dir": "run/hf", "metrics": "run/metrics.jsonl"})
+    assert "  clm_perplexity 54.6000" in printed.splitlines()
+    run = write_run(tmp_path, RECORDS[:2] + [record])
+    train, evals = read_metrics(run)
+    assert "| eval_clm_perplexity | 54.6000 | |" in summary_markdown(run, train, evals).splitlines()
