@@ -183,7 +183,7 @@ def test_build_translates_for_dataflow(tmp_path):
     build.build_pipeline(pipeline, config, build.document_files(config.input), tokenizer_info)
     code = check_job(dry_run(pipeline), BUILD_CORE | {"Pool"}, "build")  # nsp: the negative pool's combine
     tokenize_fn = code["Input/Tokenize/ParDo(TokenizeFn)"][0]
-    assert isinstance(tokenize_fn, TokenizeFn) and tokenize_fn._tokenizer is None  # loaded in setup()
+    assert isinstance(tokenize_fn, TokenizeFn) and tokenize_fn._encoder is None  # loaded in setup()
 
 
 def test_build_tlm_translates_for_dataflow(tmp_path):
