@@ -24,7 +24,9 @@ HEAVY = ("torch", "transformers", "webdataset")
 BOUNDED = ("transformers", "tokenizers", "apache-beam", "pyarrow", "numba")
 # which install each part of the code runs under
 EXTRAS_OF = {"pipelines/tokenizer": ("tokenizer",), "trainer": ("train",), "shards/stream.py": ("train",),
-             "shards/batches.py": ("train",), "shardlm/report.py": ("report",), "shardlm": ("tokenizer", "train")}  # shardlm demo runs them all
+             "shards/batches.py": ("train",),
+             # imported only where numba is installed (shards.columns.kernels falls back to numpy)
+             "shards/column_kernels.py": ("train",), "shardlm/report.py": ("report",), "shardlm": ("tokenizer", "train")}  # shardlm demo runs them all
 PACKAGES = ("schemas", "shards", "pipelines", "trainer", "shardlm")
 
 
