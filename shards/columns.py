@@ -17,6 +17,9 @@ length of `input_ids`"); a chunk where they differ is refused.
 
 from __future__ import annotations
 
+import functools
+import importlib
+from types import ModuleType
 from typing import Any, Mapping
 
 import numpy as np
@@ -172,21 +175,21 @@ class ColumnStore:
         return len(self._free) + sum(len(s) for s in self._freed)
 
 
-_KERNELS: list = []  # [shards.column_kernels or None], filled by kernels()
+@functools.cache
+def optional_kernels(module: str) -> ModuleType | None:
+    """The compiled-kernel module `module` (numba, the `train` extra), imported on first use; None
+    where numba is not installed, and then its caller takes the numpy path (the same results)."""
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as error:
+        if error.name not in ("numba", "llvmlite"):
+            raise
+        return None
 
 
-def kernels():
-    """`shards.column_kernels` (numba, the `train` extra), imported on first use; None where numba
-    is not installed, and then `ColumnStore.put` pads with numpy (the same bytes)."""
-    if not _KERNELS:
-        try:
-            from shards import column_kernels
-        except ModuleNotFoundError as error:
-            if error.name not in ("numba", "llvmlite"):
-                raise
-            column_kernels = None
-        _KERNELS.append(column_kernels)
-    return _KERNELS[0]
+def kernels() -> ModuleType | None:
+    """`shards.column_kernels`, or None without numba: `ColumnStore.put` then pads with numpy."""
+    return optional_kernels("shards.column_kernels")
 
 
 def real_positions(lengths: np.ndarray, width: int, dtype: np.dtype | type = np.bool_) -> np.ndarray:

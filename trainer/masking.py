@@ -51,11 +51,13 @@ import math
 import struct
 import threading
 from dataclasses import dataclass, replace
+from types import ModuleType
 from typing import Iterable
 
 import numpy as np
 import torch
 
+from shards.columns import optional_kernels
 from trainer.config import VocabInfo
 from trainer.losses import cross_entropy
 
@@ -349,21 +351,10 @@ def next_token_labels(input_ids: torch.Tensor, attention_mask: torch.Tensor) -> 
     return labels
 
 
-_KERNELS: list = []  # [trainer.masking_kernels or None], filled by kernels()
-
-
-def kernels():
-    """`trainer.masking_kernels` (numba, the `train` extra), imported on first use; None where
-    numba is not installed, and then `Masker` takes the numpy path, whose masks are the same."""
-    if not _KERNELS:
-        try:
-            from trainer import masking_kernels
-        except ModuleNotFoundError as error:
-            if error.name not in ("numba", "llvmlite"):
-                raise
-            masking_kernels = None
-        _KERNELS.append(masking_kernels)
-    return _KERNELS[0]
+def kernels() -> ModuleType | None:
+    """`trainer.masking_kernels`, or None without numba: `Masker` then takes the numpy path,
+    whose masks are the same."""
+    return optional_kernels("trainer.masking_kernels")
 
 
 def _below(x: float) -> int:

@@ -255,7 +255,7 @@ def test_without_numba_the_numpy_path_masks_and_compiled_true_says_so(monkeypatc
     import trainer.masking
 
     batch, vocab = real_batch
-    monkeypatch.setattr(trainer.masking, "_KERNELS", [None])  # as kernels() finds it without numba
+    monkeypatch.setattr(trainer.masking, "kernels", lambda: None)  # as kernels() finds it without numba
     assert Masker(vocab, MaskingConfig()).kernels is None
     with pytest.raises(ValueError, match="compiled masking needs numba"):
         Masker(vocab, MaskingConfig(), compiled=True)
