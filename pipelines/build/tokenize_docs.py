@@ -315,23 +315,17 @@ def _merge(counts: np.ndarray, joinable: np.ndarray, use: np.ndarray, joined: tu
            alone: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """(ids, lengths) of every group's texts in group order: the `use` groups' from `joined` (the
     encodings of the `joinable` groups, in order), the others' from `alone` (in order)."""
-    (ids, lengths), (alone_ids, alone_lengths) = joined, alone
-    parts = []
-    for lens, subset in ((lengths, joinable), (alone_lengths, ~use)):
-        text_end = np.cumsum(counts[subset])
-        tokens = np.concatenate([[0], np.cumsum(lens)])
-        parts.append((text_end - counts[subset], text_end, tokens[text_end - counts[subset]], tokens[text_end]))
-    text_start, text_end, token_start, token_end = (np.zeros(len(counts), dtype=np.int64) for _ in range(4))
-    kept = use[joinable]
-    for out, j, a, shift in ((text_start, parts[0][0], parts[1][0], len(lengths)),
-                             (text_end, parts[0][1], parts[1][1], len(lengths)),
-                             (token_start, parts[0][2], parts[1][2], len(ids)),
-                             (token_end, parts[0][3], parts[1][3], len(ids))):
-        out[use] = j[kept]
-        out[~use] = a + shift
-    pool_ids = np.concatenate([ids, alone_ids])
-    pool_lengths = np.concatenate([lengths, alone_lengths])
-    return pool_ids[index_ranges(token_start, token_end)], pool_lengths[index_ranges(text_start, text_end)]
+    from_joined = (part for part, kept in zip(_by_group(*joined, counts[joinable]), use[joinable].tolist()) if kept)
+    from_alone = iter(_by_group(*alone, counts[~use]))
+    parts = [next(from_joined) if u else next(from_alone) for u in use.tolist()]
+    return np.concatenate([ids for ids, _ in parts]), np.concatenate([lengths for _, lengths in parts])
+
+
+def _by_group(ids: np.ndarray, lengths: np.ndarray, counts: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(ids, lengths) of texts end to end -> one (ids, lengths) per group of `counts` texts."""
+    text_ends = np.cumsum(counts)
+    token_ends = np.concatenate([[0], np.cumsum(lengths)])[text_ends]
+    return list(zip(np.split(ids, token_ends[:-1]), np.split(lengths, text_ends[:-1])))
 
 
 def _pre_tokenizers(part: dict | None) -> list[dict]:
