@@ -66,7 +66,7 @@ class BatchConfig:
 
 @dataclass(frozen=True, kw_only=True)
 class BatchCoords:
-    """Where a batch sits in the run: what seeds its masks (trainer.masking.batch_seed)."""
+    """Where a batch sits in the run: what seeds its masks (trainer.randomness.batch_seed)."""
 
     epoch: int
     rank: int

@@ -19,7 +19,7 @@ import numpy as np
 from shards.column_kernels import compiled
 
 IGNORE_INDEX = -100  # trainer.masking.IGNORE_INDEX (not imported: no torch in the compiled module)
-_WARMUP = 12  # numpy's SFC64 seeding discards 12 outputs (sfc64_set_seed); trainer.masking.sfc64_state too
+_WARMUP = 12  # numpy's SFC64 seeding discards 12 outputs (sfc64_set_seed); trainer.randomness.sfc64_state too
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)  # splitmix64's increment and multipliers (Steele et al. 2014)
 _MIX1, _MIX2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
 _LOW32 = np.uint64(0xFFFFFFFF)

@@ -41,7 +41,7 @@ class Objective:
 
     `prepare(batch, masker, generator)` turns a collated CPU batch into the task's inputs; it may
     draw randomness only from `generator` (seeded by the batch's stream position, so a resumed
-    run masks exactly as the uninterrupted one): a `trainer.masking.BatchRandom` (or a
+    run masks exactly as the uninterrupted one): a `trainer.randomness.BatchRandom` (or a
     `torch.Generator`), handed to the masker as it is; torch draws take
     `trainer.masking.torch_generator(generator)`.
     """
