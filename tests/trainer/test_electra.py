@@ -115,10 +115,44 @@ def test_loss_is_mlm_plus_fifty_times_detection(make_task):
     assert out.loss.item() == pytest.approx(out.parts["mlm_loss"].item() + 50 * out.parts["rtd_loss"].item())
     metrics = task.summarize(out.counts)
     assert set(metrics) == {"mlm_accuracy", "mlm_unigram_accuracy", "rtd_accuracy", "rtd_majority_accuracy",
-                            "rtd_replaced_share"}
+                            "rtd_replaced_share", "rtd_precision", "rtd_recall", "rtd_auc"}
     real = float(_inputs()["attention_mask"].sum())
     assert float(out.counts["rtd_tokens"]) == real  # every real token is judged, padding is not
     assert 0.0 < metrics["rtd_replaced_share"] < 0.3 and metrics["rtd_majority_accuracy"] >= 0.7
+
+
+def test_histogram_auc_is_the_ranking_auc():
+    """AUC from the binned logits = the chance a replaced token's logit is above an original one's."""
+    gen = make_generator(5)
+    replaced = torch.rand(4000, generator=gen) < 0.15
+    logits = torch.randn(4000, generator=gen) * 2 + 1.5 * replaced  # replaced tokens score higher
+    logits[:3] = torch.tensor([-50.0, 50.0, 0.0])  # beyond the binned range: the end bins
+    pos, neg = logits[replaced], logits[~replaced]
+    exact = ((pos[:, None] > neg[None, :]).double() + 0.5 * (pos[:, None] == neg[None, :]).double()).mean().item()
+    histogram = electra.logit_histogram(logits, replaced)
+    assert histogram.shape == (2, electra.LOGIT_BINS) and histogram.sum().item() == 4000
+    assert histogram[1].sum().item() == replaced.sum().item()
+    assert electra.histogram_auc(histogram) == pytest.approx(exact, abs=2e-3) and exact > 0.65
+    assert electra.histogram_auc(electra.logit_histogram(-logits, replaced)) == pytest.approx(1 - exact, abs=2e-3)
+    assert electra.histogram_auc(electra.logit_histogram(logits, torch.zeros_like(replaced))) == 0.5  # no replaced
+
+
+def test_a_discriminator_that_sees_every_replacement_scores_auc_precision_recall_one(make_task, monkeypatch):
+    task = make_task("electra", VOCAB)
+    inputs = _inputs()
+    labels = inputs["labels"]
+    originals = torch.where(labels != IGNORE_INDEX, labels, inputs["input_ids"])
+    oracle = lambda input_ids, attention_mask: type("Out", (), {"logits": (input_ids != originals).float() * 10 - 5})
+    monkeypatch.setattr(task.discriminator, "forward", oracle)
+    metrics = task.summarize(task(inputs, with_counts=True).counts)
+    assert 0.0 < metrics["rtd_replaced_share"] < 0.3
+    assert metrics["rtd_accuracy"] == metrics["rtd_precision"] == metrics["rtd_recall"] == metrics["rtd_auc"] == 1.0
+    # always "original": the majority's accuracy, nothing predicted, nothing caught, chance AUC
+    monkeypatch.setattr(task.discriminator, "forward",
+                        lambda input_ids, attention_mask: type("Out", (), {"logits": torch.full(input_ids.shape, -3.0)}))
+    metrics = task.summarize(task(inputs, with_counts=True).counts)
+    assert metrics["rtd_accuracy"] == metrics["rtd_majority_accuracy"]
+    assert metrics["rtd_precision"] == metrics["rtd_recall"] == 0.0 and metrics["rtd_auc"] == 0.5
 
 
 @pytest.mark.slow
@@ -142,7 +176,7 @@ def test_electra_trains_resumes_and_exports_both_networks(mlm_shards, tmp_path, 
     evals = [r for r in lines if "eval_loss" in r]
     assert [r["step"] for r in evals] == [2, 4]
     assert {"eval_mlm_accuracy", "eval_mlm_unigram_accuracy", "eval_rtd_accuracy", "eval_rtd_majority_accuracy",
-            "eval_rtd_loss"} <= set(evals[-1])
+            "eval_rtd_loss", "eval_rtd_auc", "eval_rtd_precision", "eval_rtd_recall"} <= set(evals[-1])
     names = sorted(p.name for p in out.iterdir())
     events = [n for n in names if n.startswith("events.out.tfevents.")]  # TensorBoard, beside metrics.jsonl
     assert [n for n in names if n not in events] == ["checkpoints", "hf", "hf-generator", "metrics.jsonl"] and len(events) == 1

@@ -66,6 +66,10 @@ EMBEDDING_SIZES = {"tiny": 128, "small": 128, "base": 768, "large": 1024}
 GENERATOR_FRACTIONS = {"tiny": 0.5, "small": 0.25, "base": 1 / 3, "large": 0.25}
 MAX_POSITIONS = 512  # Table 6: sequences of 128 (Small) and 512 (Base, Large) tokens
 DISCRIMINATOR_WEIGHT = 50.0  # λ (section 3, configure_pretraining.py disc_weight)
+# Discriminator logits are counted in bins of this width over [-LOGIT_RANGE, LOGIT_RANGE] (the ends
+# take what lies beyond), one histogram for original and one for replaced tokens: summable over
+# batches and ranks, and enough for the AUC to about 1e-3 (`histogram_auc`).
+LOGIT_RANGE, LOGIT_BINS = 8.0, 1600
 # Adam β1 0.9, β2 0.999, ε 1e-6, weight decay 0.01, clipping at global norm 1.0 (model/optimization.py).
 RECIPE = Recipe(betas=(0.9, 0.999), eps=1e-6, weight_decay=0.01, max_grad_norm=1.0)
 
@@ -124,6 +128,27 @@ def replace_tokens(input_ids: torch.Tensor, labels: torch.Tensor,
     return replaced, is_replaced
 
 
+def logit_histogram(logits: torch.Tensor, is_replaced: torch.Tensor) -> torch.Tensor:
+    """Counts [2, LOGIT_BINS] of discriminator logits in equal bins over [-LOGIT_RANGE, LOGIT_RANGE]:
+    row 0 the original tokens', row 1 the replaced ones'."""
+    width = 2 * LOGIT_RANGE / LOGIT_BINS
+    bins = ((logits.detach().double() + LOGIT_RANGE) / width).floor().clamp(0, LOGIT_BINS - 1).long()
+    flat = bins + LOGIT_BINS * is_replaced.long()
+    return torch.bincount(flat.cpu(), minlength=2 * LOGIT_BINS).double().view(2, LOGIT_BINS)
+
+
+def histogram_auc(histogram: torch.Tensor) -> float:
+    """Area under the ROC curve of replaced against original tokens from `logit_histogram` counts:
+    the chance that a replaced token's logit is above an original one's, ties (one bin) counted
+    half. 0.5 when either class is empty."""
+    original, replaced = histogram[0].double(), histogram[1].double()
+    n_original, n_replaced = float(original.sum()), float(replaced.sum())
+    if n_original == 0 or n_replaced == 0:
+        return 0.5
+    below = torch.cumsum(original, 0) - original  # original tokens in lower bins
+    return float((replaced * (below + 0.5 * original)).sum()) / (n_original * n_replaced)
+
+
 class ElectraTask(Task):
     """Generator (MLM on the selected positions) and discriminator (replaced-token detection)."""
 
@@ -156,23 +181,34 @@ class ElectraTask(Task):
         if with_counts:
             at_mask = inputs["input_ids"][selected] == self.mask_id
             predicted = gen_logits.detach().argmax(dim=-1)
+            predicted_replaced = disc_logits.detach() > 0
             counts = {"mlm_correct": (predicted == targets)[at_mask].sum().double().cpu(),
                       "mlm_at_mask": at_mask.sum().double().cpu(),
                       "mlm_label_histogram": torch.bincount(targets[at_mask].cpu(), minlength=self.vocab_size).double(),
-                      "rtd_correct": ((disc_logits.detach() > 0) == is_replaced)[real].sum().double().cpu(),
+                      "rtd_correct": (predicted_replaced == is_replaced)[real].sum().double().cpu(),
+                      "rtd_predicted": predicted_replaced[real].sum().double().cpu(),
+                      "rtd_caught": (predicted_replaced & is_replaced)[real].sum().double().cpu(),
                       "rtd_tokens": real.sum().double().cpu(),
-                      "rtd_replaced": is_replaced[real].sum().double().cpu()}
+                      "rtd_replaced": is_replaced[real].sum().double().cpu(),
+                      "rtd_logit_histogram": logit_histogram(disc_logits[real].float(), is_replaced[real])}
         return StepOutput(sum_parts(parts, {"rtd_loss": DISCRIMINATOR_WEIGHT}), parts, counts)
 
     def summarize(self, counts: dict[str, torch.Tensor]) -> dict[str, float]:
         """Generator accuracy at [MASK] beside the unigram baseline; discriminator accuracy over
-        real tokens beside always answering its majority label ("original")."""
+        real tokens beside always answering its majority label ("original"), and what accuracy at
+        logit 0 hides while replaced tokens are few: precision and recall of "replaced" (0 when
+        nothing is predicted / replaced) and the AUC (0.5: no better than chance), as the
+        reference's `disc_precision`, `disc_recall`, `disc_auc`."""
         metrics = mlm_metrics(counts)
         n = max(float(counts["rtd_tokens"]), 1.0)
         replaced = float(counts["rtd_replaced"])
+        caught, predicted = float(counts["rtd_caught"]), float(counts["rtd_predicted"])
         metrics["rtd_accuracy"] = float(counts["rtd_correct"]) / n
         metrics["rtd_majority_accuracy"] = max(replaced, n - replaced) / n
         metrics["rtd_replaced_share"] = replaced / n
+        metrics["rtd_precision"] = caught / predicted if predicted else 0.0
+        metrics["rtd_recall"] = caught / replaced if replaced else 0.0
+        metrics["rtd_auc"] = histogram_auc(counts["rtd_logit_histogram"])
         return metrics
 
     def exports(self) -> dict[str, nn.Module]:
