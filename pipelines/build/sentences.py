@@ -35,6 +35,9 @@ def split_sentences(text: str, lang: str | None = None) -> list[str]:
     # the two fixes' conditions, looked for once in the document: most paragraphs need neither
     cjk = _CJK_STOP_LATIN.search(text) is not None
     ellipsis = "..." in text or "\u2026" in text
+    if not cjk and not ellipsis:  # sentencex's stripped pieces, line by line, in one comprehension
+        return [s for raw in text.splitlines() if (line := raw.strip())
+                for s in map(str.strip, sentencex.segment(code, line)) if s]
     out: list[str] = []
     for line in text.splitlines():
         line = line.strip()
