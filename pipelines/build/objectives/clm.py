@@ -56,17 +56,19 @@ def build_clm(docs: Sequence[TokenizedDoc], config: ClmConfig, counter: Counter 
 
 
 def stream_tokens(docs: Sequence[TokenizedDoc], sep_id: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The stream's ids, word starts, and each token's document (index into `docs`)."""
-    ids, ws, owner = [np.array([sep_id], dtype=np.uint32)], [np.array([True])], [np.array([0])]
-    for k, doc in enumerate(docs):
-        ends = doc.offsets[1:]  # a separator after every sentence
-        body = np.insert(doc.ids.astype(np.uint32), ends, sep_id)
-        body_ws = np.insert(doc.word_start, ends, True)
-        if k:  # XLM's empty line between documents: one more separator
-            body, body_ws = np.concatenate([[sep_id], body]).astype(np.uint32), np.concatenate([[True], body_ws])
-        ids.append(body)
-        ws.append(body_ws)
-        owner.append(np.full(len(body), k))
-    return np.concatenate(ids).astype(np.uint32), np.concatenate(ws).astype(bool), np.concatenate(owner)
+    """The stream's ids, word starts, and each token's document (index into `docs`): the
+    documents' tokens end to end with the separators inserted at once (a separator first, one
+    after every sentence, one more before every document but the first)."""
+    tokens = np.fromiter((len(d.ids) for d in docs), dtype=np.int64, count=len(docs))
+    doc_start = np.zeros(len(docs), dtype=np.int64)
+    np.cumsum(tokens[:-1], out=doc_start[1:])
+    sentence_ends = np.concatenate([d.offsets[1:] + start for d, start in zip(docs, doc_start.tolist())])
+    at = np.concatenate([[0], doc_start[1:], sentence_ends])  # equal positions: all separators
+    ids = np.insert(np.concatenate([d.ids for d in docs]).astype(np.uint32), at, sep_id)
+    ws = np.insert(np.concatenate([d.word_start for d in docs]).astype(bool), at, True)
+    body = tokens + np.fromiter((d.num_sentences for d in docs), dtype=np.int64, count=len(docs)) + 1
+    # document 0's body holds the leading separator, document k's its own leading one
+    return ids, ws, np.repeat(np.arange(len(docs)), body)
+
 
 BUILDER = Builder(name="clm", make_config=make_config, build=build_clm, options=frozenset({"packing"}))
