@@ -23,7 +23,7 @@ import fsspec
 from tokenizers import AddedToken, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
 
 from pipelines.tokenizer import spm
-from pipelines.tokenizer.word_starts import word_start_rule
+from pipelines.tokenizer.word_starts import word_start_family
 from schemas.tokenizer_folder import CONFIG_FILE, make_portable
 from shards.storage import check_url, join
 from shards.tokenizer import (TOKENIZER_FOLDER, clear_shard_set_tokenizer, load_shard_set_tokenizer,
@@ -147,7 +147,7 @@ def bytelevel_from_files(vocab: dict[str, int], merges_text: str) -> Tokenizer:
 def add_family_specials(tok: Tokenizer) -> bool:
     """Add the special tokens a role lacks (BERT names beside [CLS]/[SEP] or WordPiece, else RoBERTa
     names) and, where the tokenizer has none, the family's post-processor; True when it changed."""
-    family = word_start_rule(tok).family
+    family = word_start_family(tok)
     bert = family == "wordpiece" or tok.token_to_id("[CLS]") is not None or tok.token_to_id("[SEP]") is not None
     names = BERT_NAMES if bert else ROBERTA_NAMES
     missing = [token for role, token in names.items()  # in the family's id order

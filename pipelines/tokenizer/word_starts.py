@@ -56,6 +56,11 @@ class WordStartRule:
         return out
 
 
+def word_start_family(tokenizer: Tokenizer) -> str:
+    """The tokenizer's family (one of FAMILIES), without the rule's tables over the vocabulary."""
+    return _family(json.loads(tokenizer.to_str()))[0]
+
+
 def word_start_rule(tokenizer: Tokenizer) -> WordStartRule:
     """The rule of this tokenizer's family, read from its model, pre-tokenizer and decoder."""
     spec = json.loads(tokenizer.to_str())

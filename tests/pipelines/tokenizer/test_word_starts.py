@@ -4,7 +4,7 @@ import numpy as np
 from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers
 
 from pipelines.build.tokenize_docs import tokenize_documents
-from pipelines.tokenizer.word_starts import offset_word_starts, word_start_rule
+from pipelines.tokenizer.word_starts import offset_word_starts, word_start_family, word_start_rule
 from tests.conftest import shared_data
 
 
@@ -29,7 +29,7 @@ def test_wordpiece_a_piece_without_hashes_starts_a_word():
     assert flags(wordpiece(), "Unaffable, don't goes.") == [
         ("un", True), ("##aff", False), ("##able", False), (",", True), ("don", True), ("'", True),
         ("t", True), ("go", True), ("##es", False), (".", True)]
-    assert word_start_rule(wordpiece()).family == "wordpiece"
+    assert word_start_rule(wordpiece()).family == word_start_family(wordpiece()) == "wordpiece"
 
 
 def byte_alphabet_bpe(merges: list[tuple[str, str]]) -> Tokenizer:
@@ -48,6 +48,7 @@ def test_bytelevel_a_piece_beginning_with_a_space_starts_a_word():
     assert flags(tok, "ok, hi don't\tok") == [
         ("ok", True), (",", False), ("Ġhi", True), ("Ġ", True), ("d", False), ("o", False), ("n", False),
         ("'t", False), ("ĉ", True), ("ok", True)]
+    assert word_start_family(tok) == "bytelevel"
 
 
 def test_bytelevel_on_the_real_gpt2_vocabulary():
@@ -72,7 +73,7 @@ def test_sentencepiece_a_piece_beginning_with_the_meta_space_starts_a_word():
     assert flags(metaspace_unigram(), "hello, world 東京") == [
         ("▁he", True), ("llo", False), (",", False), ("▁wor", True), ("ld", False), ("▁", True), ("東京", False)]
     rule = word_start_rule(metaspace_unigram())
-    assert rule.family == "metaspace" and rule.begins[8] and rule.ends[8]  # a newline byte piece
+    assert rule.family == word_start_family(metaspace_unigram()) == "metaspace" and rule.begins[8] and rule.ends[8]  # a newline byte piece
 
 
 def test_xlm_bpe_the_piece_after_an_end_of_word_piece_starts_a_word():
@@ -82,7 +83,7 @@ def test_xlm_bpe_the_piece_after_an_end_of_word_piece_starts_a_word():
                                unk_token="<unk>", end_of_word_suffix="</w>"))
     tok.pre_tokenizer = pre_tokenizers.Whitespace()
     tok.decoder = decoders.BPEDecoder(suffix="</w>")
-    assert word_start_rule(tok).family == "end_of_word"
+    assert word_start_rule(tok).family == word_start_family(tok) == "end_of_word"
     assert flags(tok, "hello , world") == [
         ("he", True), ("ll", False), ("o</w>", False), (",</w>", True), ("wor", True), ("ld</w>", False)]
 
@@ -97,7 +98,7 @@ def test_added_tokens_stand_alone():
 def test_tokenizers_without_marks_use_offsets():
     tok = Tokenizer(models.WordLevel({"[UNK]": 0, "hello": 1, ",": 2, "world": 3}, unk_token="[UNK]"))
     tok.pre_tokenizer = pre_tokenizers.Whitespace()
-    assert word_start_rule(tok).family == "offsets"
+    assert word_start_rule(tok).family == word_start_family(tok) == "offsets"
     assert flags(tok, "hello, world") == [("hello", True), (",", False), ("world", True)]
     assert offset_word_starts("ab c", [(0, 1), (1, 2), (3, 4), (3, 4)]).tolist() == [True, False, True, False]
 
