@@ -45,6 +45,8 @@ def format_train_summary(summary: dict[str, Any]) -> str:
         lines.append(f"  {label} {value:.4f}{beside}")
     for name, value in perplexity_rows(record):
         lines.append(f"  {name.removeprefix('eval_')} {value:.4f}")
+    if summary.get("padded") is not None:
+        lines.append(f"  padded       {summary['padded']:.1%} of the batches' positions")
     lines.append(f"  model        {summary['hf_dir']}")
     lines.append(f"  metrics      {summary['metrics']}")
     return "\n".join(lines)
@@ -114,6 +116,8 @@ def summary_markdown(run_dir: Path, train: list[dict[str, Any]], evals: list[dic
                   f"- final learning rate: {last['lr']:.3g}"]
         if rate is not None:
             lines.append(f"- throughput: {rate:,.0f} tokens/s over the run")
+        if last.get("padded") is not None:
+            lines.append(f"- padded positions: {last['padded']:.1%} of the batches' positions over the run")
     else:
         lines.append("- no train records")
     lines += ["", "## Evaluation", ""]

@@ -245,12 +245,17 @@ def start_counters(run: Run) -> tuple[Counters, bool]:
     return Counters(), False
 
 
+def padded_fraction(counters: Counters) -> float:
+    """The fraction of the batches' positions (so far) that were padding, not tokens."""
+    return round(1.0 - counters.tokens / max(counters.positions, 1), 4)
+
+
 def log_line(counters: Counters, values: dict[str, Any]) -> dict[str, Any]:
     """The log record: every loss part averaged over the steps since the previous line."""
     record: dict[str, Any] = {"step": counters.step, "epoch": values["epoch"]}
     record.update({name: total / max(steps, 1.0) for name, (total, steps) in counters.window.items()})
     record.update(lr=values["lr"], examples=counters.examples, tokens=counters.tokens,
-                  padded=round(1.0 - counters.tokens / max(counters.positions, 1), 4),
+                  padded=padded_fraction(counters),
                   elapsed_s=round(counters.elapsed_s, 3))
     counters.window = {}
     return record
@@ -332,7 +337,8 @@ def train(config: TrainConfig) -> TrainResult:
         gc.collect()
         runtime.stop(run.rt)
     run.task.eval()
-    summary = {"steps": counters.step, **outcome, "hf_dir": str(hf_dir), "metrics": str(metrics.path)}
+    summary = {"steps": counters.step, **outcome, "padded": padded_fraction(counters),
+               "hf_dir": str(hf_dir), "metrics": str(metrics.path)}
     return TrainResult(summary=summary, task=run.task, model=run.task.exports()["hf"])
 
 

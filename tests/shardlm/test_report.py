@@ -11,7 +11,7 @@ RECORDS = [
     {"step": 10, "epoch": 0, "loss": 9.0, "mlm_loss": 8.5, "lr": 1e-3, "examples": 320, "tokens": 4000,
      "elapsed_s": 2.0},
     {"step": 20, "epoch": 0, "loss": 7.0, "mlm_loss": 6.5, "lr": 5e-4, "examples": 640, "tokens": 10000,
-     "elapsed_s": 4.0},
+     "padded": 0.1234, "elapsed_s": 4.0},
     {"step": 20, "eval_loss": 7.5, "eval_mlm_accuracy": 0.125, "eval_mlm_unigram_accuracy": 0.0625,
      "eval_nsp_accuracy": 0.75, "eval_nsp_majority_accuracy": 0.5},
 ]
@@ -41,6 +41,7 @@ def test_report_writes_the_summary_and_a_png(tmp_path, capsys):
                  "- steps: 20", "- tokens: 10000", "- elapsed: 4.0 s",
                  "- first logged train loss: 9.0000 (step 10)", "- final train loss: 7.0000 (step 20)",
                  "- final learning rate: 0.0005", "- throughput: 2,500 tokens/s over the run",
+                 "- padded positions: 12.3% of the batches' positions over the run",
                  "| eval_loss | 7.5000 | |",
                  "| eval_mlm_accuracy | 0.1250 | 0.0625 (eval_mlm_unigram_accuracy) |",
                  "| eval_nsp_accuracy | 0.7500 | 0.5000 (eval_nsp_majority_accuracy) |"]:
@@ -76,8 +77,9 @@ def test_clm_perplexity_is_in_the_train_summary_and_the_report(tmp_path):
 
     record = {"step": 20, "eval_loss": 4.0, "eval_clm_loss": 4.0, "eval_clm_perplexity": 54.6, "eval_examples": 16}
     printed = format_train_summary({"steps": 20, "first_loss": 5.0, "last_loss": 4.5, "eval": record,
-                                    "hf_dir": "run/hf", "metrics": "run/metrics.jsonl"})
+                                    "padded": 0.0312, "hf_dir": "run/hf", "metrics": "run/metrics.jsonl"})
     assert "  clm_perplexity 54.6000" in printed.splitlines()
+    assert "  padded       3.1% of the batches' positions" in printed.splitlines()
     run = write_run(tmp_path, RECORDS[:2] + [record])
     train, evals = read_metrics(run)
     assert "| eval_clm_perplexity | 54.6000 | |" in summary_markdown(run, train, evals).splitlines()

@@ -48,6 +48,7 @@ def test_bert_trains_evaluates_and_exports(nsp_shards, tmp_path, monkeypatch):
     assert [list(r) for r in lines[:2]] == [["step", "epoch", "loss", "mlm_loss", "nsp_loss", "lr", "examples",
                                              "tokens", "padded", "elapsed_s"]] * 2
     assert 0.0 < lines[0]["padded"] < 0.5  # batches padded to their longest example: NSP's short pairs pad
+    assert summary["padded"] == lines[1]["padded"]  # the run's fraction, as its last log line has it
     assert [(r["step"], r["examples"]) for r in lines[:2]] == [(2, 16), (4, 32)]
     assert lines[0]["loss"] == pytest.approx(lines[0]["mlm_loss"] + lines[0]["nsp_loss"])
     assert list(lines[2]) == ["step", "eval_loss", "eval_mlm_loss", "eval_nsp_loss", "eval_mlm_accuracy",
