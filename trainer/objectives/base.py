@@ -43,7 +43,7 @@ class Objective:
     draw randomness only from `generator` (seeded by the batch's stream position, so a resumed
     run masks exactly as the uninterrupted one): a `trainer.randomness.BatchRandom` (or a
     `torch.Generator`), handed to the masker as it is; torch draws take
-    `trainer.masking.torch_generator(generator)`.
+    `trainer.randomness.torch_generator(generator)`.
     """
 
     name: str  # e.g. "mlm+nsp"

@@ -16,6 +16,7 @@ from torch import nn
 
 from trainer.config import VocabInfo
 from trainer.masking import IGNORE_INDEX, masked_lm_loss
+from trainer.randomness import Randomness
 from trainer.objectives.base import Objective, StepOutput, Task, sum_parts
 
 
@@ -33,7 +34,7 @@ class EncoderHeads:
     classify_pair: Callable[[nn.Module, torch.Tensor], torch.Tensor] | None = None
 
 
-def mask_batch(batch: dict[str, torch.Tensor], masker, generator: torch.Generator) -> dict[str, torch.Tensor]:
+def mask_batch(batch: dict[str, torch.Tensor], masker, generator: Randomness) -> dict[str, torch.Tensor]:
     """input_ids masked, labels (original id where selected, else -100), attention_mask."""
     masked, labels = masker(batch["input_ids"], batch["attention_mask"], generator, word_start=batch.get("word_start"))
     return {"input_ids": masked, "attention_mask": batch["attention_mask"], "labels": labels}

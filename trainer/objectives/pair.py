@@ -17,6 +17,7 @@ from torch import nn
 from trainer.config import VocabInfo
 from trainer.objectives.base import Objective, StepOutput, sum_parts
 from trainer.objectives.mlm import EncoderHeads, MaskedLMTask, mask_batch
+from trainer.randomness import Randomness
 
 
 def token_types(segment_b_start: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
@@ -25,7 +26,7 @@ def token_types(segment_b_start: torch.Tensor, attention_mask: torch.Tensor) -> 
     return ((positions[None, :] >= segment_b_start[:, None]) & attention_mask.bool()).long()
 
 
-def prepare_pair(batch: dict[str, torch.Tensor], masker, generator: torch.Generator, *,
+def prepare_pair(batch: dict[str, torch.Tensor], masker, generator: Randomness, *,
                  label: str) -> dict[str, torch.Tensor]:
     out = mask_batch(batch, masker, generator)
     out["token_type_ids"] = token_types(batch["segment_b_start"], batch["attention_mask"])
