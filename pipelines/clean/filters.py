@@ -142,6 +142,8 @@ def filter_page(page: Page, config: FilterConfig, count: Count = no_count) -> tu
 
 def record_text(record: RawRecord, extractor: str = DEFAULT_EXTRACTOR, count: Count = no_count) -> str:
     """The raw text of a record: extracted from its HTML payload, or its plain text."""
+    if record.bad_timestamp:
+        count("input/bad_timestamp")
     if record.html is None:
         if record.truncated:
             count("text/truncated")

@@ -78,6 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
     config_flag(parser, "--id-field", ReaderConfig,
                 help="JSONL field or Parquet column holding a record's own id, if any: the document id "
                      "hashes it (else the file's name and line or row number)")
+    config_flag(parser, "--timestamp-field", ReaderConfig,
+                help="JSONL field or Parquet column holding a record's time (ISO 8601, epoch seconds, or a "
+                     "Parquet timestamp or date), if any: --url-dedup keeps the newest")
     parser.add_argument("--num-parts", type=int, default=None,
                         help=f"number of Parquet parts (default: one per {INPUT_BYTES_PER_PART >> 20} MiB of input)")
     parser.add_argument("--extractor", default=DEFAULT_EXTRACTOR, choices=sorted(EXTRACTORS),
@@ -140,7 +143,7 @@ def plan(args: argparse.Namespace) -> CleanJob:
                              f"valid UTF-8; rename it") from None
     num_parts = args.num_parts or max(1, math.ceil(sum(f.size for f in found) / INPUT_BYTES_PER_PART))
     reader = ReaderConfig(format=args.format, text_field=args.text_field, url_field=args.url_field,
-                          id_field=args.id_field)
+                          id_field=args.id_field, timestamp_field=args.timestamp_field)
     check_columns([f.url for f in found if resolve_format(f.url, args.format) == "parquet"], reader,
                   args.storage_options)
     filters = configure(args.preset, wordlist_url=args.wordlist, mask_pii=args.mask_pii,
@@ -152,7 +155,8 @@ def plan(args: argparse.Namespace) -> CleanJob:
     langs = LangConfig(keep=parse_langs(args.langs) if args.langs else None, min_score=args.lang_min_score)
     extractor = check_extractor(args.extractor)
     config = {"inputs": list(args.input), "format": args.format, "text_field": args.text_field,
-              "url_field": args.url_field, "id_field": args.id_field, "num_parts": num_parts, "filters": manifest_config(filters),
+              "url_field": args.url_field, "id_field": args.id_field, "timestamp_field": args.timestamp_field,
+              "num_parts": num_parts, "filters": manifest_config(filters),
               "wordlist": args.wordlist, "extractor": extractor,
               "langs": sorted(langs.keep) if langs.keep else None, "lang_min_score": langs.min_score,
               "url_dedup": args.url_dedup,

@@ -69,8 +69,9 @@ def test_clean_defaults_come_from_its_configs():
 
     defaults = vars(parser_of("clean").parse_args(["--input", "x", "--output", "y"]))
     reader, near = ReaderConfig(), NearDedupConfig()
-    assert (defaults["format"], defaults["text_field"], defaults["url_field"], defaults["id_field"]) == \
-        (reader.format, reader.text_field, reader.url_field, reader.id_field)
+    assert (defaults["format"], defaults["text_field"], defaults["url_field"], defaults["id_field"],
+            defaults["timestamp_field"]) == \
+        (reader.format, reader.text_field, reader.url_field, reader.id_field, reader.timestamp_field)
     assert defaults["lang_min_score"] == LangConfig().min_score
     assert (defaults["minhash_bands"], defaults["minhash_rows"], defaults["minhash_ngram"],
             defaults["near_dedup_verify"], defaults["near_dedup_threshold"]) == \

@@ -22,6 +22,7 @@ from pipelines.clean.readers.records import (
     cut_utf8,
     doc_id,
     dropped_document,
+    parse_timestamp,
     position_key,
 )
 from pipelines.clean.readers.inputs import (FORMATS, detect_format, expand_inputs, input_pieces, read_input,
@@ -33,5 +34,5 @@ from pipelines.clean.readers.warc import iter_warc, parse_warc_date
 
 __all__ = ["FORMATS", "MAX_TEXT_BYTES", "Drop", "InputFile", "Item", "MissingColumnError", "RawRecord", "ReaderConfig",
            "Reject", "RowGroups", "check_columns", "cut_utf8", "detect_format", "doc_id", "dropped_document",
-           "expand_inputs", "input_pieces", "iter_jsonl", "iter_parquet", "iter_text", "iter_warc", "parse_warc_date",
-           "position_key", "read_input", "read_source", "resolve_format"]
+           "expand_inputs", "input_pieces", "iter_jsonl", "iter_parquet", "iter_text", "iter_warc", "parse_timestamp",
+           "parse_warc_date", "position_key", "read_input", "read_source", "resolve_format"]

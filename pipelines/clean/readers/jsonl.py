@@ -1,4 +1,5 @@
-"""JSONL files -> items: one per non-blank line, a JSON object with its text in --text-field."""
+"""JSONL files -> items: one per non-blank line, a JSON object with its text in --text-field (and its
+URL, own id and time in --url-field, --id-field and --timestamp-field, where present)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Iterable, Iterator
 
 from pipelines.clean.readers import records as limits  # MAX_TEXT_BYTES read at call time (tests lower it)
 from pipelines.clean.readers.records import (STREAM_ERRORS, Item, RawRecord, ReaderConfig, Reject, cut_utf8,
-                                             damage_reject, error_detail)
+                                             damage_reject, error_detail, parse_timestamp)
 
 
 def iter_jsonl(lines: Iterable[bytes], source: str, config: ReaderConfig, *, gz: bool = False) -> Iterator[Item]:
@@ -46,10 +47,12 @@ def _jsonl_item(raw: bytes, source: str, number: int, config: ReaderConfig) -> I
     if truncated:
         text = cut_utf8(encoded)
     has_id = (isinstance(own_id, str) and own_id.strip()) or (isinstance(own_id, int) and not isinstance(own_id, bool))
+    timestamp, bad_timestamp = parse_timestamp(obj.get(config.timestamp_field))
     return RawRecord(source=source, position=number, text=text, truncated=truncated,
                      key=str(own_id) if has_id else None,
                      url=url if isinstance(url, str) and url else None,
-                     lang=lang.strip() if isinstance(lang, str) and lang.strip() else None)
+                     lang=lang.strip() if isinstance(lang, str) and lang.strip() else None,
+                     timestamp=timestamp, bad_timestamp=bad_timestamp)
 
 
 def _encodable(value: str) -> bool:

@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 
 from pipelines.clean.readers import records as limits  # MAX_TEXT_BYTES read at call time (tests lower it)
 from pipelines.clean.readers.records import (DETAIL_CHARS, Item, RawRecord, ReaderConfig, Reject, RowGroups,
-                                             cut_utf8, error_detail)
+                                             cut_utf8, error_detail, parse_timestamp)
 from shards.storage import is_transient, open_url, retrying
 
 BATCH_ROWS = 1024  # rows decoded at a time: at most this many texts held at once
@@ -64,9 +64,10 @@ class MissingColumnError(ValueError):
 
 def needed_columns(names: Iterable[str], source: str, config: ReaderConfig) -> list[str]:
     """The columns to read of a file whose columns are `names`: --text-field (required), and
-    --url-field and --id-field where present (a `lang` column is not read: the job identifies
-    every document's language itself). A missing --text-field column, or a --url-field /
-    --id-field column named away from its default that is missing, raises MissingColumnError
+    --url-field, --id-field and --timestamp-field where present (a `lang` column is not read: the
+    job identifies every document's language itself). A missing --text-field column, or a
+    --url-field / --id-field / --timestamp-field column named away from its default that is
+    missing, raises MissingColumnError
     naming the file, the column and the columns the file has."""
     names = list(names)
     defaults = ReaderConfig()
@@ -75,11 +76,13 @@ def needed_columns(names: Iterable[str], source: str, config: ReaderConfig) -> l
         required.add(("--url-field", config.url_field))
     if config.id_field != defaults.id_field:
         required.add(("--id-field", config.id_field))
+    if config.timestamp_field != defaults.timestamp_field:
+        required.add(("--timestamp-field", config.timestamp_field))
     for flag, column in sorted(required):
         if column not in names:
             raise MissingColumnError(f"{source} has no column {column!r} for {flag} (its columns: "
                                      f"{', '.join(names) or 'none'}); pass {flag} COLUMN")
-    wanted = (config.text_field, config.url_field, config.id_field)
+    wanted = (config.text_field, config.url_field, config.id_field, config.timestamp_field)
     return [c for c in dict.fromkeys(wanted) if c in names]
 
 
@@ -192,12 +195,13 @@ def _batch_items(batch: pa.RecordBatch, source: str, first: int, config: ReaderC
         index = batch.schema.get_field_index(name)
         return batch.column(index).to_pylist() if index >= 0 else [None] * batch.num_rows
 
-    texts, urls, ids = (column(c) for c in (config.text_field, config.url_field, config.id_field))
-    for offset, (text, url, own_id) in enumerate(zip(texts, urls, ids)):
-        yield _row_item(text, url, own_id, source, first + offset, config)
+    texts, urls, ids, times = (column(c) for c in (config.text_field, config.url_field, config.id_field,
+                                                   config.timestamp_field))
+    for offset, (text, url, own_id, when) in enumerate(zip(texts, urls, ids, times)):
+        yield _row_item(text, url, own_id, when, source, first + offset, config)
 
 
-def _row_item(text, url, own_id, source: str, number: int, config: ReaderConfig) -> Item:
+def _row_item(text, url, own_id, when, source: str, number: int, config: ReaderConfig) -> Item:
     def reject(reason: str, detail: str) -> Reject:
         return Reject(source=source, position=number, reason=reason, detail=detail)
 
@@ -218,9 +222,11 @@ def _row_item(text, url, own_id, source: str, number: int, config: ReaderConfig)
     if not text.strip():
         return reject("no_text", f"column {config.text_field!r} is empty")
     has_id = (isinstance(own_id, str) and own_id.strip()) or (isinstance(own_id, int) and not isinstance(own_id, bool))
+    timestamp, bad_timestamp = parse_timestamp(when)
     return RawRecord(source=source, position=number, text=text, truncated=truncated,
                      key=str(own_id) if has_id else None,
-                     url=url if isinstance(url, str) and url else None)
+                     url=url if isinstance(url, str) and url else None,
+                     timestamp=timestamp, bad_timestamp=bad_timestamp)
 
 
 __all__ = ["BATCH_ROWS", "PIECE_BYTES", "MissingColumnError", "ReadShare", "check_columns", "iter_parquet",

@@ -8,6 +8,7 @@ readable detail. Pure Python, no Beam.
 
 from __future__ import annotations
 
+import datetime as dt
 import gzip
 import hashlib
 import zlib
@@ -40,6 +41,7 @@ class RawRecord:
     charset: str | None = None  # from the HTTP Content-Type header
     lang: str | None = None
     truncated: bool = False  # `text` was cut at MAX_TEXT_BYTES (HTML is cut at extraction)
+    bad_timestamp: bool = False  # the --timestamp-field value was not a time (timestamp left null)
 
     @property
     def id(self) -> str:
@@ -88,6 +90,40 @@ class ReaderConfig:
     text_field: str = "text"
     url_field: str = "url"
     id_field: str = "id"  # a JSONL or Parquet record's own id (a string or an integer), the key of its document id
+    timestamp_field: str = "timestamp"  # a JSONL or Parquet record's time (C4's name; FineWeb's is `date`)
+
+
+# Seconds since the epoch that a timestamp[s] column and datetime hold: years 1 to 9999.
+_EPOCH_RANGE = (-62135596800, 253402300799)
+
+
+def parse_timestamp(value: object) -> tuple[int | None, bool]:
+    """(seconds since the epoch, UTC; whether `value` was there but not a time) of a JSONL field or
+    Parquet cell: None (absent: no time, not bad); an ISO 8601 string (`Z`, an offset, or none:
+    UTC; a date alone is its midnight); epoch seconds as a number; a datetime or date (Parquet's
+    timestamp and date columns). Anything else (another string, a bool, a number out of range)
+    is bad: the time stays null and the record is kept."""
+    if value is None:
+        return None, False
+    if isinstance(value, bool):
+        return None, True
+    if isinstance(value, (int, float)):
+        seconds = int(value) if value == value and abs(value) != float("inf") else None
+    elif isinstance(value, dt.datetime):
+        seconds = int((value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)).timestamp())
+    elif isinstance(value, dt.date):
+        seconds = int(dt.datetime(value.year, value.month, value.day, tzinfo=dt.timezone.utc).timestamp())
+    elif isinstance(value, str):
+        try:
+            when = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            return None, True
+        seconds = int((when if when.tzinfo else when.replace(tzinfo=dt.timezone.utc)).timestamp())
+    else:
+        return None, True
+    if seconds is None or not _EPOCH_RANGE[0] <= seconds <= _EPOCH_RANGE[1]:
+        return None, True
+    return seconds, False
 
 
 class InputFile(NamedTuple):

@@ -1,4 +1,5 @@
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -269,3 +270,27 @@ def test_write_dropped_keeps_dropped_documents_with_their_reason(corpus, tmp_pat
     assert {d["id"] for d in sampled} == {d["id"] for d in lines if int(d["id"], 16) < 0.5 * 16 ** 16}
     with pytest.raises(ValueError, match=r"--write-dropped takes a fraction in \(0, 1\], got 2.0"):
         run(inputs, str(tmp_path / "bad"), "--write-dropped", "2")
+
+
+def test_jsonl_times_pick_the_newest_crawl_of_a_url_and_bad_times_are_counted(tmp_path, caplog):
+    """--timestamp-field: the times of JSONL records reach the documents, so --url-dedup keeps the
+    newest crawl of a URL as it does for WARC records; a value that is not a time is counted (the
+    `input/bad_timestamp` counter of the summary) and its document kept with a null time."""
+    words = "plenty of ordinary words in this crawl of the page"
+    rows = [{"text": f"Old version with {words}.", "url": "http://n.example/a", "date": "2019-01-01T00:00:00Z"},
+            {"text": f"New version with {words}.", "url": "http://n.example/a", "date": "2021-06-01T12:00:00Z"},
+            {"text": f"Another page with {words}.", "url": "http://n.example/b", "date": "last tuesday"}]
+    src = tmp_path / "news.jsonl"
+    src.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "docs"
+    with caplog.at_level("INFO", logger="pipelines.clean.job"):
+        manifest = run([str(src)], str(out), "--timestamp-field", "date")
+    summary = [r.getMessage() for r in caplog.records if r.getMessage().startswith("shardlm clean:")]
+    assert len(summary) == 1 and re.search(r"\n  input/bad_timestamp +1$", summary[0], re.M)
+    docs = sorted((row for batch in read_documents(str(out)) for row in batch.to_pylist()), key=lambda d: d["url"])
+    assert [(d["url"], d["text"].split()[0]) for d in docs] == [("http://n.example/a", "New"),
+                                                                 ("http://n.example/b", "Another")]
+    assert docs[0]["timestamp"].isoformat() == "2021-06-01T12:00:00+00:00" and docs[1]["timestamp"] is None
+    stats = manifest["stats"]
+    assert stats["dropped/url_duplicate"] == 1 and stats["kept"] == 2
+    assert manifest["created_by"]["config"]["timestamp_field"] == "date"

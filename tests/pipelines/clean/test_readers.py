@@ -1,3 +1,4 @@
+import datetime as dt
 import gzip
 import hashlib
 import io
@@ -11,7 +12,7 @@ from warcio.warcwriter import WARCWriter
 
 from pipelines.clean.readers import (
     Drop, RawRecord, ReaderConfig, Reject, detect_format, doc_id, expand_inputs, iter_jsonl, iter_text,
-    parse_warc_date, position_key, read_input, read_source)
+    parse_timestamp, parse_warc_date, position_key, read_input, read_source)
 from pipelines.clean.readers import records as reader_records
 from pipelines.clean.filters import clean_record, configure
 from tests.conftest import shared_data
@@ -286,6 +287,34 @@ def test_text_blocks_are_documents():
     items = list(iter_text(lines, "t.txt"))
     assert summarize(items) == [("record", 1, None), ("record", 5, None), ("reject", 7, "invalid_utf8")]
     assert items[0].text == "First paragraph line one\nline two\n"
+
+
+@pytest.mark.parametrize("value, expected", [
+    (None, (None, False)),                                   # absent: no time, nothing wrong
+    ("2014-01-03T03:03:21Z", (1388718201, False)),           # FineWeb's `date`, a WARC-Date
+    ("2014-01-03T04:03:21+01:00", (1388718201, False)),      # an offset
+    ("2014-01-03 03:03:21", (1388718201, False)),            # CC-News' date_publish: no zone is UTC
+    ("2014-01-03", (1388707200, False)),                     # a date alone: its midnight
+    (1388718201, (1388718201, False)), (1388718201.9, (1388718201, False)),
+    (dt.datetime(2014, 1, 3, 3, 3, 21), (1388718201, False)),
+    (dt.datetime(2014, 1, 3, 4, 3, 21, tzinfo=dt.timezone(dt.timedelta(hours=1))), (1388718201, False)),
+    (dt.date(2014, 1, 3), (1388707200, False)),
+    ("yesterday", (None, True)), ("", (None, True)), (True, (None, True)), ([2014], (None, True)),
+    (1388718201000, (None, True)),                           # milliseconds: past year 9999, not a guess
+    (float("nan"), (None, True)),
+])
+def test_parse_timestamp(value, expected):
+    assert parse_timestamp(value) == expected
+
+
+def test_jsonl_timestamps_are_read_and_bad_ones_kept_and_flagged():
+    lines = [b'{"text": "a", "timestamp": "2019-04-25T10:00:00Z"}\n', b'{"text": "b"}\n',
+             b'{"text": "c", "timestamp": "not a date"}\n', b'{"text": "d", "date": 1556186400}\n']
+    items = list(iter_jsonl(lines, "t.jsonl", ReaderConfig()))
+    assert [(i.text, i.timestamp, i.bad_timestamp) for i in items] == [
+        ("a", 1556186400, False), ("b", None, False), ("c", None, True), ("d", None, False)]
+    items = list(iter_jsonl(lines, "t.jsonl", ReaderConfig(timestamp_field="date")))
+    assert [i.timestamp for i in items] == [None, None, None, 1556186400]
 
 
 def test_parse_warc_date():

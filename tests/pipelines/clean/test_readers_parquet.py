@@ -127,6 +127,33 @@ def test_integer_ids_and_other_fields(tmp_path):
     assert next(read_source(str(tmp_path / "b.parquet"), ReaderConfig())).id == doc_id("b.parquet\n1")
 
 
+def test_timestamp_columns_of_every_kind(tmp_path):
+    """C4's string `timestamp`, a Parquet timestamp (with and without a zone), a date, epoch seconds;
+    an unparseable value leaves the time null and flags the record (counted, not dropped)."""
+    import datetime as dt
+
+    when = dt.datetime(2019, 4, 25, 10, 0, 0)
+    columns = {
+        "string": pa.array(["2019-04-25T10:00:00Z", "garbage", None]),
+        "ts_utc": pa.array([when, None, when], pa.timestamp("ms", tz="UTC")),
+        "ts_naive": pa.array([when, when, None], pa.timestamp("s")),
+        "day": pa.array([when.date(), None, when.date()], pa.date32()),
+        "epoch": pa.array([1556186400, -1, None], pa.int64()),
+    }
+    write_parquet(tmp_path / "t.parquet", {"text": ["a", "b", "c"], **columns})
+    seen = {}
+    for name in columns:
+        items = list(read_source(str(tmp_path / "t.parquet"), ReaderConfig(timestamp_field=name)))
+        seen[name] = [(i.timestamp, i.bad_timestamp) for i in items]
+    ok, none, bad = (1556186400, False), (None, False), (None, True)
+    assert seen == {"string": [ok, bad, none], "ts_utc": [ok, none, ok], "ts_naive": [ok, ok, none],
+                    "day": [(1556150400, False), none, (1556150400, False)], "epoch": [ok, (-1, False), none]}
+    # the default column is optional; one named by the flag must exist
+    assert next(read_source(str(tmp_path / "t.parquet"), ReaderConfig())).timestamp is None
+    with pytest.raises(MissingColumnError, match=r"no column 'date' for --timestamp-field"):
+        check_columns([str(tmp_path / "t.parquet")], ReaderConfig(timestamp_field="date"))
+
+
 def test_a_missing_column_is_one_error_naming_the_file_the_column_and_its_columns(tmp_path):
     write_parquet(tmp_path / "c4.parquet", {"content": ["x"], "url": ["http://u/"], "timestamp": ["2019"]})
     message = r"c4\.parquet has no column 'text' for --text-field \(its columns: content, url, timestamp\); " \
