@@ -121,6 +121,31 @@ def test_loss_is_mlm_plus_fifty_times_detection(make_task):
     assert 0.0 < metrics["rtd_replaced_share"] < 0.3 and metrics["rtd_majority_accuracy"] >= 0.7
 
 
+def test_the_discriminator_starts_at_the_prior_of_replaced_tokens(make_task):
+    """From logit 0 (p = 0.5, the reference's zero bias) a tiny discriminator collapses to one answer
+    for every token; it starts at log(p / (1 - p)) of the run's masking rate instead."""
+    import math
+    from dataclasses import replace
+
+    from trainer.models.spec import BuildContext
+
+    task = make_task("electra", VOCAB)
+    bias = task.discriminator.discriminator_predictions.dense_prediction.bias
+    assert bias.item() == pytest.approx(math.log(0.15 / 0.85))
+    inputs = _inputs()
+    with torch.no_grad():
+        out = task(inputs, with_counts=True)
+        logits = task.discriminator(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"]).logits
+    assert torch.sigmoid(logits[inputs["attention_mask"].bool()]).mean().item() == pytest.approx(0.15, abs=0.03)
+    assert out.parts["rtd_loss"].item() < 0.6  # near the label entropy (0.42 at 15%), not log 2 = 0.69
+    spec = get_model_spec("electra")
+    config = TrainConfig(model="electra", size="tiny", data="x", output="y", max_steps=1, mask_prob=0.3)
+    ctx = BuildContext(size=spec.sizes["tiny"], vocab=VOCAB, seq_len=24, config=config)
+    assert electra.prior_logit(ctx) == pytest.approx(math.log(0.3 / 0.7))  # --mask-prob
+    ctx = replace(ctx, size=spec.sizes["large"], config=replace(config, mask_prob=None))
+    assert electra.prior_logit(ctx) == pytest.approx(math.log(0.25 / 0.75))  # large's own 25%
+
+
 def test_histogram_auc_is_the_ranking_auc():
     """AUC from the binned logits = the chance a replaced token's logit is above an original one's."""
     gen = make_generator(5)
