@@ -30,6 +30,16 @@ def perplexity_rows(record: dict[str, Any]) -> list[tuple[str, float]]:
     return [(key, float(value)) for key, value in record.items() if key.endswith("_perplexity")]
 
 
+CHANCE_AUC = 0.5  # the AUC of a scorer that ranks at random (or gives every token one score)
+
+
+def detection_rows(record: dict[str, Any]) -> list[tuple[str, float]]:
+    """(name, value) of each AUC, precision and recall of an eval record (ELECTRA's replaced-token
+    detection: `eval_rtd_auc` ...): an accuracy can sit at its baseline while these move."""
+    return [(key, float(value)) for key, value in record.items()
+            if key.endswith(("_auc", "_precision", "_recall"))]
+
+
 def format_train_summary(summary: dict[str, Any]) -> str:
     """The block `shardlm train` prints at the end, from trainer.run.train's summary."""
     lines = [f"trained {summary['steps']} steps"]
@@ -45,6 +55,9 @@ def format_train_summary(summary: dict[str, Any]) -> str:
         lines.append(f"  {label} {value:.4f}{beside}")
     for name, value in perplexity_rows(record):
         lines.append(f"  {name.removeprefix('eval_')} {value:.4f}")
+    for name, value in detection_rows(record):
+        beside = f" (chance {CHANCE_AUC:.4f})" if name.endswith("_auc") else ""
+        lines.append(f"  {name.removeprefix('eval_')} {value:.4f}{beside}")
     if summary.get("padded") is not None:
         lines.append(f"  padded       {summary['padded']:.1%} of the batches' positions")
     lines.append(f"  model        {summary['hf_dir']}")
@@ -128,6 +141,8 @@ def summary_markdown(run_dir: Path, train: list[dict[str, Any]], evals: list[dic
         for name, value, base, base_value in accuracy_rows(last):
             lines.append(f"| {name} | {value:.4f} | " + (f"{base_value:.4f} ({base})" if base else "") + " |")
         lines += [f"| {name} | {value:.4f} | |" for name, value in perplexity_rows(last)]
+        lines += [f"| {name} | {value:.4f} | {CHANCE_AUC:.4f} (chance) |" if name.endswith("_auc") else
+                  f"| {name} | {value:.4f} | |" for name, value in detection_rows(last)]
     else:
         lines.append("- no evaluation records")
     lines += ["", "![curves](report.png)", ""]
@@ -177,5 +192,5 @@ def main(argv: list[str] | None = None) -> dict[str, str]:
     return {"png": str(png), "md": str(md)}
 
 
-__all__ = ["accuracy_rows", "build_parser", "format_train_summary", "main", "perplexity_rows", "read_metrics",
+__all__ = ["CHANCE_AUC", "accuracy_rows", "build_parser", "detection_rows", "format_train_summary", "main", "perplexity_rows", "read_metrics",
            "summary_markdown", "throughput"]

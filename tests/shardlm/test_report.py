@@ -83,3 +83,20 @@ def test_clm_perplexity_is_in_the_train_summary_and_the_report(tmp_path):
     run = write_run(tmp_path, RECORDS[:2] + [record])
     train, evals = read_metrics(run)
     assert "| eval_clm_perplexity | 54.6000 | |" in summary_markdown(run, train, evals).splitlines()
+
+
+def test_electra_detection_metrics_are_in_the_summary_and_the_report(tmp_path):
+    """ELECTRA's RTD accuracy can sit at always-original while the discriminator ranks replacements
+    above originals: the AUC (beside chance), precision and recall are shown too."""
+    from shardlm.report import format_train_summary
+
+    record = {"step": 20, "eval_loss": 30.0, "eval_rtd_accuracy": 0.868, "eval_rtd_majority_accuracy": 0.868,
+              "eval_rtd_auc": 0.594, "eval_rtd_precision": 0.25, "eval_rtd_recall": 0.03, "eval_examples": 16}
+    printed = format_train_summary({"steps": 20, "first_loss": 40.0, "last_loss": 30.0, "eval": record,
+                                    "hf_dir": "run/hf", "metrics": "run/metrics.jsonl"}).splitlines()
+    assert "  rtd_accuracy 0.8680 (baseline rtd_majority_accuracy 0.8680)" in printed
+    assert "  rtd_auc 0.5940 (chance 0.5000)" in printed
+    assert "  rtd_precision 0.2500" in printed and "  rtd_recall 0.0300" in printed
+    run = write_run(tmp_path, RECORDS[:2] + [record])
+    md = summary_markdown(run, *read_metrics(run)).splitlines()
+    assert "| eval_rtd_auc | 0.5940 | 0.5000 (chance) |" in md and "| eval_rtd_recall | 0.0300 | |" in md
