@@ -29,7 +29,7 @@ def compiled(function=None, **options):
         if "no locator available" not in str(error):
             raise
         if not _UNCACHED:
-            warnings.warn(f"{error}; the compiled kernels (token masking, slot writes) compile in each "
+            warnings.warn(f"{error}; the compiled kernels (token masking, slot writes, nsp's planner) compile in each "
                           f"process (set NUMBA_CACHE_DIR to a writable folder to keep them)", RuntimeWarning,
                           stacklevel=2)
             _UNCACHED.append(True)

@@ -95,6 +95,11 @@ class NegativePool:
             self._index = {d: i for i, d in enumerate(self.batch.doc_ids)}
         return self._index.get(doc_id)
 
+    def positions(self, doc_ids: Sequence[str]) -> np.ndarray:
+        """Each document's index in the pool, -1 for one not in it."""
+        found = [self._position(d) for d in doc_ids]
+        return np.array([-1 if k is None else k for k in found], dtype=np.int64)
+
     def others(self, doc_id: str) -> int:
         """How many pool documents are not this one."""
         return len(self) - (self._position(doc_id) is not None)

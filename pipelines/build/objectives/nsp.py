@@ -7,6 +7,10 @@ documents only: a document's examples are then the same whatever the number of s
 
 A shard's examples are planned as token ranges, document after document (the generator's
 draws in the reference's order, `common.Draws`), and gathered into arrays at once (`PairPlan`).
+A large shard (COMPILED_FROM_SENTENCES) is planned compiled where numba is installed (the `train`
+extra; `nsp_kernels.py`) over its documents in one call, each document's draws taken from a
+block of its generator's raw outputs drawn ahead; otherwise, and for a document whose block runs
+out, `plan_document` plans in Python: the same plan.
 """
 
 from __future__ import annotations
@@ -14,14 +18,23 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections import Counter
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Iterator, Sequence
 
+import numpy as np
+
 from pipelines.build.objectives.common import (
-    BuildOptions, Builder, Draws, Example, PairPlan, ShardContext, doc_draws, joined, target_length, truncate_bounds)
+    BuildOptions, Builder, Draws, Example, PairPlan, ShardContext, doc_bit_generator, doc_draws, joined, target_length,
+    truncate_bounds)
 from pipelines.build.objectives.negative_pool import NegativePool
 from pipelines.build.tokenize_docs import TokenizedDoc
+from shards.columns import optional_kernels
 
 LABEL = "next_sentence_label"
+# Sentences (times dupe_factor) of a shard from which it is planned compiled: the compiled planner
+# saves about 7 us per example (47k examples of 82k sentences: 0.81 -> 0.48-0.64 CPU s), which
+# repays numba's import from about 150k sentences (docs/benchmarks.md, the build section).
+COMPILED_FROM_SENTENCES = 150_000
 DOCS, POOL = 0, 1  # PairPlan sources: the shard's documents, the negative pool's windows
 
 
@@ -47,12 +60,61 @@ def build_nsp(docs: Sequence[TokenizedDoc], config: NspConfig, counter: Counter 
     ids, ws, bases = joined(docs)
     plan = PairPlan([(ids, ws), pool.joined()])
     counter = counter if counter is not None else Counter()
-    for doc, base in zip(docs, bases):
+    # the compiled planner where it pays for importing numba (about 0.6 CPU s per process)
+    compiled = sum(d.num_sentences for d in docs) * config.dupe_factor >= COMPILED_FROM_SENTENCES
+    kernels = planner_kernels() if compiled else None
+    first = 0
+    while first < len(docs):
+        if kernels is not None:  # compiled, up to a document whose pre-drawn block runs out
+            first = plan_compiled(kernels, docs, bases, first, pool, config, plan, counter)
+            if first == len(docs):
+                break
+        doc, base = docs[first], bases[first]
         draws = doc_draws(config.seed, doc.doc_id)
         offsets = [base + o for o in doc.offsets.tolist()]
         for _ in range(config.dupe_factor):
             plan_document(doc.doc_id, offsets, pool, config, draws, plan, counter)
+        first += 1
     return plan.examples(config.cls_id, config.sep_id, LABEL)
+
+
+def planner_kernels() -> ModuleType | None:
+    """The compiled planner (`nsp_kernels`), or None without numba: then `plan_document` plans
+    every document (the same plan)."""
+    return optional_kernels("pipelines.build.objectives.nsp_kernels")
+
+
+def raw_block_size(doc: TokenizedDoc, dupe_factor: int) -> int:
+    """Raw generator outputs drawn ahead for a document: its chunking and segment draws (a few per
+    sentence) and its truncation coin flips (at most about one per token) with room to spare; a
+    document that needs more is planned in Python."""
+    return 256 + dupe_factor * (8 * doc.num_sentences + 2 * doc.num_tokens)
+
+
+def plan_compiled(kernels: ModuleType, docs: Sequence[TokenizedDoc], bases: list[int], first: int,
+                  pool: NegativePool, config: NspConfig, plan: PairPlan, counter: Counter) -> int:
+    """Plan docs[first:] with the compiled planner into `plan`; returns the index of the document it
+    stopped at (its pre-drawn block ran out) or len(docs)."""
+    rest = docs[first:]
+    offsets = np.concatenate([d.offsets + base for d, base in zip(rest, bases[first:])])
+    offset_starts = np.zeros(len(rest) + 1, dtype=np.int64)
+    np.cumsum([d.num_sentences + 1 for d in rest], out=offset_starts[1:])
+    blocks = [doc_bit_generator(config.seed, d.doc_id).random_raw(raw_block_size(d, config.dupe_factor))
+              for d in rest]
+    raw_starts = np.zeros(len(rest) + 1, dtype=np.int64)
+    np.cumsum([len(b) for b in blocks], out=raw_starts[1:])
+    own = pool.positions([d.doc_id for d in rest])
+    max_rows = config.dupe_factor * int(offset_starts[-1] - len(rest))  # at most one example per sentence
+    rows = np.empty((max_rows, 7), dtype=np.int64)
+    row_docs = np.empty(max_rows, dtype=np.int64)
+    n, dropped, stop = kernels.plan_documents(
+        0, offsets, offset_starts, np.concatenate(blocks), raw_starts, own, pool.batch.doc_sentences,
+        pool.batch.sentence_offsets, config.seq_len, config.short_seq_prob, config.dupe_factor, rows, row_docs)
+    plan.rows.extend(map(tuple, rows[:n].tolist()))
+    plan.doc_ids.extend(rest[k].doc_id for k in row_docs[:n].tolist())
+    if dropped:
+        counter["nsp/dropped/no_random_document"] += dropped
+    return first + int(stop)
 
 
 def plan_document(doc_id: str, offsets: list[int], pool: NegativePool, config: NspConfig, draws: Draws,

@@ -187,3 +187,50 @@ def test_matches_the_reference_algorithm_draw_for_draw():
         ours = [(e["input_ids"].tolist(), e["next_sentence_label"]) for e in build(docs, config, pool)]
         reference = [x for d in docs for x in reference_nsp(d, pool, seq_len, short, doc_rng(3, d.doc_id))]
         assert ours == reference and {label for _, label in ours} == {0, 1}
+
+
+def _planned(docs, config, pool, monkeypatch, compiled, block=None):
+    from pipelines.build.objectives import nsp as nsp_module
+
+    with monkeypatch.context() as patch:
+        if not compiled:
+            patch.setattr(nsp_module, "planner_kernels", lambda: None)
+        if block is not None:
+            patch.setattr(nsp_module, "raw_block_size", block)
+        patch.setattr(nsp_module, "COMPILED_FROM_SENTENCES", 0)  # these shards are small
+        counter = Counter()
+        examples = list(build_nsp(docs, config, counter, ShardContext(negative_pool=pool)))
+    return [(e["doc_id"], e["input_ids"].tolist(), e["word_start"].tolist(), e["segment_b_start"],
+             e["next_sentence_label"]) for e in examples], counter
+
+
+def test_the_compiled_planner_plans_exactly_what_the_python_one_does(monkeypatch):
+    """nsp_kernels draws from a pre-drawn block of each document's raw generator outputs as
+    common.Draws does; a document whose block runs out is planned in Python, and the plan goes on."""
+    import pytest
+
+    pytest.importorskip("numba")
+    from pipelines.build.objectives.nsp import planner_kernels
+
+    assert planner_kernels() is not None
+    docs = numbered_docs(40, num_sentences=7, max_len=9) + [make_doc("empty", []),
+                                                           make_doc("long", [([5] * 70, [True] * 70)])]
+    pools = {"the shard": NegativePool(docs[:-2] + docs[-1:]), "others": NegativePool(numbered_docs(5, seed=3)),
+             "one": NegativePool(docs[:1]), "none": NegativePool()}
+    for seq_len, short, dupe, seed in ((24, 0.1, 1, 0), (16, 0.6, 2, 3), (64, 0.0, 1, 7), (11, 0.9, 3, 1)):
+        config = nsp(seq_len, short_seq_prob=short, dupe_factor=dupe, seed=seed)
+        for name, pool in pools.items():
+            python = _planned(docs, config, pool, monkeypatch, compiled=False)
+            assert python[0], (seq_len, name)
+            assert _planned(docs, config, pool, monkeypatch, compiled=True) == python, (seq_len, name)
+            # blocks of 3 outputs: most documents run out and go to Python, mid-shard
+            assert _planned(docs, config, pool, monkeypatch, compiled=True, block=lambda d, f: 3) == python
+
+
+def test_small_shards_are_planned_in_python_without_importing_numba(monkeypatch):
+    from pipelines.build.objectives import nsp as nsp_module
+
+    called = []
+    monkeypatch.setattr(nsp_module, "planner_kernels", lambda: called.append(1))
+    build(numbered_docs(6), nsp())
+    assert called == []  # 36 sentences: under COMPILED_FROM_SENTENCES
