@@ -63,19 +63,21 @@ def build_nsp(docs: Sequence[TokenizedDoc], config: NspConfig, counter: Counter 
     # the compiled planner where it pays for importing numba (about 0.6 CPU s per process)
     compiled = sum(d.num_sentences for d in docs) * config.dupe_factor >= COMPILED_FROM_SENTENCES
     kernels = planner_kernels() if compiled else None
-    first = 0
-    while first < len(docs):
-        if kernels is not None:  # compiled, up to a document whose pre-drawn block runs out
-            first = plan_compiled(kernels, docs, bases, first, pool, config, plan, counter)
-            if first == len(docs):
-                break
-        doc, base = docs[first], bases[first]
-        draws = doc_draws(config.seed, doc.doc_id)
-        offsets = [base + o for o in doc.offsets.tolist()]
-        for _ in range(config.dupe_factor):
-            plan_document(doc.doc_id, offsets, pool, config, draws, plan, counter)
-        first += 1
+    if kernels is not None:
+        plan_compiled(kernels, docs, bases, pool, config, plan, counter)
+    else:
+        for doc, base in zip(docs, bases):
+            plan_in_python(doc, base, pool, config, plan, counter)
     return plan.examples(config.cls_id, config.sep_id, LABEL)
+
+
+def plan_in_python(doc: TokenizedDoc, base: int, pool: NegativePool, config: NspConfig, plan: PairPlan,
+                   counter: Counter) -> None:
+    """A document's `dupe_factor` passes, its draws from its own generator (`plan_document`)."""
+    draws = doc_draws(config.seed, doc.doc_id)
+    offsets = [base + o for o in doc.offsets.tolist()]
+    for _ in range(config.dupe_factor):
+        plan_document(doc.doc_id, offsets, pool, config, draws, plan, counter)
 
 
 def planner_kernels() -> ModuleType | None:
@@ -91,30 +93,33 @@ def raw_block_size(doc: TokenizedDoc, dupe_factor: int) -> int:
     return 256 + dupe_factor * (8 * doc.num_sentences + 2 * doc.num_tokens)
 
 
-def plan_compiled(kernels: ModuleType, docs: Sequence[TokenizedDoc], bases: list[int], first: int,
-                  pool: NegativePool, config: NspConfig, plan: PairPlan, counter: Counter) -> int:
-    """Plan docs[first:] with the compiled planner into `plan`; returns the index of the document it
-    stopped at (its pre-drawn block ran out) or len(docs)."""
-    rest = docs[first:]
-    offsets = np.concatenate([d.offsets + base for d, base in zip(rest, bases[first:])])
-    offset_starts = np.zeros(len(rest) + 1, dtype=np.int64)
-    np.cumsum([d.num_sentences + 1 for d in rest], out=offset_starts[1:])
+def plan_compiled(kernels: ModuleType, docs: Sequence[TokenizedDoc], bases: list[int], pool: NegativePool,
+                  config: NspConfig, plan: PairPlan, counter: Counter) -> None:
+    """Plan every document with the compiled planner into `plan`, its inputs prepared once; a
+    document whose pre-drawn block runs out is planned in Python, and the kernel goes on after it."""
+    offsets = np.concatenate([d.offsets + base for d, base in zip(docs, bases)])
+    offset_starts = np.zeros(len(docs) + 1, dtype=np.int64)
+    np.cumsum([d.num_sentences + 1 for d in docs], out=offset_starts[1:])
     blocks = [doc_bit_generator(config.seed, d.doc_id).random_raw(raw_block_size(d, config.dupe_factor))
-              for d in rest]
-    raw_starts = np.zeros(len(rest) + 1, dtype=np.int64)
+              for d in docs]
+    raw_starts = np.zeros(len(docs) + 1, dtype=np.int64)
     np.cumsum([len(b) for b in blocks], out=raw_starts[1:])
-    own = pool.positions([d.doc_id for d in rest])
-    max_rows = config.dupe_factor * int(offset_starts[-1] - len(rest))  # at most one example per sentence
+    raw, own = np.concatenate(blocks), pool.positions([d.doc_id for d in docs])
+    max_rows = config.dupe_factor * int(offset_starts[-1] - len(docs))  # at most one example per sentence
     rows = np.empty((max_rows, 7), dtype=np.int64)
     row_docs = np.empty(max_rows, dtype=np.int64)
-    n, dropped, stop = kernels.plan_documents(
-        0, offsets, offset_starts, np.concatenate(blocks), raw_starts, own, pool.batch.doc_sentences,
-        pool.batch.sentence_offsets, config.seq_len, config.short_seq_prob, config.dupe_factor, rows, row_docs)
-    plan.rows.extend(map(tuple, rows[:n].tolist()))
-    plan.doc_ids.extend(rest[k].doc_id for k in row_docs[:n].tolist())
-    if dropped:
-        counter["nsp/dropped/no_random_document"] += dropped
-    return first + int(stop)
+    first = 0
+    while first < len(docs):
+        n, dropped, stop = kernels.plan_documents(
+            first, offsets, offset_starts, raw, raw_starts, own, pool.batch.doc_sentences,
+            pool.batch.sentence_offsets, config.seq_len, config.short_seq_prob, config.dupe_factor, rows, row_docs)
+        plan.rows.extend(map(tuple, rows[:n].tolist()))
+        plan.doc_ids.extend(docs[k].doc_id for k in row_docs[:n].tolist())
+        if dropped:
+            counter["nsp/dropped/no_random_document"] += dropped
+        if stop < len(docs):
+            plan_in_python(docs[stop], bases[stop], pool, config, plan, counter)
+        first = stop + 1
 
 
 def plan_document(doc_id: str, offsets: list[int], pool: NegativePool, config: NspConfig, draws: Draws,

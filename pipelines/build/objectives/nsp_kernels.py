@@ -4,7 +4,7 @@ The same plan, draw for draw: each document's draws come from a block of its PCG
 outputs drawn beforehand (`random_raw`), consumed as `common.Draws` consumes them (`random()`:
 one output >> 11; `integers()`: Lemire's method over 32-bit halves, the high half of an output
 kept for the next one; a run of truncation coin flips: the top bits of whole outputs). A
-document whose block runs out stops the call; `nsp.build_nsp` plans it in Python and calls again
+document whose block runs out stops the call; `nsp.plan_compiled` plans it in Python and calls again
 from the next one. Imported only through `nsp.planner_kernels()`: without numba the Python
 planner runs alone (the same examples; tests/pipelines/build/test_nsp.py compares the two).
 """
