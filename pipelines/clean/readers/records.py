@@ -105,25 +105,19 @@ def parse_timestamp(value: object) -> tuple[int | None, bool]:
     is bad: the time stays null and the record is kept."""
     if value is None:
         return None, False
-    if isinstance(value, bool):
-        return None, True
-    if isinstance(value, (int, float)):
-        seconds = int(value) if value == value and abs(value) != float("inf") else None
-    elif isinstance(value, dt.datetime):
-        seconds = int((value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)).timestamp())
-    elif isinstance(value, dt.date):
-        seconds = int(dt.datetime(value.year, value.month, value.day, tzinfo=dt.timezone.utc).timestamp())
-    elif isinstance(value, str):
+    if isinstance(value, str):
         try:
-            when = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+            value = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
         except ValueError:
             return None, True
-        seconds = int((when if when.tzinfo else when.replace(tzinfo=dt.timezone.utc)).timestamp())
-    else:
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        value = dt.datetime(value.year, value.month, value.day)
+    if isinstance(value, dt.datetime):
+        value = (value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)).timestamp()
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value \
+            or not _EPOCH_RANGE[0] <= value <= _EPOCH_RANGE[1]:  # a bool, another type, NaN, out of range
         return None, True
-    if seconds is None or not _EPOCH_RANGE[0] <= seconds <= _EPOCH_RANGE[1]:
-        return None, True
-    return seconds, False
+    return int(value), False
 
 
 class InputFile(NamedTuple):

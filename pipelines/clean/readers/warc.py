@@ -7,7 +7,6 @@ reject. ARC files are read by warcio too.
 
 from __future__ import annotations
 
-import datetime as dt
 import gzip
 import zlib
 from typing import IO, Iterator
@@ -18,7 +17,8 @@ from warcio.statusandheaders import StatusAndHeadersParserException
 
 from pipelines.clean.extract import HTML_TYPES, charset_of, is_html, mime_type
 from pipelines.clean.readers import records as limits  # MAX_TEXT_BYTES read at call time (tests lower it)
-from pipelines.clean.readers.records import DETAIL_CHARS, Drop, Item, RawRecord, Reject, cut_utf8, error_detail
+from pipelines.clean.readers.records import (DETAIL_CHARS, Drop, Item, RawRecord, Reject, cut_utf8, error_detail,
+                                             parse_timestamp)
 
 _HEAD_BYTES = 4096
 _SCAN_BYTES = 1 << 20  # how much of a file is searched at a time for the next gzip member
@@ -225,15 +225,7 @@ def _wet_item(record, offset: int, source: str, meta: dict) -> Item:
 
 def parse_warc_date(value: str | None) -> int | None:
     """Seconds since the epoch of a WARC-Date (ISO 8601, `Z` or offset), None if absent or bad."""
-    if not value:
-        return None
-    try:
-        when = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.timezone.utc)
-    return int(when.timestamp())
+    return parse_timestamp(value)[0] if value else None
 
 
 def _slug(value: str) -> str:
