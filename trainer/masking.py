@@ -47,7 +47,7 @@ import numpy as np
 import torch
 
 from shards.columns import optional_kernels
-from trainer.config import VocabInfo
+from trainer.config import ModelSize, TrainConfig, VocabInfo
 from trainer.losses import cross_entropy
 from trainer.randomness import (BatchRandom, Randomness, batch_seed, bernoulli, bernoulli_positions, make_generator,
                                 mask_seed, masking_rng, random_bytes, random_indices, sfc64_state, torch_generator)
@@ -106,6 +106,18 @@ def masking_config(preset: str, *, mask_prob: float | None = None, max_predictio
     if max_predictions is not None:
         overrides["max_predictions"] = max_predictions
     return replace(PRESETS[preset], **overrides)
+
+
+def mask_prob(config: TrainConfig, size: ModelSize) -> float | None:
+    """--mask-prob, else the size's masking rate, else None (the preset's)."""
+    return config.mask_prob if config.mask_prob is not None else size.mask_prob
+
+
+def run_masking(config: TrainConfig, preset: str, size: ModelSize) -> MaskingConfig:
+    """A run's masking: --masking, else the model's `preset`, at `mask_prob`'s rate, with
+    --max-predictions."""
+    return masking_config(config.masking or preset, mask_prob=mask_prob(config, size),
+                          max_predictions=config.max_predictions)
 
 
 def special_table(vocab_size: int, special_ids: Iterable[int]) -> np.ndarray:

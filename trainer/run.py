@@ -16,13 +16,13 @@ from torch.nn.parallel import DistributedDataParallel
 from trainer import checkpoint as ckpt
 from trainer import runtime
 from shards.stream import ShardStream, StreamConfig
-from trainer.config import MODEL_OPTIONS, ModelSize, TrainConfig, VocabInfo
+from trainer.config import MODEL_OPTIONS, TrainConfig, VocabInfo
 from trainer.data import DataSource, PrepareInWorker, batch_stream, default_eval_urls, resolve_data
 from trainer.export import export_task, load_tokenizer
 from trainer.hardware import compile_model, enable_tf32, resolve_precision, use_sdpa
 from trainer.initialize import load_exports
 from trainer.loop import Counters, Run, evaluate, iterate_batches, restore_checkpoint, save_checkpoint, train_step
-from trainer.masking import Masker, batch_seed, masking_config
+from trainer.masking import Masker, batch_seed, masking_config, run_masking
 from trainer.alternate import AlternatingStream
 from trainer.models import check_shards, for_shard_sets, for_shards, get_model_spec
 from trainer.models.spec import BuildContext, ModelSpec
@@ -136,11 +136,6 @@ def make_stream(config: TrainConfig, spec: ModelSpec, data: DataSource, rt, more
                            world_size=rt.world_size, storage_options=config.storage_options)
 
 
-def mask_prob(config: TrainConfig, size: ModelSize) -> float | None:
-    """--mask-prob, else the size's masking rate, else None (the preset's)."""
-    return config.mask_prob if config.mask_prob is not None else size.mask_prob
-
-
 @dataclass(frozen=True, kw_only=True)
 class Networks:
     """What a step trains and how: the task on the device, the module the step calls (DDP, then
@@ -186,8 +181,7 @@ def build_run(config: TrainConfig, spec: ModelSpec, data: DataSource, vocab: Voc
     ctx = BuildContext(size=spec.sizes[config.size], vocab=vocab, seq_len=int(data.manifest["seq_len"]), config=config,
                        tokenizer=tokenizer, manifest=data.manifest)
     nets = build_networks(config, spec, ctx, rt)
-    masker = Masker(vocab, masking_config(config.masking or spec.masking, mask_prob=mask_prob(config, ctx.size),
-                                          max_predictions=config.max_predictions))
+    masker = Masker(vocab, run_masking(config, spec.masking, ctx.size))
     stream = make_stream(config, spec, data, rt, more, masker=masker)
     return Run(config=config, spec=spec, data=data, vocab=vocab, rt=rt, task=nets.task, model=nets.model,
                masker=masker, optimizer=nets.optimizer, scheduler=nets.scheduler, max_grad_norm=nets.max_grad_norm,

@@ -56,7 +56,7 @@ def test_large_masks_a_quarter_of_the_tokens_the_others_fifteen_percent():
     from dataclasses import replace
 
     from trainer.masking import masking_config
-    from trainer.run import mask_prob
+    from trainer.masking import mask_prob
 
     spec = get_model_spec("electra")
     config = TrainConfig(model="electra", size="large", data="x", output="y", max_steps=1)

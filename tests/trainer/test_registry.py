@@ -73,7 +73,7 @@ def test_small_sizes_take_the_small_budget_recipe_and_base_large_the_papers():
     from dataclasses import replace
 
     from trainer.models import bert, roberta
-    from trainer.run import mask_prob
+    from trainer.masking import mask_prob
 
     for module, build in ((bert, lambda size: bert.build_config(size, VOCAB.vocab_size, VOCAB.pad_id)),
                           (roberta, lambda size: roberta.build_config(size, VOCAB))):

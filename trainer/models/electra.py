@@ -38,7 +38,7 @@ from torch import nn
 from transformers import ElectraConfig, ElectraForMaskedLM, ElectraForPreTraining
 
 from trainer.config import ModelSize, Recipe, VocabInfo
-from trainer.masking import IGNORE_INDEX, Randomness, masked_lm_loss, masking_config, torch_generator
+from trainer.masking import IGNORE_INDEX, Randomness, masked_lm_loss, run_masking, torch_generator
 from trainer.models.positions import sinusoidal_
 from trainer.models.spec import BuildContext, ModelSpec
 from trainer.objectives.base import Objective, StepOutput, Task, sum_parts
@@ -224,8 +224,7 @@ class ElectraTask(Task):
 def prior_logit(ctx: BuildContext) -> float:
     """log(p / (1 - p)) for p the run's masking rate (--mask-prob, else the size's, else the preset's):
     about the share of real tokens the generator replaces, "replaced" being the minority label."""
-    rate = ctx.config.mask_prob if ctx.config.mask_prob is not None else ctx.size.mask_prob
-    p = masking_config(ctx.config.masking or "electra", mask_prob=rate).mask_prob
+    p = run_masking(ctx.config, SPEC.masking, ctx.size).mask_prob
     return math.log(p / (1.0 - p))
 
 
