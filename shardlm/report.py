@@ -33,10 +33,11 @@ def perplexity_rows(record: dict[str, Any]) -> list[tuple[str, float]]:
 CHANCE_AUC = 0.5  # the AUC of a scorer that ranks at random (or gives every token one score)
 
 
-def detection_rows(record: dict[str, Any]) -> list[tuple[str, float]]:
-    """(name, value) of each AUC, precision and recall of an eval record (ELECTRA's replaced-token
-    detection: `eval_rtd_auc` ...): an accuracy can sit at its baseline while these move."""
-    return [(key, float(value)) for key, value in record.items()
+def detection_rows(record: dict[str, Any]) -> list[tuple[str, float, float | None]]:
+    """(name, value, chance or None) of each AUC, precision and recall of an eval record (ELECTRA's
+    replaced-token detection: `eval_rtd_auc` ...): an accuracy can sit at its baseline while these
+    move. An AUC stands beside chance (CHANCE_AUC)."""
+    return [(key, float(value), CHANCE_AUC if key.endswith("_auc") else None) for key, value in record.items()
             if key.endswith(("_auc", "_precision", "_recall"))]
 
 
@@ -55,8 +56,8 @@ def format_train_summary(summary: dict[str, Any]) -> str:
         lines.append(f"  {label} {value:.4f}{beside}")
     for name, value in perplexity_rows(record):
         lines.append(f"  {name.removeprefix('eval_')} {value:.4f}")
-    for name, value in detection_rows(record):
-        beside = f" (chance {CHANCE_AUC:.4f})" if name.endswith("_auc") else ""
+    for name, value, chance in detection_rows(record):
+        beside = f" (chance {chance:.4f})" if chance is not None else ""
         lines.append(f"  {name.removeprefix('eval_')} {value:.4f}{beside}")
     if summary.get("padded") is not None:
         lines.append(f"  padded       {summary['padded']:.1%} of the batches' positions")
@@ -141,8 +142,8 @@ def summary_markdown(run_dir: Path, train: list[dict[str, Any]], evals: list[dic
         for name, value, base, base_value in accuracy_rows(last):
             lines.append(f"| {name} | {value:.4f} | " + (f"{base_value:.4f} ({base})" if base else "") + " |")
         lines += [f"| {name} | {value:.4f} | |" for name, value in perplexity_rows(last)]
-        lines += [f"| {name} | {value:.4f} | {CHANCE_AUC:.4f} (chance) |" if name.endswith("_auc") else
-                  f"| {name} | {value:.4f} | |" for name, value in detection_rows(last)]
+        lines += [f"| {name} | {value:.4f} |" + (f" {chance:.4f} (chance) |" if chance is not None else " |")
+                  for name, value, chance in detection_rows(last)]
     else:
         lines.append("- no evaluation records")
     lines += ["", "![curves](report.png)", ""]
