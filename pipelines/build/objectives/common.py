@@ -230,20 +230,41 @@ class PairPlan:
 
     def __init__(self, sources: Sequence[tuple[np.ndarray, np.ndarray]], seps: int = 1):
         self.sources, self.seps = list(sources), seps
-        self.rows: list[tuple[int, int, int, int, int, int, int]] = []  # a_src, a_lo, a_hi, b_src, b_lo, b_hi, value
+        self._blocks: list[np.ndarray] = []  # rows (a_src, a_lo, a_hi, b_src, b_lo, b_hi, value), in order
+        self._pending: list[tuple[int, int, int, int, int, int, int]] = []  # rows added one by one, after the blocks
         self.doc_ids: list[str] = []
 
     def add(self, doc_id: str, a_src: int, a_lo: int, a_hi: int, b_src: int, b_lo: int, b_hi: int,
             value: int = 0) -> None:
         self.doc_ids.append(doc_id)
-        self.rows.append((a_src, a_lo, a_hi, b_src, b_lo, b_hi, value))
+        self._pending.append((a_src, a_lo, a_hi, b_src, b_lo, b_hi, value))
+
+    def add_rows(self, rows: np.ndarray, doc_ids: Sequence[str]) -> None:
+        """Many examples at once: an (n, 7) int64 array of rows as `add` takes them, and their documents."""
+        if len(rows) != len(doc_ids):
+            raise ValueError(f"{len(rows)} rows but {len(doc_ids)} document ids")
+        self._flush()
+        self._blocks.append(np.asarray(rows, dtype=np.int64).reshape(-1, 7))
+        self.doc_ids.extend(doc_ids)
+
+    def _flush(self) -> None:
+        if self._pending:
+            self._blocks.append(np.array(self._pending, dtype=np.int64).reshape(-1, 7))
+            self._pending = []
+
+    def rows(self) -> np.ndarray:
+        """Every example's row, (n, 7) int64."""
+        self._flush()
+        if len(self._blocks) > 1:
+            self._blocks = [np.concatenate(self._blocks)]
+        return self._blocks[0] if self._blocks else np.zeros((0, 7), dtype=np.int64)
 
     def __len__(self) -> int:
         return len(self.doc_ids)
 
     def arrays(self, cls_id: int, sep_id: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(ids, word_start, example offsets, each example's A length) of every example, end to end."""
-        a_src, a_lo, a_hi, b_src, b_lo, b_hi, _ = np.array(self.rows, dtype=np.int64).reshape(-1, 7).T
+        a_src, a_lo, a_hi, b_src, b_lo, b_hi, _ = self.rows().T
         len_a, len_b = a_hi - a_lo, b_hi - b_lo
         offsets = np.zeros(len(self) + 1, dtype=np.int64)
         np.cumsum(len_a + len_b + 2 + self.seps, out=offsets[1:])
@@ -269,13 +290,13 @@ class PairPlan:
         if not len(self):
             return
         ids, ws, offsets, len_a = self.arrays(cls_id, sep_id)
-        bounds, b_starts = offsets.tolist(), (len_a + 2).tolist()
+        bounds, b_starts, values = offsets.tolist(), (len_a + 2).tolist(), self.rows()[:, 6].tolist()
         for k, doc_id in enumerate(self.doc_ids):
             lo, hi = bounds[k], bounds[k + 1]
             example = {"input_ids": ids[lo:hi], "word_start": ws[lo:hi], "doc_id": doc_id,
                        "segment_b_start": b_starts[k]}
             if label is not None:
-                example[label] = self.rows[k][6]
+                example[label] = values[k]
             yield example
 
 

@@ -113,8 +113,7 @@ def plan_compiled(kernels: ModuleType, docs: Sequence[TokenizedDoc], bases: list
         n, dropped, stop = kernels.plan_documents(
             first, offsets, offset_starts, raw, raw_starts, own, pool.batch.doc_sentences,
             pool.batch.sentence_offsets, config.seq_len, config.short_seq_prob, config.dupe_factor, rows, row_docs)
-        plan.rows.extend(map(tuple, rows[:n].tolist()))
-        plan.doc_ids.extend(docs[k].doc_id for k in row_docs[:n].tolist())
+        plan.add_rows(rows[:n].copy(), [docs[k].doc_id for k in row_docs[:n].tolist()])
         if dropped:
             counter["nsp/dropped/no_random_document"] += dropped
         if stop < len(docs):
