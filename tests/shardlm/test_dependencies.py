@@ -26,7 +26,7 @@ BOUNDED = ("transformers", "tokenizers", "apache-beam", "pyarrow", "numba")
 EXTRAS_OF = {"pipelines/tokenizer": ("tokenizer",), "trainer": ("train",), "shards/stream.py": ("train",),
              "shards/batches.py": ("train",),
              # imported only where numba is installed (shards.columns.kernels falls back to numpy)
-             "shards/column_kernels.py": ("train",), "pipelines/build/objectives/nsp_kernels.py": ("train",), "shardlm/report.py": ("report",), "shardlm": ("tokenizer", "train")}  # shardlm demo runs them all
+             "shards/column_kernels.py": ("train",), "pipelines/build/objectives/nsp_kernels.py": ("train",), "pipelines/build/objectives/generator_kernels.py": ("train",), "shardlm/report.py": ("report",), "shardlm": ("tokenizer", "train")}  # shardlm demo runs them all
 PACKAGES = ("schemas", "shards", "pipelines", "trainer", "shardlm")
 
 

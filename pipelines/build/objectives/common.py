@@ -82,13 +82,19 @@ def streams(docs: Sequence[TokenizedDoc], packing: str, per_language: bool) -> I
 
 def doc_bit_generator(seed: int, doc_id: str) -> np.random.PCG64:
     """The bit generator of one document: seeded by (seed, doc id) only, whatever the runner."""
-    digest = hashlib.sha256(f"{seed}\x00{doc_id}".encode("utf-8")).digest()
-    # entropy words [seed mod 2^32, the digest's 8 words]: as one uint32 array, which SeedSequence
-    # reads as it reads the list of ints [seed & 0xFFFFFFFF, *words] (same state), at half the cost
-    words = np.empty(9, dtype=np.uint32)
-    words[0] = seed & 0xFFFFFFFF
-    words[1:] = np.frombuffer(digest, dtype=np.uint32)
-    return np.random.PCG64(words)
+    return np.random.PCG64(entropy_words(seed, [doc_id])[0])
+
+
+def entropy_words(seed: int, doc_ids: Sequence[str]) -> np.ndarray:
+    """Each document's generator seed, (documents, 9) uint32: [seed mod 2^32, the 8 words of
+    sha256(seed, doc id)]. SeedSequence reads a row as it reads the list of ints
+    [seed & 0xFFFFFFFF, *words] (the same state), at half the cost; `generator_kernels` seeds
+    from the same rows."""
+    digests = b"".join(hashlib.sha256(f"{seed}\x00{doc_id}".encode("utf-8")).digest() for doc_id in doc_ids)
+    words = np.empty((len(doc_ids), 9), dtype=np.uint32)
+    words[:, 0] = seed & 0xFFFFFFFF
+    words[:, 1:] = np.frombuffer(digests, dtype=np.uint32).reshape(len(doc_ids), 8)
+    return words
 
 
 def doc_rng(seed: int, doc_id: str) -> np.random.Generator:

@@ -8,9 +8,9 @@ documents only: a document's examples are then the same whatever the number of s
 A shard's examples are planned as token ranges, document after document (the generator's
 draws in the reference's order, `common.Draws`), and gathered into arrays at once (`PairPlan`).
 A large shard (COMPILED_FROM_SENTENCES) is planned compiled where numba is installed (the `train`
-extra; `nsp_kernels.py`) over its documents in one call, each document's draws taken from a
-block of its generator's raw outputs drawn ahead; otherwise, and for a document whose block runs
-out, `plan_document` plans in Python: the same plan.
+extra; `nsp_kernels.py`) over its documents in one call, each document's generator seeded and
+drawn from inside the kernel (`generator_kernels.py`); otherwise `plan_document` plans in
+Python: the same plan.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from pipelines.build.objectives.common import (
-    BuildOptions, Builder, Draws, Example, PairPlan, ShardContext, doc_bit_generator, doc_draws, joined, target_length,
+    BuildOptions, Builder, Draws, Example, PairPlan, ShardContext, doc_draws, entropy_words, joined, target_length,
     truncate_bounds)
 from pipelines.build.objectives.negative_pool import NegativePool
 from pipelines.build.tokenize_docs import TokenizedDoc
@@ -86,39 +86,24 @@ def planner_kernels() -> ModuleType | None:
     return optional_kernels("pipelines.build.objectives.nsp_kernels")
 
 
-def raw_block_size(doc: TokenizedDoc, dupe_factor: int) -> int:
-    """Raw generator outputs drawn ahead for a document: its chunking and segment draws (a few per
-    sentence) and its truncation coin flips (at most about one per token) with room to spare; a
-    document that needs more is planned in Python."""
-    return 256 + dupe_factor * (8 * doc.num_sentences + 2 * doc.num_tokens)
-
-
 def plan_compiled(kernels: ModuleType, docs: Sequence[TokenizedDoc], bases: list[int], pool: NegativePool,
                   config: NspConfig, plan: PairPlan, counter: Counter) -> None:
-    """Plan every document with the compiled planner into `plan`, its inputs prepared once; a
-    document whose pre-drawn block runs out is planned in Python, and the kernel goes on after it."""
+    """Plan every document with the compiled planner into `plan` (each document's generator seeded
+    inside it from its entropy words)."""
     offsets = np.concatenate([d.offsets + base for d, base in zip(docs, bases)])
     offset_starts = np.zeros(len(docs) + 1, dtype=np.int64)
     np.cumsum([d.num_sentences + 1 for d in docs], out=offset_starts[1:])
-    blocks = [doc_bit_generator(config.seed, d.doc_id).random_raw(raw_block_size(d, config.dupe_factor))
-              for d in docs]
-    raw_starts = np.zeros(len(docs) + 1, dtype=np.int64)
-    np.cumsum([len(b) for b in blocks], out=raw_starts[1:])
-    raw, own = np.concatenate(blocks), pool.positions([d.doc_id for d in docs])
+    doc_ids = [d.doc_id for d in docs]
     max_rows = config.dupe_factor * int(offset_starts[-1] - len(docs))  # at most one example per sentence
     rows = np.empty((max_rows, 7), dtype=np.int64)
     row_docs = np.empty(max_rows, dtype=np.int64)
-    first = 0
-    while first < len(docs):
-        n, dropped, stop = kernels.plan_documents(
-            first, offsets, offset_starts, raw, raw_starts, own, pool.batch.doc_sentences,
-            pool.batch.sentence_offsets, config.seq_len, config.short_seq_prob, config.dupe_factor, rows, row_docs)
-        plan.add_rows(rows[:n].copy(), [docs[k].doc_id for k in row_docs[:n].tolist()])
-        if dropped:
-            counter["nsp/dropped/no_random_document"] += dropped
-        if stop < len(docs):
-            plan_in_python(docs[stop], bases[stop], pool, config, plan, counter)
-        first = stop + 1
+    n, dropped = kernels.plan_documents(
+        offsets, offset_starts, entropy_words(config.seed, doc_ids), pool.positions(doc_ids),
+        pool.batch.doc_sentences, pool.batch.sentence_offsets, config.seq_len, config.short_seq_prob,
+        config.dupe_factor, rows, row_docs)
+    plan.add_rows(rows[:n], [doc_ids[k] for k in row_docs[:n].tolist()])
+    if dropped:
+        counter["nsp/dropped/no_random_document"] += dropped
 
 
 def plan_document(doc_id: str, offsets: list[int], pool: NegativePool, config: NspConfig, draws: Draws,

@@ -189,14 +189,12 @@ def test_matches_the_reference_algorithm_draw_for_draw():
         assert ours == reference and {label for _, label in ours} == {0, 1}
 
 
-def _planned(docs, config, pool, monkeypatch, compiled, block=None):
+def _planned(docs, config, pool, monkeypatch, compiled):
     from pipelines.build.objectives import nsp as nsp_module
 
     with monkeypatch.context() as patch:
         if not compiled:
             patch.setattr(nsp_module, "planner_kernels", lambda: None)
-        if block is not None:
-            patch.setattr(nsp_module, "raw_block_size", block)
         patch.setattr(nsp_module, "COMPILED_FROM_SENTENCES", 0)  # these shards are small
         counter = Counter()
         examples = list(build_nsp(docs, config, counter, ShardContext(negative_pool=pool)))
@@ -205,8 +203,8 @@ def _planned(docs, config, pool, monkeypatch, compiled, block=None):
 
 
 def test_the_compiled_planner_plans_exactly_what_the_python_one_does(monkeypatch):
-    """nsp_kernels draws from a pre-drawn block of each document's raw generator outputs as
-    common.Draws does; a document whose block runs out is planned in Python, and the plan goes on."""
+    """nsp_kernels seeds each document's generator inside the kernel and draws from it as
+    common.Draws draws from numpy's: the same examples, counts included."""
     import pytest
 
     pytest.importorskip("numba")
@@ -223,8 +221,6 @@ def test_the_compiled_planner_plans_exactly_what_the_python_one_does(monkeypatch
             python = _planned(docs, config, pool, monkeypatch, compiled=False)
             assert python[0], (seq_len, name)
             assert _planned(docs, config, pool, monkeypatch, compiled=True) == python, (seq_len, name)
-            # blocks of 3 outputs: most documents run out and go to Python, mid-shard
-            assert _planned(docs, config, pool, monkeypatch, compiled=True, block=lambda d, f: 3) == python
 
 
 def test_small_shards_are_planned_in_python_without_importing_numba(monkeypatch):
