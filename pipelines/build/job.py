@@ -32,7 +32,7 @@ from pipelines.build.inputs import UNITS, ReadAndTokenize
 from pipelines.build.objectives import BUILDERS, BuildOptions, ShardContext, examples_table, get_builder
 from pipelines.build.objectives.common import PACKINGS
 from pipelines.build.objectives.negative_pool import (
-    WINDOW_SEQ_LENS, NegativePool, PoolCandidates, pool_rank, pool_windows)
+    WINDOW_SEQ_LENS, NegativePool, PoolCandidates, candidates_of)
 from pipelines.build.objectives.tlm import OVERFLOWS
 from pipelines.build.parallel import PairFields, parallel_files, parse_langs
 from pipelines.build.tokenize_docs import DocBatch, TokenizedDoc
@@ -205,8 +205,7 @@ def build_examples(docs: list[TokenizedDoc], config: BuildConfig, special_ids: d
 def pool_candidates(split_batch: tuple[str, DocBatch], seed: int, seq_len: int) -> tuple[str, PoolCandidates]:
     """(split, the batch's documents' entries in the bottom-k sample of nsp's negative pool)."""
     split, batch = split_batch
-    windows = pool_windows(batch, seed, WINDOW_SEQ_LENS * seq_len)
-    return split, PoolCandidates([pool_rank(seed, doc_id) for doc_id in batch.doc_ids], list(windows.docs()))
+    return split, candidates_of(batch, seed, WINDOW_SEQ_LENS * seq_len)
 
 
 class SmallestRanks(beam.CombineFn):
@@ -237,7 +236,7 @@ class SmallestRanks(beam.CombineFn):
 
 def to_pool(split_candidates: tuple[str, PoolCandidates]) -> tuple[str, NegativePool]:
     split, candidates = split_candidates
-    return split, NegativePool(candidates.windows)
+    return split, NegativePool.of_batch(candidates.windows)
 
 
 def example_counts(examples: list[dict], split: str, languages: dict[str, int]) -> Counter:

@@ -74,6 +74,21 @@ class DocBatch:
                    np.concatenate([d.ids for d in docs]).astype(np.uint32),
                    np.concatenate([d.word_start for d in docs]).astype(bool), offsets, sentences)
 
+    @classmethod
+    def join(cls, batches: Sequence[DocBatch]) -> DocBatch:
+        """The batches' documents in one batch, in order."""
+        if len(batches) == 1:
+            return batches[0]
+        if not batches:
+            return cls.of([])
+        tokens = np.cumsum([0] + [len(b.ids) for b in batches[:-1]], dtype=np.int64)
+        sentences = np.cumsum([0] + [len(b.sentence_offsets) - 1 for b in batches[:-1]], dtype=np.int64)
+        return cls(tuple(chain.from_iterable(b.doc_ids for b in batches)),
+                   tuple(chain.from_iterable(b.langs for b in batches)),
+                   np.concatenate([b.ids for b in batches]), np.concatenate([b.word_start for b in batches]),
+                   np.concatenate([[0], *(b.sentence_offsets[1:] + t for b, t in zip(batches, tokens))]).astype(np.int64),
+                   np.concatenate([[0], *(b.doc_sentences[1:] + s for b, s in zip(batches, sentences))]).astype(np.int64))
+
     def __len__(self) -> int:
         return len(self.doc_ids)
 

@@ -17,22 +17,35 @@ from typing import Sequence
 
 import numpy as np
 
-from pipelines.build.objectives.common import Draws, doc_draws
+from pipelines.build.objectives.common import Draws
 from pipelines.build.tokenize_docs import DocBatch, TokenizedDoc, index_ranges
 
 WINDOW_SEQ_LENS = 2  # a pool window holds up to 2 x seq_len tokens: room for a random start inside it
 
 
+def pool_hashes(seed: int, doc_ids: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Each document's rank in the bottom-k sample and the draw that places its window: the two
+    64-bit halves of blake2b("pool", seed, id), as uint64 arrays."""
+    digests = b"".join(hashlib.blake2b(f"pool\x00{seed}\x00{doc_id}".encode("utf-8"), digest_size=16).digest()
+                       for doc_id in doc_ids)
+    halves = np.frombuffer(digests, dtype=">u8").reshape(len(doc_ids), 2).astype(np.uint64)
+    return halves[:, 0], halves[:, 1]
+
+
 def pool_rank(seed: int, doc_id: str) -> tuple[int, str]:
     """The order of the bottom-k sample: a 64-bit hash of (seed, id), ties broken by the id."""
-    digest = hashlib.blake2b(f"pool\x00{seed}\x00{doc_id}".encode("utf-8"), digest_size=8).digest()
-    return int.from_bytes(digest, "big"), doc_id
+    return int(pool_hashes(seed, [doc_id])[0][0]), doc_id
+
+
+def window_starts(draws: np.ndarray, sentence_counts: np.ndarray) -> np.ndarray:
+    """Each window's first sentence: the draw's high 32 bits scaled to [0, sentences)."""
+    return ((draws >> np.uint64(32)) * sentence_counts.astype(np.uint64) >> np.uint64(32)).astype(np.int64)
 
 
 def pool_window(doc: TokenizedDoc, seed: int, window_tokens: int) -> TokenizedDoc:
     """Whole sentences of `doc` from a seeded random sentence until `window_tokens` tokens
     (at least one sentence, itself cut to `window_tokens`), as a compact copy."""
-    start = doc_draws(seed, f"pool\x00{doc.doc_id}").integers(doc.num_sentences)
+    start = int(window_starts(pool_hashes(seed, [doc.doc_id])[1], np.array([doc.num_sentences]))[0])
     lengths = doc.sentence_lengths()
     end, total = start, 0
     while end < doc.num_sentences and (end == start or total + int(lengths[end]) <= window_tokens):
@@ -47,11 +60,14 @@ def pool_window(doc: TokenizedDoc, seed: int, window_tokens: int) -> TokenizedDo
 
 def pool_windows(batch: DocBatch, seed: int, window_tokens: int) -> DocBatch:
     """`pool_window` of every document of the batch (the same windows), as one batch."""
+    return _windows(batch, pool_hashes(seed, batch.doc_ids)[1], window_tokens)
+
+
+def _windows(batch: DocBatch, draws: np.ndarray, window_tokens: int) -> DocBatch:
     if not len(batch):
         return batch
     first, last = batch.doc_sentences[:-1], batch.doc_sentences[1:]
-    start = first + np.array([doc_draws(seed, f"pool\x00{doc_id}").integers(n)
-                              for doc_id, n in zip(batch.doc_ids, batch.sentence_counts().tolist())], dtype=np.int64)
+    start = first + window_starts(draws, batch.sentence_counts())
     offsets = batch.sentence_offsets
     lo = offsets[start]
     # the last sentence end within window_tokens of the start (at least one sentence, within the document)
@@ -67,6 +83,12 @@ def pool_windows(batch: DocBatch, seed: int, window_tokens: int) -> DocBatch:
     tokens = index_ranges(lo, hi)
     return DocBatch(batch.doc_ids, batch.langs, batch.ids[tokens], batch.word_start[tokens], sentence_offsets,
                     doc_sentences)
+
+
+def candidates_of(batch: DocBatch, seed: int, window_tokens: int) -> PoolCandidates:
+    """The batch's documents as entries of the bottom-k sample: their ranks and windows."""
+    ranks, draws = pool_hashes(seed, batch.doc_ids)
+    return PoolCandidates(ranks, _windows(batch, draws, window_tokens))
 
 
 class NegativePool:
@@ -126,28 +148,41 @@ class NegativePool:
 
 
 class PoolCandidates:
-    """Entries of a pool's bottom-k sample: (rank, window) pairs, kept as at most `n` of the
-    smallest rank by `add` and `smallest`; pickled as one DocBatch of the windows."""
+    """Entries of a pool's bottom-k sample: ranks (uint64) and their windows (a DocBatch), kept as
+    at most `n` of the smallest (rank, id) by `add` and `smallest`. `add` keeps the parts apart
+    until they are needed, so that adding a batch does not copy what is held."""
 
-    def __init__(self, ranks: Sequence[tuple[int, str]] = (), windows: Sequence[TokenizedDoc] = ()):
-        self.ranks, self.windows = list(ranks), list(windows)
+    def __init__(self, ranks: np.ndarray | None = None, windows: DocBatch | None = None):
+        self._parts: list[tuple[np.ndarray, DocBatch]] = []
+        if ranks is not None and len(ranks):
+            self._parts.append((np.asarray(ranks, dtype=np.uint64), windows))
 
     def __len__(self) -> int:
-        return len(self.ranks)
+        return sum(len(ranks) for ranks, _ in self._parts)
 
     def add(self, other: PoolCandidates) -> PoolCandidates:
-        self.ranks += other.ranks
-        self.windows += other.windows
+        self._parts += other._parts
         return self
 
+    def _joined(self) -> tuple[np.ndarray, DocBatch]:
+        if len(self._parts) != 1:
+            ranks = np.concatenate([r for r, _ in self._parts]) if self._parts else np.zeros(0, dtype=np.uint64)
+            self._parts = [(ranks, DocBatch.join([w for _, w in self._parts]))]
+        return self._parts[0]
+
+    @property
+    def ranks(self) -> np.ndarray:
+        return self._joined()[0]
+
+    @property
+    def windows(self) -> DocBatch:
+        return self._joined()[1]
+
     def smallest(self, n: int) -> PoolCandidates:
-        """The n entries of smallest rank, in rank order."""
-        order = sorted(range(len(self.ranks)), key=self.ranks.__getitem__)[:n]
-        return PoolCandidates([self.ranks[i] for i in order], [self.windows[i] for i in order])
+        """The n entries of smallest (rank, id), in that order."""
+        ranks, windows = self._joined()
+        order = np.lexsort((np.array(windows.doc_ids, dtype=str), ranks))[:n] if len(ranks) else ranks
+        return PoolCandidates(ranks[order], windows.select(order))
 
     def __reduce__(self):
-        return _candidates_from_batch, (self.ranks, DocBatch.of(self.windows))
-
-
-def _candidates_from_batch(ranks: list[tuple[int, str]], windows: DocBatch) -> PoolCandidates:
-    return PoolCandidates(ranks, list(windows.docs()))
+        return PoolCandidates, self._joined()

@@ -31,21 +31,32 @@ def test_doc_batch_holds_documents_and_selects_any_of_them_in_any_order():
     assert len(DocBatch.of([])) == 0 and list(DocBatch.of([]).docs()) == []
 
 
+def test_doc_batches_join_end_to_end():
+    docs = numbered_docs(7, seed=4) + [make_doc("empty-ish", [([3], [True])], lang="de")]
+    parts = [DocBatch.of(docs[:3]), DocBatch.of([]), DocBatch.of(docs[3:4]), DocBatch.of(docs[4:])]
+    joined = DocBatch.join(parts)
+    assert same_docs(list(joined.docs()), docs) and joined.langs[-1] == "de"
+    assert len(DocBatch.join([])) == 0 and DocBatch.join(parts[:1]) is parts[0]
+
+
 def test_pool_candidates_keep_the_smallest_ranks_through_pickling_and_combining():
     docs = numbered_docs(12, seed=1)
-    ranks = [(int(r), d.doc_id) for r, d in zip(np.random.default_rng(0).permutation(12) * 2**60 // 12, docs)]
-    parts = [PoolCandidates(ranks[i:i + 4], docs[i:i + 4]) for i in range(0, 12, 4)]
+    ranks = np.random.default_rng(0).permutation(12).astype(np.uint64) * np.uint64(2**60 // 12)
+    ranks[7] = ranks[2] = 1  # a tie among the smallest: the smaller id first
+    parts = [PoolCandidates(ranks[i:i + 4], DocBatch.of(docs[i:i + 4])) for i in range(0, 12, 4)]
     combine = SmallestRanks(5)
     accumulators = []
-    for part in parts:
+    for part in reversed(parts):  # doc-007 comes before doc-002
         accumulator = combine.add_input(combine.create_accumulator(), pickle.loads(pickle.dumps(part)))
         accumulators.append(pickle.loads(pickle.dumps(combine.compact(accumulator))))
     out = combine.extract_output(combine.merge_accumulators(accumulators))
-    best = sorted(range(12), key=lambda i: ranks[i])[:5]
-    assert out.ranks == [ranks[i] for i in best]
-    assert same_docs(out.windows, [docs[i] for i in best])
-    pool = pickle.loads(pickle.dumps(NegativePool(out.windows)))
+    best = sorted(range(12), key=lambda i: (int(ranks[i]), docs[i].doc_id))[:5]
+    assert 2 in best and 7 in best and best.index(2) + 1 == best.index(7)
+    assert out.ranks.tolist() == [int(ranks[i]) for i in best]
+    assert same_docs(list(out.windows.docs()), [docs[i] for i in best])
+    pool = pickle.loads(pickle.dumps(NegativePool.of_batch(out.windows)))
     assert same_docs(list(pool.docs), [docs[i] for i in best]) and pool.others(docs[best[0]].doc_id) == 4
+    assert len(combine.extract_output(combine.create_accumulator())) == 0
 
 
 def test_tokenize_batch_keeps_languages_and_drops_documents_of_no_tokens_between_others():
