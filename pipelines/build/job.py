@@ -30,7 +30,7 @@ from apache_beam.pvalue import AsDict, AsList, AsSingleton
 from pipelines import progress
 from pipelines.build.inputs import UNITS, ReadAndTokenize
 from pipelines.build.objectives import BUILDERS, BuildOptions, ShardContext, examples_table, get_builder
-from pipelines.build.objectives.common import PACKINGS
+from pipelines.build.objectives.common import PACKINGS, ExampleColumns
 from pipelines.build.objectives.negative_pool import (
     WINDOW_SEQ_LENS, NegativePool, PoolCandidates, candidates_of)
 from pipelines.build.objectives.tlm import OVERFLOWS
@@ -195,8 +195,8 @@ def plan_shards(counts: dict[str, int], config: BuildConfig, bytes_per_token: in
 
 
 def build_examples(docs: list[TokenizedDoc], config: BuildConfig, special_ids: dict[str, int],
-                   counter: Counter, context: ShardContext, languages: dict[str, int]) -> Iterator[dict]:
-    """The examples of one shard's documents, in a deterministic order."""
+                   counter: Counter, context: ShardContext, languages: dict[str, int]) -> ExampleColumns:
+    """The examples of one shard's documents, in a deterministic order, as columns."""
     builder = get_builder(config.objective)
     docs = sorted(docs, key=lambda d: (d.doc_id, d.ids.tobytes()))
     return builder.build(docs, builder.make_config(config.builder_options(special_ids, languages)), counter, context)
@@ -239,25 +239,24 @@ def to_pool(split_candidates: tuple[str, PoolCandidates]) -> tuple[str, Negative
     return split, NegativePool.of_batch(candidates.windows)
 
 
-def example_counts(examples: list[dict], split: str, languages: dict[str, int]) -> Counter:
+def example_counts(examples: ExampleColumns, split: str, languages: dict[str, int]) -> Counter:
     """Tokens per split, and examples and tokens per language when examples carry language ids
     (`lang`: the example's; tlm's `langs`: an example counts for each of its languages, tokens
-    for their own). Per-language keys in the order their languages first appear."""
-    lengths = np.fromiter((len(e["input_ids"]) for e in examples), dtype=np.int64, count=len(examples))
+    for their own). Per-language keys in the order their languages first appear. Read from the
+    columns at once."""
+    lengths = examples.lengths()
     counter: Counter = Counter({f"example_tokens/{split}": int(lengths.sum())})
     # (example, language, tokens) of every language of every example, in example then id order
     parts = []
-    one = [k for k, e in enumerate(examples) if "lang" in e]
-    if one:
-        parts.append((np.array(one, dtype=np.int64), np.array([examples[k]["lang"] for k in one], dtype=np.int64),
-                      lengths[one]))
-    many = [k for k, e in enumerate(examples) if "langs" in e]
-    if many:
-        langs = [np.asarray(examples[k]["langs"], dtype=np.int64) for k in many]
-        owner = np.repeat(np.array(many, dtype=np.int64), [len(a) for a in langs])
-        keys, tokens = np.unique(owner * (MAX_LANGUAGES + 1) + np.concatenate(langs), return_counts=True)
+    if "lang" in examples.values:
+        parts.append((np.arange(len(examples), dtype=np.int64), np.asarray(examples.values["lang"], dtype=np.int64),
+                      lengths))
+    if "langs" in examples.tokens:
+        owner = np.repeat(np.arange(len(examples), dtype=np.int64), lengths)
+        keys, tokens = np.unique(owner * (MAX_LANGUAGES + 1) + examples.tokens["langs"].astype(np.int64),
+                                 return_counts=True)
         parts.append((keys // (MAX_LANGUAGES + 1), keys % (MAX_LANGUAGES + 1), tokens))
-    if not parts:
+    if not parts or not len(examples):
         return counter
     owner, lang, tokens = (np.concatenate(column) for column in zip(*parts))
     order = np.lexsort((lang, owner))
@@ -304,9 +303,9 @@ def write_group(group: tuple[tuple[str, int], Iterable[DocBatch | None]], config
     docs = [doc for batch in values if batch is not None for doc in batch.docs()]
     counter: Counter = Counter()
     context = ShardContext(split=split, negative_pool=pools.get(split, NegativePool()))
-    examples = list(build_examples(docs, config, special_ids, counter, context, languages))
+    examples = build_examples(docs, config, special_ids, counter, context, languages)
     counter.update(example_counts(examples, split, languages))
-    batches = rechunk(examples_table(examples, schema), config.chunk_size) if examples else []
+    batches = rechunk(examples_table(examples, schema), config.chunk_size) if len(examples) else []
     info = write_shard(config.output, split, index, batches, config.storage_options)
     progress.count("shards")
     progress.count("examples", len(examples))

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import importlib
 
-from pipelines.build.objectives.common import BuildOptions, Builder, Example, ShardContext, examples_table
+from pipelines.build.objectives.common import (
+    BuildOptions, Builder, Example, ExampleColumns, ShardContext, examples_table)
 from schemas import OBJECTIVES
 
 
@@ -40,5 +41,5 @@ def get_builder(objective: str) -> Builder:
     return BUILDERS[objective]
 
 
-__all__ = ["BUILDERS", "BuildOptions", "Builder", "Example", "ShardContext", "examples_table", "get_builder",
-           "load_builder"]
+__all__ = ["BUILDERS", "BuildOptions", "Builder", "Example", "ExampleColumns", "ShardContext", "examples_table",
+           "get_builder", "load_builder"]

@@ -15,11 +15,12 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Iterator, Sequence
+from typing import Sequence
 
 import numpy as np
 
-from pipelines.build.objectives.common import PACKINGS, BuildOptions, Builder, Example, ShardContext, streams
+from pipelines.build.objectives.common import (
+    PACKINGS, BuildOptions, Builder, ExampleColumns, ShardContext, streams)
 from pipelines.build.tokenize_docs import TokenizedDoc
 
 
@@ -41,18 +42,25 @@ def make_config(options: BuildOptions) -> ClmConfig:
 
 
 def build_clm(docs: Sequence[TokenizedDoc], config: ClmConfig, counter: Counter | None = None,
-              context: ShardContext | None = None) -> Iterator[Example]:
+              context: ShardContext | None = None) -> ExampleColumns:
+    """Every stream's windows (see the module docstring), the streams' in order."""
+    parts = []
     for stream in streams(docs, config.packing, per_language=True):
         ids, ws, owner = stream_tokens(stream, config.sep_id)
         lang = config.languages[stream[0].lang]
-        for lo in range(0, len(ids), config.seq_len):
-            hi = min(lo + config.seq_len, len(ids))
-            if hi - lo < 2:
-                if counter is not None:
-                    counter["clm/dropped/short_tail"] += 1
+        starts = np.arange(0, len(ids), config.seq_len)
+        if len(ids) - starts[-1] < 2:  # the tail predicts nothing (the other windows are full)
+            if counter is not None:
+                counter["clm/dropped/short_tail"] += 1
+            starts = starts[:-1]
+            if not len(starts):
                 continue
-            yield {"input_ids": ids[lo:hi], "word_start": ws[lo:hi], "doc_id": stream[owner[lo]].doc_id,
-                   "lang": lang}
+        end = min(int(starts[-1]) + config.seq_len, len(ids))
+        offsets = np.append(starts, end)
+        doc_ids = [stream[k].doc_id for k in owner[starts].tolist()]
+        parts.append(ExampleColumns(offsets, {"input_ids": ids[:end], "word_start": ws[:end]},
+                                    {"doc_id": doc_ids, "lang": np.full(len(starts), lang, dtype=np.int64)}))
+    return ExampleColumns.concat(parts)
 
 
 def stream_tokens(docs: Sequence[TokenizedDoc], sep_id: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -52,8 +52,8 @@ class ShardContext:
 class Builder:
     """One registry entry: how to make an objective's config and build its examples.
 
-    `build(docs, config, counter, context)` yields examples with the columns of
-    `schemas.examples_schema(name, ...)` from a shard's documents sorted by id; it draws from
+    `build(docs, config, counter, context)` returns the examples (`ExampleColumns`) with the columns
+    of `schemas.examples_schema(name, ...)` from a shard's documents sorted by id; it draws from
     generators seeded by (seed, document id) only. `reads` is the input it takes: a documents
     dataset, or a parallel corpus of sentence pairs (each pair a two-sentence TokenizedDoc whose
     lang is `src-tgt`). `options` names the BuildOptions fields it reads.
@@ -61,7 +61,7 @@ class Builder:
 
     name: str
     make_config: Callable[[BuildOptions], Any]
-    build: Callable[[Sequence[TokenizedDoc], Any, Counter, ShardContext], Iterator[Example]]
+    build: Callable[[Sequence[TokenizedDoc], Any, Counter, ShardContext], ExampleColumns]
     reads: str = "documents"
     options: frozenset[str] = frozenset()
     needs_negative_pool: bool = False
@@ -291,19 +291,14 @@ class PairPlan:
                     ws[put] = source_ws[take]
         return ids, ws, offsets, len_a
 
-    def examples(self, cls_id: int, sep_id: int, label: str | None = None) -> Iterator[Example]:
-        """Each example with segment_b_start (the index after A's [SEP]) and, given `label`, its value."""
-        if not len(self):
-            return
+    def examples(self, cls_id: int, sep_id: int, label: str | None = None) -> ExampleColumns:
+        """Every example as columns: segment_b_start (the index after A's [SEP]) and, given `label`,
+        the rows' values."""
         ids, ws, offsets, len_a = self.arrays(cls_id, sep_id)
-        bounds, b_starts, values = offsets.tolist(), (len_a + 2).tolist(), self.rows()[:, 6].tolist()
-        for k, doc_id in enumerate(self.doc_ids):
-            lo, hi = bounds[k], bounds[k + 1]
-            example = {"input_ids": ids[lo:hi], "word_start": ws[lo:hi], "doc_id": doc_id,
-                       "segment_b_start": b_starts[k]}
-            if label is not None:
-                example[label] = values[k]
-            yield example
+        values: dict[str, Sequence] = {"doc_id": self.doc_ids, "segment_b_start": len_a + 2}
+        if label is not None:
+            values[label] = self.rows()[:, 6]
+        return ExampleColumns(offsets, {"input_ids": ids, "word_start": ws}, values)
 
 
 def joined(docs: Sequence[TokenizedDoc]) -> tuple[np.ndarray, np.ndarray, list[int]]:
@@ -315,8 +310,89 @@ def joined(docs: Sequence[TokenizedDoc]) -> tuple[np.ndarray, np.ndarray, list[i
             np.concatenate([d.word_start for d in docs]).astype(bool, copy=False), bases)
 
 
-def examples_table(examples: Sequence[Example], schema: pa.Schema) -> pa.Table:
-    """Examples as a table of `schema` (ids cast to its uint16/uint32 type)."""
+class ExampleColumns:
+    """A shard's examples as columns, what every builder returns and the shard's table is made of.
+
+    `tokens`: the per-token columns (input_ids, word_start; tlm's langs), each flat, every
+    example's tokens end to end: example k's are [offsets[k], offsets[k + 1]). `values`: the
+    per-example columns (doc_id a list of strings; segment_b_start, the labels and lang integer
+    arrays). Iterating yields each example as a dict (the token columns as views), the form
+    tests and small callers read; the build converts the columns to Arrow at once (`table`).
+    """
+
+    __slots__ = ("offsets", "tokens", "values")
+
+    def __init__(self, offsets: np.ndarray, tokens: dict[str, np.ndarray], values: dict[str, Sequence]):
+        self.offsets = np.asarray(offsets, dtype=np.int64)
+        self.tokens, self.values = tokens, values
+        n = len(self.offsets) - 1
+        if n < 0 or self.offsets[0] != 0:
+            raise ValueError("example offsets must start at 0")
+        for name, column in tokens.items():
+            if len(column) != self.offsets[-1]:
+                raise ValueError(f"token column {name} holds {len(column)} values for {self.offsets[-1]} tokens")
+        for name, column in values.items():
+            if len(column) != n:
+                raise ValueError(f"column {name} holds {len(column)} values for {n} examples")
+
+    @classmethod
+    def concat(cls, parts: Sequence[ExampleColumns]) -> ExampleColumns:
+        """The parts' examples one after the other (no part: no examples and no columns)."""
+        if len(parts) == 1:
+            return parts[0]
+        if not parts:
+            return cls(np.zeros(1, dtype=np.int64), {}, {})
+        sizes = np.concatenate([np.diff(p.offsets) for p in parts])
+        offsets = np.zeros(len(sizes) + 1, dtype=np.int64)
+        np.cumsum(sizes, out=offsets[1:])
+        tokens = {name: np.concatenate([p.tokens[name] for p in parts]) for name in parts[0].tokens}
+        values = {}
+        for name, first in parts[0].values.items():
+            if isinstance(first, np.ndarray):
+                values[name] = np.concatenate([p.values[name] for p in parts])
+            else:
+                values[name] = [v for p in parts for v in p.values[name]]
+        return cls(offsets, tokens, values)
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    def __iter__(self) -> Iterator[Example]:
+        bounds = self.offsets.tolist()
+        values = {name: c.tolist() if isinstance(c, np.ndarray) else c for name, c in self.values.items()}
+        for k in range(len(self)):
+            lo, hi = bounds[k], bounds[k + 1]
+            example = {name: column[lo:hi] for name, column in self.tokens.items()}
+            example.update((name, column[k]) for name, column in values.items())
+            yield example
+
+    def lengths(self) -> np.ndarray:
+        """Each example's number of tokens."""
+        return np.diff(self.offsets)
+
+    def table(self, schema: pa.Schema) -> pa.Table:
+        """The examples as a table of `schema`, its columns taken from the flat arrays at once.
+        Safe casts, as `examples_table` makes: an id over the schema's uint16/uint32 raises."""
+        if not len(self):
+            return schema.empty_table()
+        if self.offsets[-1] >= 2**31:
+            raise ValueError(f"{self.offsets[-1]} tokens in one table: over Arrow's int32 list offsets")
+        offsets = pa.array(self.offsets.astype(np.int32))
+        columns = []
+        for f in schema:
+            if pa.types.is_list(f.type):
+                item = pa.array(self.tokens[f.name]).cast(f.type.value_type)  # safe cast
+                columns.append(pa.ListArray.from_arrays(offsets, item, type=f.type))
+            else:
+                columns.append(pa.array(self.values[f.name], type=f.type))
+        return pa.Table.from_arrays(columns, schema=schema)
+
+
+def examples_table(examples: ExampleColumns | Sequence[Example], schema: pa.Schema) -> pa.Table:
+    """Examples as a table of `schema` (ids cast to its uint16/uint32 type): a builder's columns
+    at once (`ExampleColumns.table`), or a sequence of example dicts column by column."""
+    if isinstance(examples, ExampleColumns):
+        return examples.table(schema)
     columns = []
     for f in schema:
         values = [e[f.name] for e in examples]

@@ -16,12 +16,12 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Iterator, Sequence
+from typing import Sequence
 
 import numpy as np
 
 from pipelines.build.objectives.common import (
-    PACKINGS, BuildOptions, Builder, Example, ShardContext, streams)
+    PACKINGS, BuildOptions, Builder, ExampleColumns, ShardContext, streams)
 from pipelines.build.tokenize_docs import TokenizedDoc
 
 
@@ -45,19 +45,23 @@ def make_config(options: BuildOptions) -> MlmConfig:
 
 
 def build_mlm(docs: Sequence[TokenizedDoc], config: MlmConfig, counter: Counter | None = None,
-              context: ShardContext | None = None) -> Iterator[Example]:
-    """<s> sentences... </s> per stream (see the module docstring)."""
+              context: ShardContext | None = None) -> ExampleColumns:
+    """<s> sentences... </s> per stream (see the module docstring), the streams' examples in order."""
+    parts = []
     for stream in streams(docs, config.packing, config.per_language):
-        for example in _pack(stream, config):
-            if config.per_language:
-                example["lang"] = config.languages[stream[0].lang]
-            yield example
+        columns = _pack(stream, config)
+        if columns is None:
+            continue
+        if config.per_language:
+            columns.values["lang"] = np.full(len(columns), config.languages[stream[0].lang], dtype=np.int64)
+        parts.append(columns)
+    return ExampleColumns.concat(parts)
 
 
-def _pack(docs: Sequence[TokenizedDoc], config: MlmConfig) -> Iterator[Example]:
+def _pack(docs: Sequence[TokenizedDoc], config: MlmConfig) -> ExampleColumns | None:
     """Greedy packing of the stream's sentence pieces: an example ends when the next piece (with
     its separator, at a document start) would pass the budget. The examples tile the stream's
-    tokens, so they are built as one array with the special tokens inserted, then sliced."""
+    tokens, so they are built as one array with the special tokens inserted (None: no examples)."""
     budget = config.seq_len - 2
     starts, owners, seps = [], [], []  # stream positions: example starts (and their document), separators
     length = pos = 0
@@ -79,7 +83,7 @@ def _pack(docs: Sequence[TokenizedDoc], config: MlmConfig) -> Iterator[Example]:
                 size -= piece
                 first = False
     if not starts:
-        return
+        return None
     ids = np.concatenate([d.ids for d in docs]).astype(np.uint32, copy=False)
     ws = np.concatenate([d.word_start for d in docs]).astype(bool, copy=False)
     ends = [*starts[1:], pos]
@@ -92,10 +96,9 @@ def _pack(docs: Sequence[TokenizedDoc], config: MlmConfig) -> Iterator[Example]:
     ws = np.insert(ws, where, True)
     bounds = np.array(starts + [pos], dtype=np.int64)
     sizes = np.diff(bounds) + 2 + np.diff(np.searchsorted(np.array(seps, dtype=np.int64), bounds))
-    offsets = np.concatenate([[0], np.cumsum(sizes)]).tolist()
-    for k in range(n):
-        lo, hi = offsets[k], offsets[k + 1]
-        yield {"input_ids": ids[lo:hi], "word_start": ws[lo:hi], "doc_id": docs[owners[k]].doc_id}
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(sizes, out=offsets[1:])
+    return ExampleColumns(offsets, {"input_ids": ids, "word_start": ws}, {"doc_id": [docs[k].doc_id for k in owners]})
 
 
 BUILDER = Builder(name="mlm", make_config=make_config, build=build_mlm,

@@ -16,12 +16,13 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from typing import Iterator, Sequence
+from typing import Sequence
 
 import numpy as np
 
 from pipelines.build.objectives.common import (
-    BuildOptions, Builder, Draws, Example, PairPlan, ShardContext, doc_draws, joined, target_length, truncate_bounds)
+    BuildOptions, Builder, Draws, ExampleColumns, PairPlan, ShardContext, doc_draws, joined, target_length,
+    truncate_bounds)
 from pipelines.build.tokenize_docs import TokenizedDoc
 
 LABEL = "sentence_order_label"
@@ -43,7 +44,7 @@ def make_config(options: BuildOptions) -> SopConfig:
 
 
 def build_sop(docs: Sequence[TokenizedDoc], config: SopConfig, counter: Counter | None = None,
-              context: ShardContext | None = None) -> Iterator[Example]:
+              context: ShardContext | None = None) -> ExampleColumns:
     """Every document's pairs, `dupe_factor` times, planned as token ranges and gathered at once."""
     ids, ws, bases = joined(docs)
     plan = PairPlan([(ids, ws)])

@@ -19,11 +19,12 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Iterator, Sequence
+from typing import Sequence
 
 import numpy as np
 
-from pipelines.build.objectives.common import BuildOptions, Builder, Example, PairPlan, ShardContext, joined
+from pipelines.build.objectives.common import (
+    BuildOptions, Builder, ExampleColumns, PairPlan, ShardContext, joined)
 from pipelines.build.tokenize_docs import TokenizedDoc
 
 OVERFLOWS = ("drop", "truncate")
@@ -49,7 +50,7 @@ def make_config(options: BuildOptions) -> TlmConfig:
 
 
 def build_tlm(pairs: Sequence[TokenizedDoc], config: TlmConfig, counter: Counter | None = None,
-              context: ShardContext | None = None) -> Iterator[Example]:
+              context: ShardContext | None = None) -> ExampleColumns:
     """One example per pair (two-sentence TokenizedDoc, lang `src-tgt`) that fits or is cut,
     planned as token ranges and gathered at once (`common.PairPlan`)."""
     counter = counter if counter is not None else Counter()
@@ -68,18 +69,13 @@ def build_tlm(pairs: Sequence[TokenizedDoc], config: TlmConfig, counter: Counter
         counter[f"tlm/pairs/{pair.lang}"] += 1
         plan.add(pair.doc_id, 0, base, base + keep_a, 0, base + mid, base + mid + keep_b)
         side_langs += (config.languages[src], config.languages[tgt])
-    if not len(plan):
-        return
     ids, ws, offsets, len_a = plan.arrays(config.cls_id, config.sep_id)
     b_starts = len_a + 2  # B's block: its opening separator
     blocks = np.empty(2 * len(plan), dtype=np.int64)  # A's block (with [CLS]), B's block
     blocks[0::2], blocks[1::2] = b_starts, np.diff(offsets) - b_starts
     langs = np.repeat(np.array(side_langs, dtype=np.uint8), blocks)
-    bounds, b_starts = offsets.tolist(), b_starts.tolist()
-    for k, pair_id in enumerate(plan.doc_ids):
-        lo, hi = bounds[k], bounds[k + 1]
-        yield {"input_ids": ids[lo:hi], "word_start": ws[lo:hi], "doc_id": pair_id, "segment_b_start": b_starts[k],
-               "langs": langs[lo:hi]}
+    return ExampleColumns(offsets, {"input_ids": ids, "word_start": ws, "langs": langs},
+                          {"doc_id": plan.doc_ids, "segment_b_start": b_starts})
 
 
 def fit(len_a: int, len_b: int, budget: int) -> tuple[int, int]:

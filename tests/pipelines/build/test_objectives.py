@@ -1,6 +1,7 @@
 """The objective table and what every builder shares (registry, truncation, Arrow conversion)."""
 
 from collections import Counter
+from dataclasses import replace
 
 import numpy as np
 import pyarrow as pa
@@ -8,7 +9,7 @@ import pytest
 
 from pipelines.build.objectives import BUILDERS, BuildOptions, get_builder, load_builder
 from pipelines.build.objectives.common import (
-    Draws, PairPlan, ShardContext, doc_draws, doc_rng, examples_table, truncate_bounds)
+    Draws, ExampleColumns, PairPlan, ShardContext, doc_draws, doc_rng, examples_table, truncate_bounds)
 from pipelines.build.objectives.negative_pool import NegativePool
 from pipelines.build.tokenize_docs import make_doc
 from schemas import OBJECTIVES, examples_schema, objective_columns
@@ -124,7 +125,7 @@ def test_pair_plan_gathers_each_example_from_its_sources():
         ([CLS, 9, SEP, 4, SEP], [True, False, True, True, True], "y", 3, 0)]
     plan = PairPlan([first], seps=2)
     plan.add("z", 0, 0, 1, 0, 1, 2)
-    assert next(plan.examples(CLS, SEP))["input_ids"].tolist() == [CLS, 1, SEP, SEP, 2, SEP]
+    assert next(iter(plan.examples(CLS, SEP)))["input_ids"].tolist() == [CLS, 1, SEP, SEP, 2, SEP]
     assert list(PairPlan([first]).examples(CLS, SEP)) == []
 
 
@@ -142,3 +143,105 @@ def test_examples_table_matches_schema():
     assert examples_table([], schema).num_rows == 0
     with pytest.raises(pa.ArrowInvalid):  # an id over uint16 is an error, not a silent wrap
         examples_table([{**examples[0], "input_ids": np.array([70000], dtype=np.uint32)}], schema)
+
+
+LANGS = {"de": 0, "en": 1, "fr": 2}
+
+
+def _inputs(builder):
+    """Documents in three languages (per-language streams: several parts joined), or sentence pairs."""
+    if builder.reads == "parallel":
+        return [make_doc(f"p{k}", [(list(range(10, 11 + k)), [True] * (k + 1)),
+                                   (list(range(50, 52 + 2 * k)), [j % 2 == 0 for j in range(2 * k + 2)])],
+                         lang=("en-de", "fr-en")[k % 2]) for k in range(9)]
+    return [replace(d, lang=("de", "en", "fr")[k % 3]) for k, d in enumerate(numbered_docs(9, max_len=14))]
+
+
+def _count_per_example(examples, languages):
+    """job.example_counts' figures, example by example (the reference for the columnar counts)."""
+    codes = {i: code for code, i in languages.items()}
+    counter = Counter({"example_tokens/train": sum(len(e["input_ids"]) for e in examples)})
+    for e in examples:
+        if "lang" in e:
+            counter[f"examples/lang/{codes[e['lang']]}"] += 1
+            counter[f"tokens/lang/{codes[e['lang']]}"] += len(e["input_ids"])
+        if "langs" in e:
+            for i in sorted(set(e["langs"].tolist())):
+                counter[f"examples/lang/{codes[i]}"] += 1
+                counter[f"tokens/lang/{codes[i]}"] += int(np.count_nonzero(e["langs"] == i))
+    return counter
+
+
+@pytest.mark.parametrize("name, options", [
+    ("mlm", {}), ("mlm", {"packing": "doc", "per_language": True}), ("mlm", {"per_language": True}),
+    ("nsp", {"dupe_factor": 2}), ("sop", {"dupe_factor": 2}), ("tlm", {"pair_overflow": "truncate"}),
+    ("clm", {}), ("clm", {"packing": "doc"})])
+def test_builder_columns_make_the_per_example_table_and_counts(name, options):
+    """A builder's columns convert at once to the table that examples_table makes example by example
+    from the dicts they yield; each example's slice is framed by its special tokens and its
+    per-example values belong to it (a wrong offset or a shifted column breaks these); the
+    counts read from the columns equal those counted example by example."""
+    from pipelines.build.job import example_counts
+    builder = BUILDERS[name]
+    docs = _inputs(builder)
+    config = builder.make_config(BuildOptions(seq_len=24, cls_id=CLS, sep_id=SEP, languages=LANGS, **options))
+    columns = builder.build(docs, config, Counter(), ShardContext(negative_pool=NegativePool(docs)))
+    examples = list(columns)
+    assert len(examples) == len(columns) > 5
+    schema = examples_schema(name, 30_000, options.get("per_language", False))
+    table = examples_table(columns, schema)
+    assert table.equals(examples_table(examples, schema))
+    lang_of = {d.doc_id: d.lang for d in docs}
+    for e in examples:
+        ids = e["input_ids"].tolist()
+        assert len(ids) == len(e["word_start"]) <= 24
+        if name == "clm":
+            assert SEP in ids
+        else:
+            assert ids[0] == CLS and ids[-1] == SEP and ids.count(CLS) == 1
+        if "segment_b_start" in e:
+            assert ids[e["segment_b_start"] - 1] == SEP and CLS < ids[1] != SEP
+        if "lang" in e:
+            assert e["lang"] == LANGS[lang_of[e["doc_id"]]]
+        if "langs" in e:
+            src, tgt = (LANGS[code] for code in lang_of[e["doc_id"]].split("-"))
+            b = e["segment_b_start"]
+            assert e["langs"].tolist() == [src] * b + [tgt] * (len(ids) - b)
+    if name == "tlm":  # every pair's first token is the pair's own (10 + its number)
+        assert [e["input_ids"][1] for e in examples] == [10] * len(examples)
+    if name in ("mlm", "clm"):  # the examples tile the documents' tokens in order (specials aside)
+        body = [t for e in examples for t in e["input_ids"].tolist() if t not in (CLS, SEP)]
+        assert sorted(body) == sorted(t for d in docs for t in d.ids.tolist())
+    counts = example_counts(columns, "train", LANGS)
+    assert list(counts.items()) == list(_count_per_example(examples, LANGS).items())
+
+
+def test_columns_cast_like_the_schema_and_check_their_lengths():
+    """Ids over the schema's token type, and values over a column's type, raise (a safe cast, never
+    a silent wrap); columns whose lengths disagree with the offsets are refused."""
+    schema = examples_schema("nsp", 30_000)
+
+    def columns(ids, b_start=3, label=1):
+        return ExampleColumns(np.array([0, len(ids)]), {"input_ids": np.array(ids, dtype=np.uint32),
+                                                        "word_start": np.ones(len(ids), dtype=bool)},
+                              {"doc_id": ["d"], "segment_b_start": np.array([b_start]),
+                               "next_sentence_label": np.array([label])})
+
+    good = columns([CLS, 5, SEP, 65535, SEP])
+    assert good.table(schema).to_pylist() == [{"input_ids": [CLS, 5, SEP, 65535, SEP], "word_start": [True] * 5,
+                                              "doc_id": "d", "segment_b_start": 3, "next_sentence_label": 1}]
+    with pytest.raises(pa.ArrowInvalid):
+        columns([CLS, 70000, SEP]).table(schema)  # uint16 ids
+    assert columns([CLS, 70000, SEP]).table(examples_schema("nsp", 80_000)).num_rows == 1
+    with pytest.raises(pa.ArrowInvalid):
+        columns([CLS, 5, SEP], label=200).table(schema)  # an int8 label
+    with pytest.raises(pa.ArrowInvalid):
+        columns([CLS, 5, SEP], b_start=2**31).table(schema)  # int32
+    with pytest.raises(ValueError, match="token column word_start holds 2 values for 3 tokens"):
+        ExampleColumns(np.array([0, 3]), {"input_ids": np.zeros(3), "word_start": np.zeros(2)}, {})
+    with pytest.raises(ValueError, match="column doc_id holds 2 values for 1 examples"):
+        ExampleColumns(np.array([0, 3]), {"input_ids": np.zeros(3)}, {"doc_id": ["a", "b"]})
+    assert ExampleColumns.concat([]).table(schema) == schema.empty_table()
+    both = ExampleColumns.concat([good, columns([CLS, 7, SEP], label=0)])
+    assert [(e["input_ids"].tolist(), e["next_sentence_label"]) for e in both] == [
+        ([CLS, 5, SEP, 65535, SEP], 1), ([CLS, 7, SEP], 0)]
