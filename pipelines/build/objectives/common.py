@@ -228,6 +228,9 @@ def truncate_bounds(len_a: int, len_b: int, max_num_tokens: int, draws: Draws) -
     return a_lo, a_hi, b_lo, b_hi
 
 
+GATHER_EXAMPLES = 8192  # examples gathered at a time by PairPlan.arrays (about 1M tokens at seq 128)
+
+
 class PairPlan:
     """The examples of a shard as token ranges, gathered into arrays at once (`examples`):
     [CLS] A [SEP] (one more [SEP] with `seps=2`: XLM's layout) B [SEP]. A and B are [lo, hi)
@@ -281,14 +284,20 @@ class PairPlan:
         for k in range(self.seps):
             ids[starts + 1 + len_a + k] = sep_id
         ids[offsets[1:] - 1] = sep_id
-        for src, lo, hi, at in ((a_src, a_lo, a_hi, starts + 1), (b_src, b_lo, b_hi, starts + 1 + len_a + self.seps)):
-            for s, (source_ids, source_ws) in enumerate(self.sources):
-                pick = np.flatnonzero(src == s)
-                if len(pick):
-                    take = index_ranges(lo[pick], hi[pick])
-                    put = index_ranges(at[pick], at[pick] + (hi[pick] - lo[pick]))
-                    ids[put] = source_ids[take]
-                    ws[put] = source_ws[take]
+        segments = ((a_src, a_lo, a_hi, starts + 1), (b_src, b_lo, b_hi, starts + 1 + len_a + self.seps))
+        # in blocks of examples: index arrays of a whole shard (23M tokens at 64 MB) are fresh
+        # memory each time, and faulting it in cost more than the gather itself
+        for first in range(0, len(self), GATHER_EXAMPLES):
+            block = slice(first, first + GATHER_EXAMPLES)
+            for src, lo, hi, at in segments:
+                src, lo, hi, at = src[block], lo[block], hi[block], at[block]
+                for s, (source_ids, source_ws) in enumerate(self.sources):
+                    pick = np.flatnonzero(src == s)
+                    if len(pick):
+                        take = index_ranges(lo[pick], hi[pick])
+                        put = index_ranges(at[pick], at[pick] + (hi[pick] - lo[pick]))
+                        ids[put] = source_ids[take]
+                        ws[put] = source_ws[take]
         return ids, ws, offsets, len_a
 
     def examples(self, cls_id: int, sep_id: int, label: str | None = None) -> ExampleColumns:

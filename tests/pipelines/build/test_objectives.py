@@ -129,6 +129,32 @@ def test_pair_plan_gathers_each_example_from_its_sources():
     assert list(PairPlan([first]).examples(CLS, SEP)) == []
 
 
+def test_pair_plan_gathers_the_same_in_blocks_of_any_size_and_rows_added_either_way(monkeypatch):
+    from pipelines.build.objectives import common
+
+    rng = np.random.default_rng(2)
+    sources = [(rng.integers(0, 500, 60).astype(np.uint32), rng.random(60) < 0.5) for _ in range(2)]
+    rows = []
+    for _ in range(40):
+        a_lo, b_lo = rng.integers(0, 50, 2)
+        rows.append((int(rng.integers(2)), int(a_lo), int(a_lo + rng.integers(0, 10)),
+                     int(rng.integers(2)), int(b_lo), int(b_lo + rng.integers(0, 10)), int(rng.integers(2))))
+    one_by_one, in_blocks = PairPlan(sources), PairPlan(sources)
+    for k, row in enumerate(rows):
+        one_by_one.add(f"d{k}", *row)
+    in_blocks.add("d0", *rows[0])  # a row, then a block, then a row: kept in that order
+    in_blocks.add_rows(np.array(rows[1:-1]), [f"d{k}" for k in range(1, 39)])
+    in_blocks.add("d39", *rows[-1])
+    whole = [a.tolist() for a in one_by_one.arrays(CLS, SEP)]
+    for block in (1, 3, 40):
+        monkeypatch.setattr(common, "GATHER_EXAMPLES", block)
+        assert [a.tolist() for a in one_by_one.arrays(CLS, SEP)] == whole
+        assert [a.tolist() for a in in_blocks.arrays(CLS, SEP)] == whole
+    assert in_blocks.doc_ids == one_by_one.doc_ids and in_blocks.rows().tolist() == [list(r) for r in rows]
+    with pytest.raises(ValueError, match="2 rows but 1 document ids"):
+        in_blocks.add_rows(np.array(rows[:2]), ["x"])
+
+
 def test_examples_table_matches_schema():
     doc = make_doc("d", [([5, 6, 7], [True, False, True])])
     examples = [{"input_ids": np.array([CLS, 5, SEP, 6, 7, SEP], dtype=np.uint32),
