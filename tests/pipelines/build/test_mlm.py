@@ -1,7 +1,10 @@
 """`mlm` builder: FULL-SENTENCES and DOC-SENTENCES packing, per-language streams."""
 
+from dataclasses import replace
+
 import pytest
 
+from pipelines.build.objectives.common import streams
 from pipelines.build.objectives.mlm import MlmConfig, build_mlm
 from pipelines.build.tokenize_docs import make_doc
 from tests.pipelines.build.objective_docs import CLS, SEP, numbered_docs, owner
@@ -106,11 +109,21 @@ def _reference_pack(docs, seq_len, cls, sep):
 
 @pytest.mark.parametrize("seq_len", [8, 11, 16, 40])
 def test_packing_equals_the_sentence_by_sentence_reference(seq_len):
+    """Every packing, with and without per-language streams, over documents holding empty
+    sentences (first, inside, last), an empty document, and sentences over the budget."""
     docs = numbered_docs(12, num_sentences=5, seed=seq_len, max_len=9)
     docs.insert(4, make_doc("empty", []))
     docs.insert(7, make_doc("long", [(list(range(5000, 5000 + 3 * seq_len)), [True] * (3 * seq_len))]))
+    docs.insert(9, make_doc("holes", [([], []), ([6001, 6002], [True, False]), ([], []), ([6003], [True]), ([], [])]))
+    docs.append(make_doc("blank", [([], [])]))
+    docs = [replace(d, lang=("de", "en", "fr")[k % 3]) for k, d in enumerate(docs)]
+    languages = {"de": 0, "en": 1, "fr": 2}
     for packing in ("full", "doc"):
-        config = MlmConfig(seq_len=seq_len, cls_id=CLS, sep_id=SEP, packing=packing)
-        got = [(e["input_ids"].tolist(), e["word_start"].tolist(), e["doc_id"]) for e in build_mlm(docs, config)]
-        streams = [docs] if packing == "full" else [[d] for d in docs]
-        assert got == [x for s in streams for x in _reference_pack(s, seq_len, CLS, SEP)]
+        for per_language in (False, True):
+            config = MlmConfig(seq_len=seq_len, cls_id=CLS, sep_id=SEP, packing=packing, per_language=per_language,
+                               languages=languages)
+            got = [(e["input_ids"].tolist(), e["word_start"].tolist(), e["doc_id"], e.get("lang"))
+                   for e in build_mlm(docs, config)]
+            want = [(*x, languages[run[0].lang] if per_language else None)
+                    for run in streams(docs, packing, per_language) for x in _reference_pack(run, seq_len, CLS, SEP)]
+            assert got == want and len(want) > 5
