@@ -167,7 +167,7 @@ def test_examples_table_matches_schema():
     assert row == {"input_ids": [CLS, 5, SEP, 6, 7, SEP], "word_start": [True] * 6, "doc_id": "d",
                    "segment_b_start": 3, "next_sentence_label": 1}
     assert examples_table([], schema).num_rows == 0
-    with pytest.raises(ValueError, match="input_ids: value 70000 is out of uint16's range"):  # never a silent wrap
+    with pytest.raises(pa.ArrowInvalid, match="70000 not in range"):  # an id over uint16: never a silent wrap
         examples_table([{**examples[0], "input_ids": np.array([70000], dtype=np.uint32)}], schema)
 
 
@@ -256,14 +256,14 @@ def test_columns_cast_like_the_schema_and_check_their_lengths():
     good = columns([CLS, 5, SEP, 65535, SEP])
     assert good.table(schema).to_pylist() == [{"input_ids": [CLS, 5, SEP, 65535, SEP], "word_start": [True] * 5,
                                               "doc_id": "d", "segment_b_start": 3, "next_sentence_label": 1}]
-    with pytest.raises(ValueError, match="input_ids: value 70000 is out of uint16's range"):
+    with pytest.raises(pa.ArrowInvalid, match="70000 not in range"):
         columns([CLS, 70000, SEP]).table(schema)
     assert columns([CLS, 70000, SEP]).table(examples_schema("nsp", 80_000)).num_rows == 1
-    with pytest.raises(ValueError, match="next_sentence_label: value 200 is out of int8's range"):
+    with pytest.raises(pa.ArrowInvalid, match="200 not in range"):
         columns([CLS, 5, SEP], label=200).table(schema)
-    with pytest.raises(ValueError, match="next_sentence_label: value -129 is out of int8's range"):
+    with pytest.raises(pa.ArrowInvalid, match="-129 not in range"):
         columns([CLS, 5, SEP], label=-129).table(schema)
-    with pytest.raises(ValueError, match="segment_b_start: value 2147483648 is out of int32's range"):
+    with pytest.raises(pa.ArrowInvalid, match="2147483648 not in range"):
         columns([CLS, 5, SEP], b_start=2**31).table(schema)
     with pytest.raises(ValueError, match="token column word_start holds 2 values for 3 tokens"):
         ExampleColumns(np.array([0, 3]), {"input_ids": np.zeros(3), "word_start": np.zeros(2)}, {})
