@@ -56,7 +56,7 @@ import pyarrow.parquet as pq
 os.environ.setdefault("RAYON_NUM_THREADS", "1")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from pipelines.build.inputs import TOKENIZE_BATCH  # noqa: E402
+from pipelines.build.inputs import PAIR_BATCH, TOKENIZE_BATCH  # noqa: E402
 from pipelines.build.job import main as build_main  # noqa: E402
 from pipelines.tokenizer.load import load_tokenizer  # noqa: E402
 from schemas import DOCUMENTS_SCHEMA, SCHEMA_VERSION, encode_schema, read_manifest, write_manifest  # noqa: E402
@@ -301,7 +301,7 @@ def main(argv: list[str] | None = None) -> None:
         pair_texts = [t for pair in pairs for t in pair]
         print(f"tlm: {len(pairs):,} pairs, {sum(len(t.encode('utf-8')) for t in pair_texts) / 1e6:.2f} MB of text")
     for objective in objectives:
-        inputs = ("pairs", "one-pair", pair_texts, 2 * TOKENIZE_BATCH) if objective == "tlm" else (
+        inputs = ("pairs", "one-pair", pair_texts, 2 * PAIR_BATCH) if objective == "tlm" else (
             "docs", "one-doc", texts, TOKENIZE_BATCH)
         startup = min(run_build(objective, args.work / inputs[1], tokenizer, args.work / f"{objective}-one",
                                 args.seq_len)[0] for _ in range(args.repeats))

@@ -10,7 +10,8 @@ rejected or skipped, under the input's unit (`documents/...` or `pairs/...`).
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any, Iterator
+from itertools import islice
+from typing import Any, Iterable, Iterator
 
 import apache_beam as beam
 from apache_beam.pvalue import TaggedOutput
@@ -21,7 +22,8 @@ from pipelines.build.tokenize_docs import SentenceEncoder, tokenize_batch
 from pipelines.docs_input import iter_documents
 from shards.tokenizer import load_shard_set_tokenizer
 
-TOKENIZE_BATCH = 64  # documents (or pairs) per encode_batch call
+TOKENIZE_BATCH = 64  # documents per encode_batch call
+PAIR_BATCH = 512  # sentence pairs per encode_batch call (about the tokens of 32 documents)
 UNITS = {"documents": "documents", "parallel": "pairs"}  # Builder.reads -> the unit counts are kept in
 
 
@@ -55,10 +57,23 @@ class TokenizeFn(beam.DoFn):
             yield TaggedOutput("skipped", counts)
 
 
+def in_batches(records: Iterable, size: int = TOKENIZE_BATCH) -> Iterator[list]:
+    """Consecutive records in lists of `size` (the last one shorter)."""
+    records = iter(records)
+    while batch := list(islice(records, size)):
+        yield batch
+
+
+def read_documents(file_url: str, storage_options: dict) -> Iterator[list[tuple]]:
+    """A documents file's (id, text, lang) rows, in batches to tokenize."""
+    yield from in_batches(iter_documents(file_url, storage_options, ("id", "text", "lang")))
+
+
 def read_pairs(file: ParallelFile, fields: PairFields, storage_options: dict) -> Iterator[Any]:
-    """A parallel file's pairs; its line counts (read, rejected by reason) to the 'counts' output."""
+    """A parallel file's pairs, in batches to tokenize; its line counts (read, rejected by reason)
+    to the 'counts' output."""
     counter: Counter = Counter()
-    yield from progress.counted(iter_pairs(file, fields, counter, storage_options), "pairs")
+    yield from in_batches(progress.counted(iter_pairs(file, fields, counter, storage_options), "pairs"), PAIR_BATCH)
     for key, n in counter.items():
         beam.metrics.Metrics.counter("build", key.replace("/", "_")).inc(n)
     yield TaggedOutput("counts", dict(counter))
@@ -73,17 +88,17 @@ class ReadAndTokenize(beam.PTransform):
         self._options, self._fields = storage_options, fields
 
     def expand(self, files):
+        # records travel in batches from the reader on: Beam's per-element work (tens of
+        # microseconds a step) is paid per batch, not per document or pair
         spread = files | "SpreadFiles" >> beam.Reshuffle()
         if self._reads == "parallel":
             read = spread | "Read" >> beam.FlatMap(read_pairs, self._fields, self._options).with_outputs(
                 "counts", main="records")
-            records, read_counts = read.records, [read.counts]
+            batches, read_counts = read.records, [read.counts]
         else:
-            records = spread | "Read" >> beam.FlatMap(iter_documents, self._options, ("id", "text", "lang"))
+            batches = spread | "Read" >> beam.FlatMap(read_documents, self._options)
             read_counts = []
-        tokenized = (
-            records | "Batch" >> beam.BatchElements(min_batch_size=TOKENIZE_BATCH, max_batch_size=TOKENIZE_BATCH)
-            | "Tokenize" >> beam.ParDo(TokenizeFn(self._shard_set, self._tokenizer, self._options, self._reads)).with_outputs(
-                "skipped", main="docs"))
+        tokenized = batches | "Tokenize" >> beam.ParDo(
+            TokenizeFn(self._shard_set, self._tokenizer, self._options, self._reads)).with_outputs("skipped", main="docs")
         counts = (*read_counts, tokenized.skipped) | "InputCounts" >> beam.Flatten()
         return tokenized.docs, counts

@@ -145,9 +145,16 @@ def hash_unit(*parts: str) -> float:
     return int.from_bytes(digest, "big") / 2**64
 
 
+def hash_units(head: tuple[str, ...], keys: Iterable[str]) -> np.ndarray:
+    """`hash_unit(*head, key)` of every key, as one float64 array (the same values)."""
+    prefix = "".join(f"{part}\x00" for part in head)
+    digests = b"".join(hashlib.blake2b(f"{prefix}{key}".encode("utf-8"), digest_size=8).digest() for key in keys)
+    return np.frombuffer(digests, dtype=">u8").astype(np.float64) / 2**64
+
+
 def assign_split(batch: DocBatch, seed: int, valid_fraction: float) -> Iterator[tuple[str, DocBatch]]:
     """(split, its documents of the batch) for each split the batch's documents fall in."""
-    valid = np.array([hash_unit("split", str(seed), doc_id) < valid_fraction for doc_id in batch.doc_ids], dtype=bool)
+    valid = hash_units(("split", str(seed)), batch.doc_ids) < valid_fraction
     for split, mask in zip(SPLITS, (~valid, valid)):
         if mask.any():
             yield split, batch.select(np.flatnonzero(mask))
@@ -251,10 +258,14 @@ def example_counts(examples: ExampleColumns, split: str, languages: dict[str, in
     if "lang" in examples.values:
         parts.append((np.arange(len(examples), dtype=np.int64), np.asarray(examples.values["lang"], dtype=np.int64),
                       lengths))
-    if "langs" in examples.tokens:
+    if "langs" in examples.tokens and len(examples.tokens["langs"]):
+        # runs of one language within one example (tlm: A's block, B's block), then the runs
+        # summed by (example, language): a sort of a few entries per example, not of every token
         owner = np.repeat(np.arange(len(examples), dtype=np.int64), lengths)
-        keys, tokens = np.unique(owner * (MAX_LANGUAGES + 1) + examples.tokens["langs"].astype(np.int64),
-                                 return_counts=True)
+        key = owner * (MAX_LANGUAGES + 1) + examples.tokens["langs"].astype(np.int64)
+        starts = np.flatnonzero(np.concatenate([[True], key[1:] != key[:-1]]))
+        keys, where = np.unique(key[starts], return_inverse=True)
+        tokens = np.bincount(where, weights=np.diff(np.append(starts, len(key)))).astype(np.int64)
         parts.append((keys // (MAX_LANGUAGES + 1), keys % (MAX_LANGUAGES + 1), tokens))
     if not parts or not len(examples):
         return counter
@@ -284,7 +295,7 @@ def sum_counts(dicts: Iterable[dict[str, int]]) -> dict[str, int]:
 def key_by_shard(split_batch: tuple[str, DocBatch], plan: dict[str, int]) -> Iterator[tuple[tuple[str, int], DocBatch]]:
     """((split, shard), its documents of the batch) for each shard the batch's documents fall in."""
     split, batch = split_batch
-    shards = np.array([shard_index(doc_id, plan[split]) for doc_id in batch.doc_ids], dtype=np.int64)
+    shards = (hash_units(("shard",), batch.doc_ids) * plan[split]).astype(np.int64)  # shard_index of each
     for index in np.unique(shards).tolist():
         yield (split, index), batch.select(np.flatnonzero(shards == index))
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.build.job import BuildConfig, hash_unit, main, shard_index
+from pipelines.build.job import BuildConfig, hash_unit, hash_units, main, shard_index
 from pipelines.build.objectives import BUILDERS
 from pipelines.tokenizer.job import main as train_tokenizer
 from pipelines.tokenizer.load import load_tokenizer
@@ -125,6 +125,13 @@ def test_every_planned_shard_exists_even_when_empty(corpus, tmp_path):
     assert empty  # the interesting case happened: 60 documents in 40 shards leave some empty
     assert list(iter_chunks(str(tmp_path / "many" / empty[0]["url"]))) == []
     assert manifest["counts"]["examples"] == manifest["counts"]["examples/train"] == sum(s["examples"] for s in train)
+
+
+def test_hash_units_of_a_batch_are_each_keys_hash_unit():
+    keys = [f"doc-{i}" for i in range(300)] + ["", "é文\x00x"]
+    assert hash_units(("split", "7"), keys).tolist() == [hash_unit("split", "7", k) for k in keys]
+    assert (hash_units(("shard",), keys) * 13).astype(int).tolist() == [shard_index(k, 13) for k in keys]
+    assert hash_units((), []).shape == (0,)
 
 
 def test_shard_index_is_stable_and_in_range():
