@@ -94,13 +94,16 @@ def _pack(docs: Sequence[TokenizedDoc], stream_of_doc: np.ndarray, config: MlmCo
     cost = np.zeros(len(sizes) + 1, dtype=np.int64)  # running sum of piece + its separator
     np.cumsum(sizes + first, out=cost[1:])
     cost_list, first_list = cost.tolist(), first.tolist()
+    cost_list += [cost_list[-1] + budget + 1] * (budget + 1)  # past the end: over any limit
     starts = []  # piece indices starting an example
-    hard.append(len(sizes))
+    num_pieces = len(sizes)
+    hard.append(num_pieces)
     i, h = 0, 1
-    while i < len(sizes):
+    while i < num_pieces:
         starts.append(i)
-        # the pieces i..j-1 fit: their cost, less i's separator (none at an example's start), <= budget
-        j = bisect_right(cost_list, cost_list[i] + first_list[i] + budget, i + 1) - 1
+        # the pieces i..j-1 fit: their cost, less i's separator (none at an example's start), <= budget;
+        # a piece costs at least 1, so j <= i + budget: the search stays within budget + 1 entries
+        j = bisect_right(cost_list, cost_list[i] + first_list[i] + budget, i + 1, i + budget + 2) - 1
         if j >= hard[h]:
             j = hard[h]
             h += 1
