@@ -205,8 +205,24 @@ def build_examples(docs: list[TokenizedDoc], config: BuildConfig, special_ids: d
                    counter: Counter, context: ShardContext, languages: dict[str, int]) -> ExampleColumns:
     """The examples of one shard's documents, in a deterministic order, as columns."""
     builder = get_builder(config.objective)
-    docs = sorted(docs, key=lambda d: (d.doc_id, d.ids.tobytes()))
-    return builder.build(docs, builder.make_config(config.builder_options(special_ids, languages)), counter, context)
+    return builder.build(shard_order(docs), builder.make_config(config.builder_options(special_ids, languages)),
+                         counter, context)
+
+
+def shard_order(docs: list[TokenizedDoc]) -> list[TokenizedDoc]:
+    """The documents by id, those sharing an id by their tokens: an order that does not depend on
+    the order they arrived in. Tokens are compared only where ids repeat (every document's tokens
+    as a sort key cost 0.08-0.13 s of CPU for the 18k documents of a 64 MB shard, this 0.03 s)."""
+    docs = sorted(docs, key=lambda d: d.doc_id)
+    start = 0
+    while start < len(docs):
+        end = start + 1
+        while end < len(docs) and docs[end].doc_id == docs[start].doc_id:
+            end += 1
+        if end - start > 1:
+            docs[start:end] = sorted(docs[start:end], key=lambda d: d.ids.tobytes())
+        start = end
+    return docs
 
 
 def pool_candidates(split_batch: tuple[str, DocBatch], seed: int, seq_len: int) -> tuple[str, PoolCandidates]:

@@ -5,13 +5,14 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.build.job import BuildConfig, hash_unit, hash_units, main, shard_index
+from pipelines.build.job import BuildConfig, hash_unit, hash_units, main, shard_index, shard_order
 from pipelines.build.objectives import BUILDERS
 from pipelines.tokenizer.job import main as train_tokenizer
 from pipelines.tokenizer.load import load_tokenizer
 from schemas import (OBJECTIVES, NotCommittedError, decode_schema, examples_schema, objective_columns, read_manifest,
                      with_languages)
 from shards import expand_urls, iter_chunks, read_shard
+from pipelines.build.tokenize_docs import make_doc
 from tests.pipelines.conftest import synthetic_texts, write_documents
 
 SEQ_LEN = 32
@@ -406,3 +407,15 @@ def test_shardlm_build_end_to_end_for_every_objective(bilingual, tmp_path, objec
     assert ("languages" in manifest) == with_languages(objective)
     table = read_shard(str(tmp_path / "out" / manifest["shards"][0]["url"]))
     assert table.column_names == list(objective_columns(objective)) and table.num_rows > 0
+
+
+def test_shard_order_sorts_by_id_then_tokens_whatever_the_arrival_order():
+    """Documents sharing an id (a corpus may repeat one) are ordered by their tokens, so a shard's
+    examples do not depend on the order its documents arrived in."""
+    docs = [make_doc(doc_id, [(ids, [True] * len(ids))]) for doc_id, ids in
+            [("b", [5]), ("a", [9, 1]), ("b", [3, 7]), ("c", [1]), ("b", [3]), ("a", [2])]]
+    want = [("a", [2]), ("a", [9, 1]), ("b", [3]), ("b", [3, 7]), ("b", [5]), ("c", [1])]
+    for shift in range(len(docs)):
+        arrived = docs[shift:] + docs[:shift]
+        assert [(d.doc_id, d.ids.tolist()) for d in shard_order(arrived)] == want
+        assert shard_order(arrived) == sorted(arrived, key=lambda d: (d.doc_id, d.ids.tobytes()))
