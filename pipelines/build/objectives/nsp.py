@@ -19,12 +19,12 @@ from bisect import bisect_left
 from collections import Counter
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Iterator, Sequence
+from typing import Sequence
 
 import numpy as np
 
 from pipelines.build.objectives.common import (
-    BuildOptions, Builder, Draws, Example, PairPlan, ShardContext, doc_draws, entropy_words, joined, target_length,
+    BuildOptions, Builder, Draws, ExampleColumns, PairPlan, ShardContext, doc_draws, entropy_words, joined, target_length,
     truncate_bounds)
 from pipelines.build.objectives.negative_pool import NegativePool
 from pipelines.build.tokenize_docs import TokenizedDoc
@@ -54,7 +54,7 @@ def make_config(options: BuildOptions) -> NspConfig:
 
 
 def build_nsp(docs: Sequence[TokenizedDoc], config: NspConfig, counter: Counter | None = None,
-              context: ShardContext | None = None) -> Iterator[Example]:
+              context: ShardContext | None = None) -> ExampleColumns:
     """Every document's pairs, `dupe_factor` times; random B from `context.negative_pool`."""
     pool = context.negative_pool if context is not None else NegativePool()
     ids, ws, bases = joined(docs)
