@@ -139,17 +139,17 @@ class BuildConfig:
 # ----------------------------------------------------------------------------- pure helpers
 
 
-def hash_unit(*parts: str) -> float:
-    """An unsalted, runner-independent hash of `parts` in [0, 1)."""
-    digest = hashlib.blake2b("\x00".join(parts).encode("utf-8"), digest_size=8).digest()
-    return int.from_bytes(digest, "big") / 2**64
-
-
 def hash_units(head: tuple[str, ...], keys: Iterable[str]) -> np.ndarray:
-    """`hash_unit(*head, key)` of every key, as one float64 array (the same values)."""
+    """An unsalted, runner-independent hash in [0, 1) of (*head, key) for every key, as one
+    float64 array: blake2b of the parts joined by NUL."""
     prefix = "".join(f"{part}\x00" for part in head)
     digests = b"".join(hashlib.blake2b(f"{prefix}{key}".encode("utf-8"), digest_size=8).digest() for key in keys)
     return np.frombuffer(digests, dtype=">u8").astype(np.float64) / 2**64
+
+
+def hash_unit(*parts: str) -> float:
+    """`hash_units` of one key (the last part)."""
+    return float(hash_units(parts[:-1], parts[-1:])[0])
 
 
 def assign_split(batch: DocBatch, seed: int, valid_fraction: float) -> Iterator[tuple[str, DocBatch]]:
@@ -160,8 +160,13 @@ def assign_split(batch: DocBatch, seed: int, valid_fraction: float) -> Iterator[
             yield split, batch.select(np.flatnonzero(mask))
 
 
+def shard_indices(doc_ids: Iterable[str], num_shards: int) -> np.ndarray:
+    """Each document's shard: a hash of its id alone, scaled to [0, num_shards)."""
+    return (hash_units(("shard",), doc_ids) * num_shards).astype(np.int64)
+
+
 def shard_index(doc_id: str, num_shards: int) -> int:
-    return int(hash_unit("shard", doc_id) * num_shards)
+    return int(shard_indices([doc_id], num_shards)[0])
 
 
 def doc_counts(split_batch: tuple[str, DocBatch], unit: str = "documents") -> dict[str, int]:
@@ -311,7 +316,7 @@ def sum_counts(dicts: Iterable[dict[str, int]]) -> dict[str, int]:
 def key_by_shard(split_batch: tuple[str, DocBatch], plan: dict[str, int]) -> Iterator[tuple[tuple[str, int], DocBatch]]:
     """((split, shard), its documents of the batch) for each shard the batch's documents fall in."""
     split, batch = split_batch
-    shards = (hash_units(("shard",), batch.doc_ids) * plan[split]).astype(np.int64)  # shard_index of each
+    shards = shard_indices(batch.doc_ids, plan[split])
     for index in np.unique(shards).tolist():
         yield (split, index), batch.select(np.flatnonzero(shards == index))
 
